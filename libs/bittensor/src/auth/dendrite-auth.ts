@@ -1,0 +1,121 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type Keypair, verifySignature } from '../keys/keypair';
+
+/** The SDK's allowance for clock skew on a first request (4 s, in ns). */
+export const ALLOWED_DELTA_NS = 4_000_000_000n;
+const NS_PER_SECOND = 1_000_000_000n;
+
+export interface DendriteAuth {
+  nonce: bigint;
+  dendriteHotkey: string;
+  axonHotkey: string;
+  uuid: string;
+  bodyHash: string;
+  signature: string;
+}
+
+/** The exact message the Bittensor SDK signs: `{nonce}.{dendrite}.{axon}.{uuid}.{body_hash}`. */
+export function dendriteMessage(a: Omit<DendriteAuth, 'signature'>): string {
+  return `${a.nonce}.${a.dendriteHotkey}.${a.axonHotkey}.${a.uuid}.${a.bodyHash}`;
+}
+
+export function sha3Hex(data: string | Uint8Array): string {
+  return createHash('sha3-256').update(data).digest('hex');
+}
+
+/** Wall clock in nanoseconds, like Python's `time.time_ns()`. */
+export function timeNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+}
+
+/**
+ * The caller side: one instance per validator process, with a stable uuid
+ * (the SDK's `dendrite.uuid`) and a nonce that never goes backwards even if
+ * two calls land in the same nanosecond.
+ */
+export class DendriteSigner {
+  readonly uuid = randomUUID();
+  private lastNonce = 0n;
+
+  constructor(private readonly keypair: Keypair) {}
+
+  get hotkey(): string {
+    return this.keypair.ss58Address;
+  }
+
+  sign(axonHotkey: string, bodyHash: string): DendriteAuth {
+    let nonce = timeNs();
+    if (nonce <= this.lastNonce) nonce = this.lastNonce + 1n;
+    this.lastNonce = nonce;
+    const unsigned = { nonce, dendriteHotkey: this.keypair.ss58Address, axonHotkey, uuid: this.uuid, bodyHash };
+    return { ...unsigned, signature: this.keypair.sign(dendriteMessage(unsigned)) };
+  }
+}
+
+export type AuthFailure =
+  | 'missing_signature'
+  | 'missing_nonce'
+  | 'wrong_axon'
+  | 'stale_nonce'
+  | 'replayed_nonce'
+  | 'bad_signature'
+  | 'body_hash_mismatch';
+
+export class AuthError extends Error {
+  constructor(
+    readonly reason: AuthFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuthError';
+  }
+}
+
+/**
+ * The axon side, with the SDK's nonce rules: a caller's first nonce (per
+ * `hotkey:uuid`) must be newer than now - 4 s - timeout; later nonces must
+ * strictly increase. The nonce table is bounded (least recently used out),
+ * so a flood of fresh uuids cannot grow memory without limit.
+ */
+export class AxonVerifier {
+  private readonly nonces = new Map<string, bigint>();
+
+  constructor(
+    private readonly axonHotkey: string,
+    private readonly maxEndpoints = 100_000,
+  ) {}
+
+  verify(auth: Partial<DendriteAuth>, expectedBodyHash: string, timeoutSeconds: number, now = timeNs()): void {
+    if (!auth.signature) throw new AuthError('missing_signature', 'request is not signed');
+    if (auth.nonce === undefined || auth.nonce === null) throw new AuthError('missing_nonce', 'request has no nonce');
+    if (!auth.dendriteHotkey || !auth.uuid) throw new AuthError('missing_signature', 'request has no caller hotkey or uuid');
+    if (auth.axonHotkey !== this.axonHotkey) {
+      throw new AuthError('wrong_axon', `request is addressed to ${auth.axonHotkey ?? 'nobody'}, not to this axon`);
+    }
+    if (auth.bodyHash !== expectedBodyHash) throw new AuthError('body_hash_mismatch', 'body hash does not match the body');
+    const key = `${auth.dendriteHotkey}:${auth.uuid}`;
+    const last = this.nonces.get(key);
+    if (last === undefined) {
+      const window = now - ALLOWED_DELTA_NS - BigInt(Math.ceil(timeoutSeconds)) * NS_PER_SECOND;
+      if (auth.nonce <= window) throw new AuthError('stale_nonce', 'nonce is too old');
+    } else if (auth.nonce <= last) {
+      throw new AuthError('replayed_nonce', 'nonce is not newer than the last one processed');
+    }
+    const message = dendriteMessage({
+      nonce: auth.nonce,
+      dendriteHotkey: auth.dendriteHotkey,
+      axonHotkey: auth.axonHotkey,
+      uuid: auth.uuid,
+      bodyHash: auth.bodyHash,
+    });
+    if (!verifySignature(message, auth.signature, auth.dendriteHotkey)) {
+      throw new AuthError('bad_signature', 'signature does not match the caller hotkey');
+    }
+    this.nonces.delete(key);
+    this.nonces.set(key, auth.nonce);
+    if (this.nonces.size > this.maxEndpoints) {
+      const oldest = this.nonces.keys().next().value;
+      if (oldest !== undefined) this.nonces.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export * from './keys/keypair';
+export * from './auth/dendrite-auth';

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/**
+ * A configuration problem found at start. The message names every offending
+ * environment variable so an operator can fix them all in one go.
+ */
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; problem: string }[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  ${i.variable}: ${i.problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type EnvSchema = z.ZodObject<Record<string, z.ZodType>>;
+
+/**
+ * Validates the environment against a schema whose keys are the variable names
+ * and returns the parsed values. Unknown variables are ignored.
+ */
+export function parseEnv<S extends EnvSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    // An empty variable is treated as unset, as shells and Helm often produce them.
+    input[key] = value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(environment)'),
+        problem: issue.message,
+      })),
+    );
+  }
+  return result.data;
+}
+
+/**
+ * Loads the config or ends the process with exit code 78 (EX_CONFIG) and a
+ * message naming the variables: a bad value must never half-start a service.
+ */
+export function loadConfigOrExit<T>(load: () => T, service: string): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${JSON.stringify({ level: 'fatal', service, msg: error.message })}\n`);
+      process.stderr.write(`${service}: ${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+}
+
+/** Reusable variable types with messages an operator understands. */
+export const env = {
+  url: (protocols: string[]) =>
+    z.string().refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be a URL with scheme ${protocols.join(' or ')}` },
+    ),
+  urlList: (protocols: string[]) =>
+    z
+      .string()
+      .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+      .refine(
+        (list) =>
+          list.length > 0 &&
+          list.every((value) => {
+            try {
+              return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+            } catch {
+              return false;
+            }
+          }),
+        { message: `must be a comma-separated list of URLs with scheme ${protocols.join(' or ')}` },
+      ),
+  port: () => z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535),
+  int: (min: number, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce.number({ message: 'must be an integer' }).int().min(min).max(max),
+  number: (min: number, max: number) => z.coerce.number({ message: 'must be a number' }).min(min).max(max),
+  bool: () =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+      .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+  list: () =>
+    z.string().transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean),
+    ),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Variables every service reads. */
+export const baseEnvSchema = z.object({
+  LOG_LEVEL: env.logLevel(),
+  NATS_URL: env.urlList(['nats', 'tls', 'ws', 'wss']).default(['nats://127.0.0.1:4222']),
+  CHAIN_MODE: z.enum(['local', 'subtensor'], { message: 'must be local or subtensor' }).default('local'),
+  NETUID: env.int(0, 65535).default(1),
+});

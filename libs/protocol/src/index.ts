@@ -1,0 +1,5 @@
+export * from './nats/subjects';
+export * from './nats/chat.schema';
+export * from './nats/codec.util';
+export * from './metagraph/metagraph.schema';
+export * as minerV1 from './generated/chattensor/miner/v1/miner';

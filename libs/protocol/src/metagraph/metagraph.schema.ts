@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+export const axonInfoSchema = z.object({
+  /** Dotted IPv4 or IPv6 text, or a host name in standalone mode. */
+  ip: z.string(),
+  port: z.number().int().min(0).max(65535),
+  ipType: z.union([z.literal(4), z.literal(6)]).optional(),
+  /** 0 = TCP (gRPC here), as in the chain's AxonInfo.protocol. */
+  protocol: z.number().int().min(0).default(0),
+  version: z.number().int().min(0).default(0),
+});
+export type AxonInfo = z.infer<typeof axonInfoSchema>;
+
+/** One uid of a subnet. Chain-only fields are optional so both modes share the shape. */
+export const neuronSchema = z.object({
+  uid: z.number().int().min(0),
+  hotkey: z.string(),
+  coldkey: z.string().optional(),
+  /** Stake backing the hotkey on this subnet, in TAO (or alpha converted). */
+  stake: z.number().min(0),
+  alphaStake: z.number().min(0).optional(),
+  taoStake: z.number().min(0).optional(),
+  validatorPermit: z.boolean(),
+  active: z.boolean(),
+  axon: axonInfoSchema.nullable(),
+  incentive: z.number().optional(),
+  dividends: z.number().optional(),
+  emission: z.number().optional(),
+  consensus: z.number().optional(),
+  trust: z.number().optional(),
+  validatorTrust: z.number().optional(),
+  rank: z.number().optional(),
+  lastUpdate: z.number().int().optional(),
+  registeredAt: z.number().int().optional(),
+  /** Standalone mode: the model the miner announced. */
+  model: z.string().optional(),
+  role: z.enum(['miner', 'validator']).optional(),
+});
+export type Neuron = z.infer<typeof neuronSchema>;
+
+export const hyperparametersSchema = z.object({
+  tempo: z.number().int().optional(),
+  weightsRateLimit: z.number().int().optional(),
+  minAllowedWeights: z.number().int().optional(),
+  maxWeightLimit: z.number().optional(),
+  weightsVersionKey: z.number().int().optional(),
+  commitRevealEnabled: z.boolean().optional(),
+  commitRevealPeriod: z.number().int().optional(),
+  activityCutoff: z.number().int().optional(),
+  servingRateLimit: z.number().int().optional(),
+});
+export type Hyperparameters = z.infer<typeof hyperparametersSchema>;
+
+export const delegateInfoSchema = z.object({
+  hotkey: z.string(),
+  take: z.number().min(0).max(1),
+  totalStake: z.number().min(0),
+  nominators: z.array(z.object({ coldkey: z.string(), stake: z.number().min(0) })),
+  registrations: z.array(z.number().int()),
+  validatorPermits: z.array(z.number().int()),
+});
+export type DelegateInfo = z.infer<typeof delegateInfoSchema>;
+
+/** The cluster's view of one subnet at one block (or one local revision). */
+export const metagraphSnapshotSchema = z.object({
+  v: z.literal(1),
+  netuid: z.number().int().min(0),
+  mode: z.enum(['local', 'subtensor']),
+  /** Chain block number; in standalone mode a revision counter. */
+  block: z.number().int().min(0),
+  blockHash: z.string().optional(),
+  updatedAt: z.number().int(),
+  neurons: z.array(neuronSchema),
+  hyperparameters: hyperparametersSchema.default({}),
+  delegate: delegateInfoSchema.optional(),
+  /** The last weights set on this subnet by the cluster's validator. */
+  lastWeights: z
+    .object({ block: z.number().int(), at: z.number().int(), uids: z.array(z.number().int()), weights: z.array(z.number()) })
+    .optional(),
+});
+export type MetagraphSnapshot = z.infer<typeof metagraphSnapshotSchema>;
+
+/**
+ * `registry.announce` in standalone mode: a miner (or validator) says where
+ * it listens, signed by its hotkey over `announceMessage(...)`.
+ */
+export const announcementSchema = z.object({
+  v: z.literal(1),
+  netuid: z.number().int().min(0),
+  role: z.enum(['miner', 'validator']),
+  hotkey: z.string(),
+  host: z.string().min(1),
+  port: z.number().int().min(0).max(65535),
+  model: z.string().optional(),
+  /** Milliseconds since the epoch; stale announcements are rejected. */
+  timestamp: z.number().int(),
+  signature: z.string().regex(/^0x[0-9a-f]+$/i),
+});
+export type Announcement = z.infer<typeof announcementSchema>;
+
+export function announceMessage(a: Omit<Announcement, 'signature' | 'v'>): string {
+  return `chattensor.announce.v1.${a.netuid}.${a.role}.${a.hotkey}.${a.host}:${a.port}.${a.model ?? ''}.${a.timestamp}`;
+}
+
+/** Requests on `chain.extrinsics.set_weights`. */
+export const setWeightsRequestSchema = z.object({
+  v: z.literal(1),
+  netuid: z.number().int().min(0),
+  /** Hotkey of the validator on whose behalf weights are set. */
+  hotkey: z.string(),
+  uids: z.array(z.number().int().min(0)),
+  weights: z.array(z.number().min(0)),
+});
+export type SetWeightsRequest = z.infer<typeof setWeightsRequestSchema>;
+
+export const extrinsicOutcomeSchema = z.object({
+  outcome: z.enum(['finalized', 'in_block', 'recorded', 'deferred', 'skipped', 'failed']),
+  block: z.number().int().optional(),
+  nextEligibleBlock: z.number().int().optional(),
+  error: z.string().optional(),
+});
+export type ExtrinsicOutcome = z.infer<typeof extrinsicOutcomeSchema>;

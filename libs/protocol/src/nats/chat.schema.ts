@@ -1,0 +1,92 @@
+import { z } from 'zod';
+
+export const chatRoleSchema = z.enum(['system', 'user', 'assistant']);
+
+export const chatMessageSchema = z.object({
+  role: chatRoleSchema,
+  content: z.string(),
+});
+export type ChatTurn = z.infer<typeof chatMessageSchema>;
+
+export const samplingSchema = z.object({
+  maxTokens: z.number().int().min(1).max(32768),
+  temperature: z.number().min(0).max(2).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  topK: z.number().int().min(0).optional(),
+  seed: z.number().int().min(0).optional(),
+  stop: z.array(z.string().min(1)).max(4).default([]),
+  presencePenalty: z.number().min(-2).max(2).default(0),
+  frequencyPenalty: z.number().min(-2).max(2).default(0),
+});
+export type Sampling = z.infer<typeof samplingSchema>;
+
+/** A chat job, gateway to validator, on `chat.completions`. */
+export const chatJobSchema = z.object({
+  v: z.literal(1),
+  jobId: z.string().min(1).max(128),
+  model: z.string().min(1),
+  messages: z.array(chatMessageSchema).min(1),
+  sampling: samplingSchema,
+  /** Number of answers wanted, each from a different miner. */
+  n: z.number().int().min(1).max(8).default(1),
+  /** The user's whole-request deadline, epoch milliseconds. */
+  deadline: z.number().int().positive(),
+});
+export type ChatJob = z.infer<typeof chatJobSchema>;
+
+export const minerRefSchema = z.object({
+  uid: z.number().int().min(0),
+  hotkey: z.string(),
+});
+export type MinerRef = z.infer<typeof minerRefSchema>;
+
+export const usageSchema = z.object({
+  promptTokens: z.number().int().min(0),
+  completionTokens: z.number().int().min(0),
+});
+export type ChatUsage = z.infer<typeof usageSchema>;
+
+export const chatErrorCodeSchema = z.enum([
+  'invalid_request',
+  'unauthenticated',
+  'permission_denied',
+  'not_found',
+  'payload_too_large',
+  'rate_limited',
+  'overloaded',
+  'unavailable',
+  'timeout',
+  'cancelled',
+  'internal',
+]);
+
+/**
+ * Frames a validator streams back to the job's reply inbox, in order:
+ * `accepted` once, then `delta`s, then exactly one `end` per choice, or an
+ * `error` that ends the job.
+ */
+export const chatFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('accepted'), validator: z.string() }),
+  z.object({
+    type: z.literal('delta'),
+    index: z.number().int().min(0),
+    text: z.string(),
+    tokens: z.number().int().min(0),
+    miner: minerRefSchema,
+  }),
+  z.object({
+    type: z.literal('end'),
+    index: z.number().int().min(0),
+    finishReason: z.enum(['stop', 'length', 'cancelled']),
+    usage: usageSchema,
+    miner: minerRefSchema.extend({ score: z.number().optional() }),
+    model: z.string(),
+  }),
+  z.object({
+    type: z.literal('error'),
+    code: chatErrorCodeSchema,
+    message: z.string(),
+    retryAfterSeconds: z.number().optional(),
+  }),
+]);
+export type ChatFrame = z.infer<typeof chatFrameSchema>;
