@@ -1,4 +1,5 @@
 export * from './config/config.util';
+export * from './config/hotkey-env';
 export * from './errors/app-error';
 export * from './errors/grpc-status.util';
 export * from './logging/logger';

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Type } from '@nestjs/common';
+import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createRootLogger, PinoNestLogger, rootLogger } from '../logging/logger';
@@ -8,7 +8,7 @@ import { ReadinessRegistry } from '../health/readiness.registry';
 
 export interface BootstrapOptions {
   service: string;
-  module: Type<unknown>;
+  module: Type<unknown> | DynamicModule;
   host: string;
   port: number;
   /** Largest request body accepted, in bytes. */
@@ -21,6 +21,16 @@ export interface BootstrapOptions {
  * just the ops endpoints), and graceful shutdown on SIGTERM/SIGINT: readiness
  * turns false first, then Nest's shutdown hooks finish in-flight work.
  */
+/** Runs a service's main function; a failure to start is logged and ends the process. */
+export function runMain(service: string, main: () => Promise<unknown>): void {
+  main().catch((error: unknown) => {
+    const logger = rootLogger();
+    logger.fatal({ err: error }, `${service} failed to start`);
+    process.stderr.write(`${service}: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
+
 export async function bootstrapService(options: BootstrapOptions): Promise<NestFastifyApplication> {
   const logger = createRootLogger(options.service);
   initMetrics(options.service);

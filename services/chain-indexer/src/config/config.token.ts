@@ -1,0 +1,1 @@
+export const CHAIN_INDEXER_CONFIG = Symbol('CHAIN_INDEXER_CONFIG');

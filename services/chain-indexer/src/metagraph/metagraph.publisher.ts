@@ -1,0 +1,128 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { KV } from 'nats';
+import { Gauge } from 'prom-client';
+import { NatsService, RedisService, metricsRegistry, redisKey, rootLogger } from '@chattensor/common';
+import {
+  Buckets,
+  Subjects,
+  decodeJson,
+  encodeJson,
+  metagraphKey,
+  metagraphSnapshotSchema,
+  type MetagraphSnapshot,
+} from '@chattensor/protocol';
+import { CHAIN_INDEXER_CONFIG } from '../config/config.token';
+import type { ChainIndexerConfig } from '../config/chain-indexer.config';
+
+const CAS_ATTEMPTS = 5;
+
+/**
+ * Publishes metagraph snapshots: the JetStream KV bucket `metagraph` (one key
+ * per netuid, monotonic by block: compare-and-set on the KV revision, so two
+ * writers can never put an older block over a newer one), the
+ * `chain.metagraph.<netuid>` event, and a Redis copy that lets a restarted
+ * indexer (or a consumer started before NATS) serve at once.
+ */
+@Injectable()
+export class MetagraphPublisher {
+  private readonly log = rootLogger().child({ component: 'metagraph-publisher' });
+  private readonly latestByNetuid = new Map<number, MetagraphSnapshot>();
+  private readonly blockGauge = new Gauge({
+    name: 'chattensor_metagraph_block',
+    help: 'Block (or local revision) of the latest published metagraph snapshot',
+    labelNames: ['netuid'],
+    registers: [metricsRegistry],
+  });
+  private readonly neuronsGauge = new Gauge({
+    name: 'chattensor_metagraph_neurons',
+    help: 'Neurons in the latest published metagraph snapshot, by role',
+    labelNames: ['netuid', 'role'],
+    registers: [metricsRegistry],
+  });
+
+  constructor(
+    private readonly nats: NatsService,
+    private readonly redis: RedisService,
+    @Inject(CHAIN_INDEXER_CONFIG) private readonly config: ChainIndexerConfig,
+  ) {}
+
+  private bucket(): Promise<KV> {
+    // History 1: consumers only ever want the newest snapshot.
+    return this.nats.kv(Buckets.metagraph, { history: 1 });
+  }
+
+  /** The newest snapshot known for a netuid: memory, then KV, then the Redis copy. */
+  async latest(netuid: number): Promise<MetagraphSnapshot | undefined> {
+    const cached = this.latestByNetuid.get(netuid);
+    if (cached) return cached;
+    const fromKv = await this.readKv(netuid).catch(() => undefined);
+    const fromRedis = await this.readRedis(netuid).catch(() => undefined);
+    const newest = [fromKv?.snapshot, fromRedis].filter((s): s is MetagraphSnapshot => !!s).sort((a, b) => b.block - a.block)[0];
+    if (newest) this.latestByNetuid.set(netuid, newest);
+    return newest;
+  }
+
+  /**
+   * Publishes `snapshot` unless a snapshot of the same or a newer block is
+   * already there. Returns whether it was published.
+   */
+  async publish(snapshot: MetagraphSnapshot): Promise<boolean> {
+    const parsed = metagraphSnapshotSchema.parse(snapshot);
+    const kv = await this.bucket();
+    const key = metagraphKey(parsed.netuid);
+    const data = encodeJson(parsed);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const current = await this.readKv(parsed.netuid);
+      if (current && current.snapshot.block >= parsed.block) {
+        this.log.debug({ netuid: parsed.netuid, block: parsed.block, current: current.snapshot.block }, 'older snapshot not published');
+        this.remember(current.snapshot);
+        return false;
+      }
+      try {
+        if (current) await kv.update(key, data, current.revision);
+        else await kv.create(key, data);
+        break;
+      } catch (error) {
+        // Another writer got there first: re-read and decide again.
+        if (attempt === CAS_ATTEMPTS - 1) throw error;
+      }
+    }
+    this.remember(parsed);
+    await this.redis.client.set(redisKey('chain-indexer', 'metagraph', parsed.netuid), JSON.stringify(parsed));
+    this.nats.nc.publish(Subjects.metagraph(parsed.netuid), data);
+    this.blockGauge.set({ netuid: String(parsed.netuid) }, parsed.block);
+    const roles = { miner: 0, validator: 0 };
+    for (const neuron of parsed.neurons) roles[neuron.validatorPermit ? 'validator' : 'miner']++;
+    for (const [role, count] of Object.entries(roles)) this.neuronsGauge.set({ netuid: String(parsed.netuid), role }, count);
+    this.log.info({ netuid: parsed.netuid, block: parsed.block, neurons: parsed.neurons.length }, 'metagraph published');
+    return true;
+  }
+
+  get netuid(): number {
+    return this.config.netuid;
+  }
+
+  private remember(snapshot: MetagraphSnapshot): void {
+    const known = this.latestByNetuid.get(snapshot.netuid);
+    if (!known || known.block <= snapshot.block) this.latestByNetuid.set(snapshot.netuid, snapshot);
+  }
+
+  private async readKv(netuid: number): Promise<{ snapshot: MetagraphSnapshot; revision: number } | undefined> {
+    const kv = await this.bucket();
+    const entry = await kv.get(metagraphKey(netuid));
+    if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
+    const decoded = decodeJson(metagraphSnapshotSchema, entry.value);
+    if (!decoded.ok) {
+      this.log.warn({ netuid, error: decoded.error }, 'ignoring an invalid snapshot in the KV bucket');
+      return undefined;
+    }
+    return { snapshot: decoded.value, revision: entry.revision };
+  }
+
+  private async readRedis(netuid: number): Promise<MetagraphSnapshot | undefined> {
+    const raw = await this.redis.client.get(redisKey('chain-indexer', 'metagraph', netuid));
+    if (!raw) return undefined;
+    const decoded = decodeJson(metagraphSnapshotSchema, new TextEncoder().encode(raw));
+    return decoded.ok ? decoded.value : undefined;
+  }
+}
