@@ -1,9 +1,9 @@
-import { bootstrapService, loadConfigOrExit, runMain } from '@chattensor/common';
+import { bootstrapService, runMain } from '@chattensor/common';
 import { ChainIndexerModule } from './app.module';
 import { loadChainIndexerConfig } from './config/chain-indexer.config';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit(() => loadChainIndexerConfig(), 'chain-indexer');
+  const config = loadChainIndexerConfig();
   await bootstrapService({
     service: 'chain-indexer',
     module: ChainIndexerModule.forRoot(config),

@@ -36,23 +36,6 @@ export function parseEnv<S extends EnvSchema>(schema: S, env: NodeJS.ProcessEnv 
   return result.data;
 }
 
-/**
- * Loads the config or ends the process with exit code 78 (EX_CONFIG) and a
- * message naming the variables: a bad value must never half-start a service.
- */
-export function loadConfigOrExit<T>(load: () => T, service: string): T {
-  try {
-    return load();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${JSON.stringify({ level: 'fatal', service, msg: error.message })}\n`);
-      process.stderr.write(`${service}: ${error.message}\n`);
-      process.exit(78);
-    }
-    throw error;
-  }
-}
-
 /** Reusable variable types with messages an operator understands. */
 export const env = {
   url: (protocols: string[]) =>

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createRootLogger, PinoNestLogger, rootLogger } from '../logging/logger';
 import { initMetrics } from '../metrics/metrics';
+import { ConfigError } from '../config/config.util';
 import { ReadinessRegistry } from '../health/readiness.registry';
 
 export interface BootstrapOptions {
@@ -24,6 +25,10 @@ export interface BootstrapOptions {
 /** Runs a service's main function; a failure to start is logged and ends the process. */
 export function runMain(service: string, main: () => Promise<unknown>): void {
   main().catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${JSON.stringify({ level: 'fatal', service, msg: error.message })}\n`);
+      process.exit(78);
+    }
     const logger = rootLogger();
     logger.fatal({ err: error }, `${service} failed to start`);
     process.stderr.write(`${service}: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);

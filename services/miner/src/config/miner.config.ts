@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { baseEnvSchema, env, hotkeyEnvSchema, hotkeySourceOf, parseEnv, type HotkeySource } from '@chattensor/common';
+
+/** Every variable the miner reads; see the table in services/miner/README.md. */
+export const minerEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).extend({
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  /** Ops port: /healthz, /readyz, /metrics. */
+  HTTP_PORT: env.port().default(9200),
+  GRPC_HOST: z.string().default('0.0.0.0'),
+  GRPC_PORT: env.port().default(50051),
+  /** Host validators should dial, announced in standalone mode. */
+  ANNOUNCE_HOST: z.string().default('127.0.0.1'),
+  ANNOUNCE_INTERVAL_MS: env.int(100, 3_600_000).default(5000),
+  MODEL_DIR: z.string({ message: 'is required: a model folder in the Hugging Face / Optimum ONNX layout' }),
+  MINER_DEVICE: z.enum(['cpu', 'cuda'], { message: 'must be cpu or cuda' }).default('cpu'),
+  MAX_BATCH_SIZE: env.int(1, 256).default(8),
+  MAX_QUEUE: env.int(0, 10_000).default(64),
+  INTRA_OP_THREADS: env.int(0, 256).default(0),
+  /** Standalone mode: validator hotkeys allowed to call (comma-separated SS58). */
+  MINER_ALLOWED_HOTKEYS: env.list().default([]),
+  /** Chain mode: minimum stake (TAO) a caller with a validator permit must hold. */
+  MIN_VALIDATOR_STAKE: env.number(0, Number.MAX_SAFE_INTEGER).default(0),
+  /** Longest a single generation may run; also the nonce window's timeout part. */
+  REQUEST_TIMEOUT_MS: env.int(1000, 3_600_000).default(120_000),
+});
+
+export interface MinerConfig {
+  netuid: number;
+  chainMode: 'local' | 'subtensor';
+  natsServers: string[];
+  hotkey: HotkeySource;
+  http: { host: string; port: number };
+  grpc: { host: string; port: number };
+  announce: { host: string; intervalMs: number };
+  model: { dir: string; device: 'cpu' | 'cuda'; maxBatchSize: number; maxQueue: number; intraOpThreads: number };
+  auth: { allowedHotkeys: string[]; minValidatorStake: number };
+  requestTimeoutMs: number;
+}
+
+export const MINER_CONFIG = Symbol('MINER_CONFIG');
+
+export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerConfig {
+  const e = parseEnv(minerEnvSchema, source);
+  return {
+    netuid: e.NETUID,
+    chainMode: e.CHAIN_MODE,
+    natsServers: e.NATS_URL,
+    hotkey: hotkeySourceOf(e),
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    grpc: { host: e.GRPC_HOST, port: e.GRPC_PORT },
+    announce: { host: e.ANNOUNCE_HOST, intervalMs: e.ANNOUNCE_INTERVAL_MS },
+    model: {
+      dir: e.MODEL_DIR,
+      device: e.MINER_DEVICE,
+      maxBatchSize: e.MAX_BATCH_SIZE,
+      maxQueue: e.MAX_QUEUE,
+      intraOpThreads: e.INTRA_OP_THREADS,
+    },
+    auth: { allowedHotkeys: e.MINER_ALLOWED_HOTKEYS, minValidatorStake: e.MIN_VALIDATOR_STAKE },
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,144 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { AppError, ErrorCode, LATENCY_BUCKETS, ReadinessRegistry, metricsRegistry, rootLogger } from '@chattensor/common';
+import {
+  InferenceEngine,
+  QueueFullError,
+  type ChatTurn,
+  type GenerationChunk,
+  type SamplingOptions,
+} from '@chattensor/inference';
+import { MINER_CONFIG, type MinerConfig } from '../config/miner.config';
+
+const METRIC = 'chattensor_miner_';
+
+/**
+ * The miner's model: loaded and warmed up before readiness turns true, with
+ * vLLM-style metrics around every generation.
+ */
+@Injectable()
+export class GenerationService implements OnModuleInit, OnApplicationShutdown {
+  private readonly log = rootLogger().child({ component: 'generation' });
+  private engine?: InferenceEngine;
+  private warm = false;
+
+  private readonly running: Gauge = new Gauge({
+    name: `${METRIC}num_requests_running`,
+    help: 'Requests currently being generated',
+    registers: [metricsRegistry],
+    // Sampled at scrape time, so the value is exact whenever Prometheus looks.
+    collect: (): void => this.running.set(this.engine?.stats().running ?? 0),
+  });
+  private readonly waiting: Gauge = new Gauge({
+    name: `${METRIC}num_requests_waiting`,
+    help: 'Requests queued for a generation slot',
+    registers: [metricsRegistry],
+    collect: (): void => this.waiting.set(this.engine?.stats().waiting ?? 0),
+  });
+  private readonly ttft = new Histogram({
+    name: `${METRIC}time_to_first_token_seconds`,
+    help: 'Time from request to first generated token',
+    buckets: LATENCY_BUCKETS,
+    registers: [metricsRegistry],
+  });
+  private readonly itl = new Histogram({
+    name: `${METRIC}inter_token_latency_seconds`,
+    help: 'Time between successive generated tokens',
+    buckets: LATENCY_BUCKETS,
+    registers: [metricsRegistry],
+  });
+  private readonly e2e = new Histogram({
+    name: `${METRIC}e2e_request_latency_seconds`,
+    help: 'Time from request to last token',
+    buckets: LATENCY_BUCKETS,
+    registers: [metricsRegistry],
+  });
+  private readonly generationTokens = new Counter({
+    name: `${METRIC}generation_tokens_total`,
+    help: 'Tokens generated',
+    registers: [metricsRegistry],
+  });
+  private readonly promptTokens = new Counter({
+    name: `${METRIC}prompt_tokens_total`,
+    help: 'Prompt tokens processed',
+    registers: [metricsRegistry],
+  });
+  private readonly requests = new Counter({
+    name: `${METRIC}requests_total`,
+    help: 'Generation requests by outcome',
+    labelNames: ['outcome'],
+    registers: [metricsRegistry],
+  });
+
+  constructor(
+    @Inject(MINER_CONFIG) private readonly config: MinerConfig,
+    readiness: ReadinessRegistry,
+  ) {
+    readiness.register('model', () => (this.warm ? true : 'model is loading'));
+  }
+
+  async onModuleInit(): Promise<void> {
+    const started = Date.now();
+    const { dir, device, maxBatchSize, maxQueue, intraOpThreads } = this.config.model;
+    this.engine = await InferenceEngine.load(dir, { device, maxBatchSize, maxQueue, intraOpThreads });
+    await this.engine.warmup();
+    this.warm = true;
+    this.log.info({ model: this.engine.modelName, device, ms: Date.now() - started }, 'model loaded and warmed up');
+  }
+
+  get modelName(): string {
+    return this.engine?.modelName ?? 'loading';
+  }
+
+  get ready(): boolean {
+    return this.warm;
+  }
+
+  /**
+   * Streams one generation. Throws AppError(Overloaded) at once when the
+   * queue is full; aborting `signal` stops the generation within one step.
+   */
+  async *generate(messages: ChatTurn[], sampling: SamplingOptions, signal: AbortSignal): AsyncGenerator<GenerationChunk> {
+    if (!this.engine || !this.warm) throw new AppError(ErrorCode.Unavailable, 'model is still loading');
+    const started = process.hrtime.bigint();
+    let last = started;
+    let first = true;
+    let outcome = 'error';
+    try {
+      for await (const chunk of this.engine.generate(messages, sampling, signal)) {
+        const now = process.hrtime.bigint();
+        if (chunk.tokenIds.length > 0) {
+          if (first) {
+            this.ttft.observe(Number(now - started) / 1e9);
+            first = false;
+          } else {
+            const perToken = Number(now - last) / 1e9 / chunk.tokenIds.length;
+            for (let i = 0; i < chunk.tokenIds.length; i++) this.itl.observe(perToken);
+          }
+          last = now;
+          this.generationTokens.inc(chunk.tokenIds.length);
+        }
+        if (chunk.usage) this.promptTokens.inc(chunk.usage.promptTokens);
+        yield chunk;
+      }
+      outcome = signal.aborted ? 'cancelled' : 'ok';
+      this.e2e.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (error) {
+      if (error instanceof QueueFullError) {
+        outcome = 'rejected';
+        throw new AppError(ErrorCode.Overloaded, 'miner queue is full', { retryAfterSeconds: 1 });
+      }
+      if (signal.aborted) {
+        outcome = 'cancelled';
+        throw new AppError(ErrorCode.Cancelled, 'generation cancelled');
+      }
+      throw error;
+    } finally {
+      this.requests.inc({ outcome });
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.engine?.close();
+  }
+}

@@ -1,0 +1,51 @@
+import { AppError, ErrorCode } from '@chattensor/common';
+import type { ChatTurn, SamplingOptions } from '@chattensor/inference';
+import type { minerV1 } from '@chattensor/protocol';
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+const MAX_PROMPT_CHARS = 1_000_000;
+
+/** Checks a decoded GenerateRequest and turns it into engine inputs, or throws InvalidRequest naming the field. */
+export function toEngineInput(
+  request: minerV1.GenerateRequest,
+  maxTokensLimit: number,
+): { messages: ChatTurn[]; sampling: SamplingOptions } {
+  if (request.messages.length === 0) throw new AppError(ErrorCode.InvalidRequest, 'messages must not be empty', { param: 'messages' });
+  let chars = 0;
+  const messages = request.messages.map((m, i) => {
+    if (!ROLES.has(m.role)) {
+      throw new AppError(ErrorCode.InvalidRequest, `messages[${i}].role must be system, user or assistant`, { param: `messages[${i}].role` });
+    }
+    chars += m.content.length;
+    return { role: m.role as ChatTurn['role'], content: m.content };
+  });
+  if (chars > MAX_PROMPT_CHARS) throw new AppError(ErrorCode.PayloadTooLarge, 'prompt is too large', { param: 'messages' });
+  const s = request.sampling;
+  const maxTokens = s?.maxTokens || 256;
+  if (maxTokens > maxTokensLimit) {
+    throw new AppError(ErrorCode.InvalidRequest, `max_tokens must be at most ${maxTokensLimit}`, { param: 'sampling.max_tokens' });
+  }
+  const temperature = s?.temperature;
+  if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) {
+    throw new AppError(ErrorCode.InvalidRequest, 'temperature must be between 0 and 2', { param: 'sampling.temperature' });
+  }
+  const topP = s?.topP;
+  if (topP !== undefined && !(topP > 0 && topP <= 1)) {
+    throw new AppError(ErrorCode.InvalidRequest, 'top_p must be in (0, 1]', { param: 'sampling.top_p' });
+  }
+  return {
+    messages,
+    sampling: {
+      maxTokens,
+      temperature,
+      topP,
+      topK: s?.topK || undefined,
+      minP: s?.minP || undefined,
+      seed: s?.seed === undefined ? undefined : Number(s.seed),
+      stop: s?.stop ?? [],
+      presencePenalty: s?.presencePenalty || 0,
+      frequencyPenalty: s?.frequencyPenalty || 0,
+      repetitionPenalty: s?.repetitionPenalty || undefined,
+    },
+  };
+}
