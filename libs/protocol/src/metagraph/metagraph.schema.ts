@@ -73,6 +73,8 @@ export const metagraphSnapshotSchema = z.object({
   neurons: z.array(neuronSchema),
   hyperparameters: hyperparametersSchema.default({}),
   delegate: delegateInfoSchema.optional(),
+  /** Subtensor mode: TAO per alpha of this subnet at `block` (its pool price), where the runtime offers it. */
+  alphaPrice: z.number().min(0).optional(),
   /** The last weights set on this subnet by the cluster's validator. */
   lastWeights: z
     .object({ block: z.number().int(), at: z.number().int(), uids: z.array(z.number().int()), weights: z.array(z.number()) })
@@ -110,13 +112,39 @@ export const setWeightsRequestSchema = z.object({
   hotkey: z.string(),
   uids: z.array(z.number().int().min(0)),
   weights: z.array(z.number().min(0)),
+  /** Subtensor mode: answer once the extrinsic is in a block, or (default) once it is finalized. */
+  waitFor: z.enum(['in_block', 'finalized']).optional(),
 });
 export type SetWeightsRequest = z.infer<typeof setWeightsRequestSchema>;
+
+/** Requests on `chain.extrinsics.serve_axon`: publish where a miner's axon listens. */
+export const serveAxonRequestSchema = z.object({
+  v: z.literal(1),
+  netuid: z.number().int().min(0),
+  /** Hotkey the axon belongs to; it must be the indexer's signing hotkey. */
+  hotkey: z.string(),
+  /** Numeric IPv4 or IPv6 address (the chain stores no host names). */
+  ip: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  /** AxonInfo.protocol; the Python SDK sends 4. */
+  protocol: z.number().int().min(0).max(255).default(4),
+  version: z.number().int().min(0).default(0),
+  waitFor: z.enum(['in_block', 'finalized']).optional(),
+});
+export type ServeAxonRequest = z.infer<typeof serveAxonRequestSchema>;
 
 export const extrinsicOutcomeSchema = z.object({
   outcome: z.enum(['finalized', 'in_block', 'recorded', 'deferred', 'skipped', 'failed']),
   block: z.number().int().optional(),
   nextEligibleBlock: z.number().int().optional(),
   error: z.string().optional(),
+  /** Subtensor mode: which call was sent (`set_weights`, `commit_weights`, `reveal_weights`, `serve_axon`). */
+  call: z.string().optional(),
+  txHash: z.string().optional(),
+  blockHash: z.string().optional(),
+  /** A dispatch error decoded by the node's metadata, e.g. `SubtensorModule.SettingWeightsTooFast`. */
+  moduleError: z.string().optional(),
+  /** Commit-reveal: the window in which the indexer will reveal the committed weights. */
+  reveal: z.object({ firstBlock: z.number().int(), lastBlock: z.number().int() }).optional(),
 });
 export type ExtrinsicOutcome = z.infer<typeof extrinsicOutcomeSchema>;
