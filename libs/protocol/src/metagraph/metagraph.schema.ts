@@ -148,3 +148,13 @@ export const extrinsicOutcomeSchema = z.object({
   reveal: z.object({ firstBlock: z.number().int(), lastBlock: z.number().int() }).optional(),
 });
 export type ExtrinsicOutcome = z.infer<typeof extrinsicOutcomeSchema>;
+
+/** `validator.scores.<netuid>`: a validator's current view of the miners, for the status page. */
+export const validatorScoresSchema = z.object({
+  v: z.literal(1),
+  netuid: z.number().int().min(0),
+  validator: z.string(),
+  at: z.number().int(),
+  miners: z.array(z.object({ uid: z.number().int().min(0), hotkey: z.string(), score: z.number() })),
+});
+export type ValidatorScores = z.infer<typeof validatorScoresSchema>;

@@ -1,0 +1,1 @@
+export const VALIDATOR_CONFIG = Symbol('VALIDATOR_CONFIG');

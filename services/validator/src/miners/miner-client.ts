@@ -1,0 +1,76 @@
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Client, Metadata, credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { sha3Hex } from '@chattensor/bittensor';
+import { AppError, CORRELATION_HEADER, ErrorCode, appErrorFromGrpc } from '@chattensor/common';
+import { authToMetadata, minerV1, type Neuron } from '@chattensor/protocol';
+import { ValidatorIdentity } from '../identity/validator-identity';
+
+const GENERATE_PATH = '/chattensor.miner.v1.MinerService/Generate';
+
+export interface MinerCall {
+  responses: AsyncIterable<minerV1.GenerateResponse>;
+  cancel(): void;
+}
+
+/**
+ * Calls miners over gRPC with Bittensor dendrite-style authentication: the
+ * request is encoded once, its exact bytes are hashed and signed and those
+ * same bytes are sent. One channel per miner endpoint, reused across calls.
+ */
+@Injectable()
+export class MinerClient implements OnApplicationShutdown {
+  private readonly clients = new Map<string, Client>();
+
+  constructor(private readonly identity: ValidatorIdentity) {}
+
+  generate(
+    miner: Neuron,
+    request: minerV1.GenerateRequest,
+    options: { timeoutMs: number; correlationId?: string },
+  ): MinerCall {
+    if (!miner.axon) throw new AppError(ErrorCode.Unavailable, `miner ${miner.uid} serves no endpoint`);
+    const client = this.clientFor(`${miner.axon.ip}:${miner.axon.port}`);
+    const bytes = Buffer.from(minerV1.GenerateRequest.encode(request).finish());
+    const auth = this.identity.signer.sign(miner.hotkey, sha3Hex(bytes));
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(authToMetadata(auth, Math.ceil(options.timeoutMs / 1000)))) metadata.set(key, value);
+    if (options.correlationId) metadata.set(CORRELATION_HEADER, options.correlationId);
+    const stream: ClientReadableStream<minerV1.GenerateResponse> = client.makeServerStreamRequest(
+      GENERATE_PATH,
+      (payload: Buffer) => payload,
+      (data: Buffer) => minerV1.GenerateResponse.decode(data),
+      bytes,
+      metadata,
+      { deadline: Date.now() + options.timeoutMs },
+    );
+    return {
+      responses: translateErrors(stream),
+      cancel: () => stream.cancel(),
+    };
+  }
+
+  private clientFor(address: string): Client {
+    let client = this.clients.get(address);
+    if (!client) {
+      client = new Client(address, credentials.createInsecure(), {
+        'grpc.keepalive_time_ms': 30_000,
+        'grpc.max_receive_message_length': 4 * 1024 * 1024,
+      });
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  onApplicationShutdown(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}
+
+async function* translateErrors(stream: ClientReadableStream<minerV1.GenerateResponse>): AsyncGenerator<minerV1.GenerateResponse> {
+  try {
+    for await (const response of stream as AsyncIterable<minerV1.GenerateResponse>) yield response;
+  } catch (error) {
+    throw appErrorFromGrpc(error as ServiceError);
+  }
+}

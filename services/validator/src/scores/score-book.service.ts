@@ -1,0 +1,64 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import { RedisService, metricsRegistry, redisKey } from '@chattensor/common';
+import { emaUpdate } from '@chattensor/scoring';
+import { VALIDATOR_CONFIG } from '../config/config.token';
+import type { ValidatorConfig } from '../config/validator.config';
+
+export interface MinerScore {
+  uid: number;
+  hotkey: string;
+  score: number;
+}
+
+/**
+ * Moving-average score per miner, shared by every validator replica in one
+ * Redis hash (`chattensor:validator:scores:<netuid>`, field `<uid>:<hotkey>`,
+ * owned by the validator, no TTL: it is the validator's memory of the
+ * miners). The field includes the hotkey, so a uid that changes hands starts
+ * from zero. Updates are atomic (a Lua script), so concurrent replicas never
+ * lose an observation.
+ */
+@Injectable()
+export class ScoreBook {
+  private readonly key: string;
+  private readonly alpha: number;
+  private readonly scoreGauge = new Gauge({
+    name: 'chattensor_validator_miner_score',
+    help: 'Moving-average score of each miner',
+    labelNames: ['uid', 'hotkey'],
+    registers: [metricsRegistry],
+  });
+
+  // KEYS[1] hash; ARGV: field, reward, alpha. Same formula as emaUpdate().
+  private static readonly UPDATE = `
+    local previous = redis.call('HGET', KEYS[1], ARGV[1])
+    local reward = tonumber(ARGV[2])
+    local alpha = tonumber(ARGV[3])
+    local score
+    if previous then score = alpha * reward + (1 - alpha) * tonumber(previous) else score = alpha * reward end
+    redis.call('HSET', KEYS[1], ARGV[1], tostring(score))
+    return tostring(score)`;
+
+  constructor(
+    private readonly redis: RedisService,
+    @Inject(VALIDATOR_CONFIG) config: ValidatorConfig,
+  ) {
+    this.key = redisKey('validator', 'scores', config.netuid);
+    this.alpha = config.scoring.emaAlpha;
+    emaUpdate(undefined, 0, this.alpha); // validates alpha once, at start
+  }
+
+  async record(uid: number, hotkey: string, reward: number): Promise<number> {
+    const score = Number(await this.redis.client.eval(ScoreBook.UPDATE, 1, this.key, `${uid}:${hotkey}`, String(reward), String(this.alpha)));
+    this.scoreGauge.set({ uid: String(uid), hotkey }, score);
+    return score;
+  }
+
+  /** Scores of the given (uid, hotkey) pairs; a miner never scored has 0. */
+  async scoresOf(miners: { uid: number; hotkey: string }[]): Promise<MinerScore[]> {
+    if (miners.length === 0) return [];
+    const values = await this.redis.client.hmget(this.key, ...miners.map((m) => `${m.uid}:${m.hotkey}`));
+    return miners.map((m, i) => ({ uid: m.uid, hotkey: m.hotkey, score: values[i] === null ? 0 : Number(values[i]) }));
+  }
+}
