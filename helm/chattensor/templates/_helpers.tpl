@@ -1,0 +1,251 @@
+{{/* Names ------------------------------------------------------------------ */}}
+
+{{- define "chattensor.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "chattensor.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one component's resources: (dict "root" $ "component" "gateway") */}}
+{{- define "chattensor.componentName" -}}
+{{- printf "%s-%s" (include "chattensor.fullname" .root | trunc 48 | trimSuffix "-") .component -}}
+{{- end -}}
+
+{{- define "chattensor.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "chattensor.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels ----------------------------------------------------------------- */}}
+
+{{- define "chattensor.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "chattensor.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{- define "chattensor.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "chattensor.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: chattensor
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Images ----------------------------------------------------------------- */}}
+
+{{/* ChatTensor image of a component: (dict "root" $ "image" .Values.gateway.image) */}}
+{{- define "chattensor.image" -}}
+{{- $g := .root.Values.image -}}
+{{- $repo := printf "%s/%s" $g.repositoryPrefix .image.repository | trimPrefix "/" -}}
+{{- if $g.registry -}}{{- $repo = printf "%s/%s" $g.registry $repo -}}{{- end -}}
+{{- $tag := .image.tag | default $g.tag | default .root.Chart.AppVersion -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+
+{{- define "chattensor.imagePullSecrets" -}}
+{{- with .Values.image.pullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Shared environment ----------------------------------------------------- */}}
+
+{{- define "chattensor.natsUrl" -}}
+{{- if .Values.nats.enabled -}}
+{{- printf "nats://%s:4222" (include "chattensor.componentName" (dict "root" . "component" "nats")) -}}
+{{- else -}}
+{{- .Values.nats.external.url -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chattensor.redisUrl" -}}
+{{- if .Values.redis.enabled -}}
+{{- printf "redis://%s:6379" (include "chattensor.componentName" (dict "root" . "component" "redis")) -}}
+{{- else -}}
+{{- .Values.redis.external.url -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Variables every service validates (baseEnvSchema) plus its ops port. */}}
+{{- define "chattensor.baseEnv" -}}
+- name: LOG_LEVEL
+  value: {{ .root.Values.logLevel | quote }}
+- name: CHAIN_MODE
+  value: {{ .root.Values.chain.mode | quote }}
+- name: NETUID
+  value: {{ .root.Values.chain.netuid | quote }}
+{{- if and (not .root.Values.nats.enabled) .root.Values.nats.external.existingSecret }}
+- name: NATS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .root.Values.nats.external.existingSecret }}
+      key: {{ .root.Values.nats.external.existingSecretKey }}
+{{- else }}
+- name: NATS_URL
+  value: {{ include "chattensor.natsUrl" .root | quote }}
+{{- end }}
+- name: HTTP_HOST
+  value: "0.0.0.0"
+- name: HTTP_PORT
+  value: {{ .port | quote }}
+{{- end -}}
+
+{{- define "chattensor.redisEnv" -}}
+{{- if and (not .Values.redis.enabled) .Values.redis.external.existingSecret }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.external.existingSecret }}
+      key: {{ .Values.redis.external.existingSecretKey }}
+{{- else }}
+- name: REDIS_URL
+  value: {{ include "chattensor.redisUrl" . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The component's `env` map, sorted by name so renders are stable. */}}
+{{- define "chattensor.envMap" -}}
+{{- range $name := keys . | sortAlpha }}
+- name: {{ $name }}
+  value: {{ get $ $name | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Hotkey ------------------------------------------------------------------
+Either HOTKEY_URI from a Secret key, or a hotkey file from the Secret mounted in
+the Python SDK's wallet layout, or (local mode only) a dev URI. */}}
+{{- define "chattensor.hotkeyMode" -}}
+{{- if .existingSecret -}}
+{{- if .uriKey -}}secretUri{{- else -}}walletFile{{- end -}}
+{{- else if .devUri -}}devUri{{- else -}}none{{- end -}}
+{{- end -}}
+
+{{- define "chattensor.hotkeyEnv" -}}
+{{- $mode := include "chattensor.hotkeyMode" .hotkey -}}
+{{- if eq $mode "secretUri" }}
+- name: HOTKEY_URI
+  valueFrom:
+    secretKeyRef:
+      name: {{ .hotkey.existingSecret }}
+      key: {{ .hotkey.uriKey }}
+{{- else if eq $mode "walletFile" }}
+- name: WALLET_PATH
+  value: /wallets
+- name: WALLET_NAME
+  value: {{ .hotkey.walletName | quote }}
+- name: WALLET_HOTKEY
+  value: {{ .hotkey.hotkeyName | quote }}
+{{- else if eq $mode "devUri" }}
+- name: HOTKEY_URI
+  value: {{ .hotkey.devUri | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "chattensor.hotkeyVolumeMount" -}}
+{{- if eq (include "chattensor.hotkeyMode" .) "walletFile" }}
+- name: wallet
+  mountPath: /wallets
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "chattensor.hotkeyVolume" -}}
+{{- if eq (include "chattensor.hotkeyMode" .) "walletFile" }}
+- name: wallet
+  secret:
+    secretName: {{ .existingSecret }}
+    defaultMode: 0400
+    items:
+      - key: {{ .fileKey }}
+        path: {{ printf "%s/hotkeys/%s" .walletName .hotkeyName }}
+{{- end }}
+{{- end -}}
+
+{{/* Fails the render when a component needs a hotkey and has none usable. */}}
+{{- define "chattensor.validateHotkey" -}}
+{{- $mode := include "chattensor.hotkeyMode" .hotkey -}}
+{{- if and (eq .root.Values.chain.mode "subtensor") (eq $mode "devUri") -}}
+{{- fail (printf "%s.hotkey.devUri is for local mode only: in subtensor mode give %s.hotkey.existingSecret" .component .component) -}}
+{{- end -}}
+{{- if eq $mode "none" -}}
+{{- fail (printf "%s needs a hotkey: set %s.hotkey.existingSecret (with uriKey or fileKey), or %s.hotkey.devUri in local mode" .component .component .component) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod plumbing ------------------------------------------------------------ */}}
+
+{{- define "chattensor.opsProbes" -}}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: 5
+  timeoutSeconds: 3
+  failureThreshold: 2
+{{- end -}}
+
+{{/* Spreads replicas over nodes unless the operator gave constraints. */}}
+{{- define "chattensor.topologySpread" -}}
+{{- if .values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml .values.topologySpreadConstraints | nindent 2 }}
+{{- else }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "chattensor.selectorLabels" (dict "root" .root "component" .component) | nindent 8 }}
+{{- end }}
+{{- end -}}
+
+{{- define "chattensor.scheduling" -}}
+{{- with .nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector of the Prometheus alert queries: the release namespace unless overridden. */}}
+{{- define "chattensor.ruleSelector" -}}
+{{- default (printf "namespace=%q" .Release.Namespace) .Values.monitoring.prometheusRule.selector -}}
+{{- end -}}
