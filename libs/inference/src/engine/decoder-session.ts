@@ -1,0 +1,137 @@
+import * as ort from 'onnxruntime-node';
+import { ModelLoadError } from '../errors';
+import type { ModelConfig } from '../model/model-folder';
+import { float16BitsToFloat32 } from '../onnx/onnx-builder';
+import type { KvArray, KvCache, KvLayout } from './kv-cache';
+
+export interface DecoderSessionOptions {
+  device: 'cpu' | 'cuda';
+  intraOpThreads?: number;
+}
+
+export interface ForwardInput {
+  batch: number;
+  seqLength: number;
+  /** [batch * seqLength] */
+  inputIds: BigInt64Array;
+  /** [batch * seqLength] */
+  positionIds: BigInt64Array;
+  /** [batch * (past + seqLength)] */
+  attentionMask: BigInt64Array;
+  past: KvCache;
+}
+
+export interface ForwardOutput {
+  /** Logits of the last position of each row, as float32 [batch][vocab]. */
+  lastLogits: Float32Array[];
+  present: KvCache;
+}
+
+const HALF_TO_FLOAT = (() => {
+  const table = new Float32Array(65536);
+  for (let bits = 0; bits < 65536; bits++) table[bits] = float16BitsToFloat32(bits);
+  return table;
+})();
+
+/**
+ * One onnxruntime session over an Optimum-style decoder graph. It discovers
+ * the cache layout from the graph's own input metadata (falling back to
+ * config.json) and hides the naming variants of exports: `use_cache_branch`
+ * of merged decoders and graphs without position_ids.
+ */
+export class DecoderSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly layout: KvLayout,
+    readonly vocabSize: number,
+    private readonly hasPositionIds: boolean,
+    private readonly hasCacheBranch: boolean,
+  ) {}
+
+  static async create(onnxPath: string, config: ModelConfig, options: DecoderSessionOptions): Promise<DecoderSession> {
+    if (options.device === 'cuda') {
+      const cuda = ort.listSupportedBackends().find((backend) => backend.name === 'cuda');
+      if (!cuda) throw new ModelLoadError('device "cuda" requested but this onnxruntime-node build has no CUDA execution provider');
+    }
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    };
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(onnxPath, sessionOptions);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (options.device === 'cuda') throw new ModelLoadError(`CUDA execution provider could not be initialised (is the onnxruntime CUDA provider and a GPU driver installed?): ${message}`);
+      throw new ModelLoadError(`onnxruntime could not load ${onnxPath}: ${message}`);
+    }
+    const inputs = new Map(session.inputMetadata.map((meta) => [meta.name, meta]));
+    for (const required of ['input_ids', 'attention_mask']) {
+      if (!inputs.has(required)) throw new ModelLoadError(`ONNX graph has no ${required} input (inputs: ${session.inputNames.join(', ')})`);
+    }
+    if (!session.outputNames.includes('logits')) throw new ModelLoadError('ONNX graph has no logits output');
+    const numLayers = config.num_hidden_layers!;
+    const pastKey = inputs.get('past_key_values.0.key');
+    if (!pastKey || !session.outputNames.includes('present.0.key')) {
+      throw new ModelLoadError('ONNX graph has no past_key_values.N.key / present.N.key cache inputs and outputs (export with --task text-generation-with-past)');
+    }
+    for (let layer = 0; layer < numLayers; layer++) {
+      for (const kind of ['key', 'value']) {
+        if (!inputs.has(`past_key_values.${layer}.${kind}`)) throw new ModelLoadError(`ONNX graph is missing input past_key_values.${layer}.${kind} (config.json says ${numLayers} layers)`);
+      }
+    }
+    const shape = pastKey.isTensor ? pastKey.shape : [];
+    const elementType = pastKey.isTensor ? pastKey.type : 'float32';
+    if (elementType !== 'float32' && elementType !== 'float16') throw new ModelLoadError(`unsupported key/value cache type ${elementType} (float32 and float16 are supported)`);
+    const heads = config.num_attention_heads!;
+    const kvHeads = typeof shape[1] === 'number' ? shape[1] : (config.num_key_value_heads ?? heads);
+    const headDim = typeof shape[3] === 'number' ? shape[3] : (config.head_dim ?? config.hidden_size! / heads);
+    const logitsMeta = session.outputMetadata.find((meta) => meta.name === 'logits');
+    const logitsShape = logitsMeta?.isTensor ? logitsMeta.shape : [];
+    const vocabSize = typeof logitsShape[2] === 'number' ? logitsShape[2] : config.vocab_size!;
+    if (!vocabSize) throw new ModelLoadError('vocabulary size unknown: neither the logits output nor config.json gives it');
+    return new DecoderSession(session, { numLayers, kvHeads, headDim, elementType }, vocabSize, inputs.has('position_ids'), inputs.has('use_cache_branch'));
+  }
+
+  async forward(input: ForwardInput): Promise<ForwardOutput> {
+    const { batch, seqLength, past } = input;
+    const { kvHeads, headDim, elementType, numLayers } = this.layout;
+    const total = past.length + seqLength;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', input.inputIds, [batch, seqLength]),
+      attention_mask: new ort.Tensor('int64', input.attentionMask, [batch, total]),
+    };
+    if (this.hasPositionIds) feeds.position_ids = new ort.Tensor('int64', input.positionIds, [batch, seqLength]);
+    if (this.hasCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
+    const pastDims = [batch, kvHeads, past.length, headDim];
+    for (let layer = 0; layer < numLayers; layer++) {
+      feeds[`past_key_values.${layer}.key`] = new ort.Tensor(elementType, past.keys[layer], pastDims);
+      feeds[`past_key_values.${layer}.value`] = new ort.Tensor(elementType, past.values[layer], pastDims);
+    }
+    const outputs = await this.session.run(feeds);
+    const logits = outputs.logits;
+    const vocab = logits.dims[2];
+    const lastLogits: Float32Array[] = [];
+    for (let row = 0; row < batch; row++) {
+      const offset = (row * seqLength + seqLength - 1) * vocab;
+      if (logits.type === 'float16') {
+        const halves = logits.data as Uint16Array;
+        const out = new Float32Array(vocab);
+        for (let i = 0; i < vocab; i++) out[i] = HALF_TO_FLOAT[halves[offset + i]];
+        lastLogits.push(out);
+      } else lastLogits.push((logits.data as Float32Array).slice(offset, offset + vocab));
+    }
+    const present: KvCache = { batch, length: total, keys: [], values: [] };
+    for (let layer = 0; layer < numLayers; layer++) {
+      present.keys.push(outputs[`present.${layer}.key`].data as KvArray);
+      present.values.push(outputs[`present.${layer}.value`].data as KvArray);
+    }
+    return { lastLogits, present };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

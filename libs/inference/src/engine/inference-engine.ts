@@ -1,0 +1,320 @@
+import { randomInt } from 'node:crypto';
+import { InvalidRequestError, QueueFullError } from '../errors';
+import { readModelFolder, type GenerationDefaults } from '../model/model-folder';
+import { ChatTemplate } from '../tokenizer/chat-template';
+import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
+import type { ChatTurn, EngineOptions, FinishReason, GenerationChunk, SamplingOptions } from '../types';
+import { ChunkChannel } from './chunk-channel';
+import { DecoderSession } from './decoder-session';
+import { assembleKvCache, emptyKvCache, type KvCache } from './kv-cache';
+import { TokenSampler, type SamplerSettings } from './sampler';
+import { StopSequenceMatcher } from './stop-matcher';
+
+/** One request from admission to its last chunk. */
+interface Sequence {
+  promptIds: number[];
+  generated: number[];
+  maxTokens: number;
+  sampler: TokenSampler;
+  detokenizer: StreamingDetokenizer;
+  stops: StopSequenceMatcher;
+  channel: ChunkChannel<GenerationChunk>;
+  /** Tokens of this sequence held in the batch cache. */
+  cached: number;
+  /** Sampled but not yet fed to the model. */
+  nextToken: number;
+  cancelled: boolean;
+}
+
+/**
+ * Runs a decoder-only LLM exported in the Hugging Face / Optimum ONNX layout
+ * and serves concurrent chat requests with continuous batching: sequences
+ * join the running batch after their prompt is prefilled and leave it as
+ * soon as they finish, and every decode step advances all of them in one
+ * forward pass.
+ */
+export class InferenceEngine {
+  private readonly waiting: Sequence[] = [];
+  private running: Sequence[] = [];
+  private cache: KvCache;
+  private loop?: Promise<void>;
+  private looping = false;
+  private closed = false;
+  private readonly eosIds: Set<number>;
+
+  private constructor(
+    readonly modelName: string,
+    readonly contextLength: number,
+    private readonly tokenizer: Tokenizer,
+    private readonly template: ChatTemplate,
+    private readonly session: DecoderSession,
+    private readonly defaults: GenerationDefaults,
+    private readonly options: Required<Pick<EngineOptions, 'maxBatchSize' | 'maxQueue' | 'prefillChunkSize'>>,
+  ) {
+    this.cache = emptyKvCache(session.layout, 0);
+    this.eosIds = new Set(defaults.eosTokenIds);
+  }
+
+  /** Loads a model folder; throws ModelLoadError naming what is missing or unsupported. */
+  static async load(modelDir: string, options: EngineOptions = {}): Promise<InferenceEngine> {
+    const folder = readModelFolder(modelDir, options.onnxFile);
+    const tokenizer = Tokenizer.fromJson(folder.tokenizerJson);
+    const template = ChatTemplate.fromConfig(folder.tokenizerConfig);
+    const session = await DecoderSession.create(folder.onnxPath, folder.config, { device: options.device ?? 'cpu', intraOpThreads: options.intraOpThreads });
+    const eosToken = folder.tokenizerConfig.eos_token;
+    const eosContent = typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
+    const eosId = eosContent ? tokenizer.tokenId(eosContent) : undefined;
+    if (eosId !== undefined && !folder.generation.eosTokenIds.includes(eosId)) folder.generation.eosTokenIds.push(eosId);
+    const maxModelLength = folder.tokenizerConfig.model_max_length;
+    const contextLength = Math.min(
+      folder.config.max_position_embeddings ?? Number.MAX_SAFE_INTEGER,
+      typeof maxModelLength === 'number' && maxModelLength > 0 ? maxModelLength : Number.MAX_SAFE_INTEGER,
+    );
+    const positiveInt = (value: number | undefined, fallback: number, name: string): number => {
+      if (value === undefined) return fallback;
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+      return value;
+    };
+    return new InferenceEngine(folder.name, contextLength === Number.MAX_SAFE_INTEGER ? 4096 : contextLength, tokenizer, template, session, folder.generation, {
+      maxBatchSize: positiveInt(options.maxBatchSize, 16, 'maxBatchSize'),
+      maxQueue: positiveInt(options.maxQueue, 64, 'maxQueue'),
+      prefillChunkSize: positiveInt(options.prefillChunkSize, 512, 'prefillChunkSize'),
+    });
+  }
+
+  /** Runs one forward pass so that the first request does not pay for onnxruntime's lazy initialisation. */
+  async warmup(): Promise<void> {
+    const ids = this.tokenizer.encode(this.template.render([{ role: 'user', content: 'Hello' }]));
+    await this.session.forward({
+      batch: 1,
+      seqLength: ids.length,
+      inputIds: BigInt64Array.from(ids, BigInt),
+      positionIds: BigInt64Array.from(ids, (_, index) => BigInt(index)),
+      attentionMask: new BigInt64Array(ids.length).fill(1n),
+      past: emptyKvCache(this.session.layout, 1),
+    });
+  }
+
+  countTokens(messages: ChatTurn[]): number {
+    return this.encodeChat(messages).length;
+  }
+
+  stats(): { running: number; waiting: number } {
+    return { running: this.running.length, waiting: this.waiting.length };
+  }
+
+  /**
+   * Streams the assistant's reply. Throws QueueFullError synchronously when
+   * the waiting queue is full. The last chunk carries finishReason and usage.
+   * Aborting `signal` ends the stream with the signal's reason within one
+   * decode step; breaking out of the loop frees the batch slot the same way.
+   */
+  generate(messages: ChatTurn[], sampling: SamplingOptions = {}, signal?: AbortSignal): AsyncIterable<GenerationChunk> {
+    if (this.closed) throw new InvalidRequestError('engine is closed');
+    // Requests that will take a free batch slot at the next step boundary do not count against the queue.
+    const freeSlots = Math.max(0, this.options.maxBatchSize - this.running.length);
+    if (this.waiting.length >= this.options.maxQueue + freeSlots) {
+      throw new QueueFullError(`inference queue is full (${this.options.maxQueue} requests waiting for a batch slot)`);
+    }
+    const promptIds = this.encodeChat(messages);
+    if (promptIds.length === 0) throw new InvalidRequestError('prompt is empty');
+    if (promptIds.length >= this.contextLength) {
+      throw new InvalidRequestError(`prompt has ${promptIds.length} tokens; the context window is ${this.contextLength}`);
+    }
+    const sequence: Sequence = {
+      promptIds,
+      generated: [],
+      maxTokens: Math.min(this.contextLength - promptIds.length, sampling.maxTokens ?? this.defaults.maxNewTokens ?? Number.MAX_SAFE_INTEGER),
+      sampler: new TokenSampler(this.samplerSettings(sampling), promptIds),
+      detokenizer: new StreamingDetokenizer(this.tokenizer),
+      stops: new StopSequenceMatcher((sampling.stop ?? []).filter((stop) => stop.length > 0)),
+      channel: new ChunkChannel<GenerationChunk>(() => (sequence.cancelled = true)),
+      cached: 0,
+      nextToken: -1,
+      cancelled: false,
+    };
+    if (sampling.maxTokens !== undefined && (!Number.isInteger(sampling.maxTokens) || sampling.maxTokens < 1)) {
+      throw new InvalidRequestError('maxTokens must be a positive integer');
+    }
+    if (signal) {
+      const onAbort = (): void => {
+        sequence.cancelled = true;
+        sequence.channel.fail(signal.reason);
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
+    if (!sequence.cancelled) {
+      this.waiting.push(sequence);
+      this.ensureLoop();
+    }
+    return sequence.channel;
+  }
+
+  /** Fails waiting and running requests and releases the onnxruntime session. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sequence of [...this.waiting, ...this.running]) {
+      sequence.cancelled = true;
+      sequence.channel.fail(new InvalidRequestError('engine closed'));
+    }
+    await this.loop;
+    await this.session.release();
+  }
+
+  private encodeChat(messages: ChatTurn[]): number[] {
+    return this.tokenizer.encode(this.template.render(messages, true));
+  }
+
+  private samplerSettings(sampling: SamplingOptions): SamplerSettings {
+    const d = this.defaults;
+    const temperature = sampling.temperature ?? (d.doSample ? (d.temperature ?? 1) : 0);
+    const check = (name: string, value: number, min: number, max: number): number => {
+      if (!Number.isFinite(value) || value < min || value > max) throw new InvalidRequestError(`${name} must be between ${min} and ${max}`);
+      return value;
+    };
+    return {
+      temperature: check('temperature', temperature, 0, 100),
+      topP: check('topP', sampling.topP ?? (d.doSample ? (d.topP ?? 1) : 1), 0, 1) || 1,
+      topK: Math.floor(check('topK', sampling.topK ?? (d.doSample ? (d.topK ?? 0) : 0), 0, Number.MAX_SAFE_INTEGER)),
+      minP: check('minP', sampling.minP ?? (d.doSample ? (d.minP ?? 0) : 0), 0, 1),
+      repetitionPenalty: check('repetitionPenalty', sampling.repetitionPenalty ?? d.repetitionPenalty ?? 1, 0.01, 100),
+      presencePenalty: check('presencePenalty', sampling.presencePenalty ?? 0, -2, 2),
+      frequencyPenalty: check('frequencyPenalty', sampling.frequencyPenalty ?? 0, -2, 2),
+      seed: sampling.seed ?? randomInt(0, 2 ** 32 - 1),
+    };
+  }
+
+  private ensureLoop(): void {
+    if (this.looping) return;
+    this.looping = true;
+    this.loop = this.schedule();
+  }
+
+  /** The scheduling loop: admit waiting requests between decode steps, then advance the batch by one token. */
+  private async schedule(): Promise<void> {
+    while (!this.closed && (this.waiting.length > 0 || this.running.length > 0)) {
+      try {
+        this.dropFinished();
+        while (this.waiting.length > 0 && this.running.length < this.options.maxBatchSize) {
+          // Stays at the head of the queue while its prompt is prefilled, so stats() and the queue bound count it.
+          const sequence = this.waiting[0];
+          if (!sequence.cancelled) await this.prefill(sequence);
+          this.waiting.shift();
+        }
+        this.dropFinished();
+        if (this.running.length > 0) await this.decodeStep();
+      } catch (error) {
+        // A failed forward pass leaves the batch cache unusable: fail its requests, keep serving new ones.
+        for (const sequence of this.running) sequence.channel.fail(error);
+        this.running = [];
+        this.cache = emptyKvCache(this.session.layout, 0);
+      }
+    }
+    // Cleared in the same synchronous step as the final queue check, so a
+    // request enqueued after it always starts a new loop.
+    this.looping = false;
+  }
+
+  private async prefill(sequence: Sequence): Promise<void> {
+    const ids = sequence.promptIds;
+    let past = emptyKvCache(this.session.layout, 1);
+    let lastLogits: Float32Array | undefined;
+    try {
+      for (let start = 0; start < ids.length; start += this.options.prefillChunkSize) {
+        if (sequence.cancelled) return;
+        const chunk = ids.slice(start, start + this.options.prefillChunkSize);
+        const result = await this.session.forward({
+          batch: 1,
+          seqLength: chunk.length,
+          inputIds: BigInt64Array.from(chunk, BigInt),
+          positionIds: BigInt64Array.from(chunk, (_, index) => BigInt(start + index)),
+          attentionMask: new BigInt64Array(start + chunk.length).fill(1n),
+          past,
+        });
+        past = result.present;
+        lastLogits = result.lastLogits[0];
+      }
+    } catch (error) {
+      sequence.channel.fail(error);
+      return;
+    }
+    sequence.cached = ids.length;
+    if (sequence.cancelled || !lastLogits) return;
+    if (this.advance(sequence, lastLogits)) return;
+    this.cache = assembleKvCache(this.session.layout, [
+      ...this.running.map((running, row) => ({ cache: this.cache, row, valid: running.cached })),
+      { cache: past, row: 0, valid: sequence.cached },
+    ]);
+    this.running.push(sequence);
+  }
+
+  private async decodeStep(): Promise<void> {
+    const batch = this.running.length;
+    const past = this.cache;
+    const total = past.length + 1;
+    const inputIds = new BigInt64Array(batch);
+    const positionIds = new BigInt64Array(batch);
+    const attentionMask = new BigInt64Array(batch * total);
+    this.running.forEach((sequence, row) => {
+      inputIds[row] = BigInt(sequence.nextToken);
+      positionIds[row] = BigInt(sequence.cached);
+      attentionMask.fill(1n, row * total + (past.length - sequence.cached), (row + 1) * total);
+    });
+    const result = await this.session.forward({ batch, seqLength: 1, inputIds, positionIds, attentionMask, past });
+    this.cache = result.present;
+    this.running.forEach((sequence, row) => {
+      sequence.cached += 1;
+      if (!sequence.cancelled) this.advance(sequence, result.lastLogits[row]);
+    });
+    this.dropFinished();
+  }
+
+  /** Samples the next token of a sequence and emits it; returns true when the sequence is finished. */
+  private advance(sequence: Sequence, logits: Float32Array): boolean {
+    const id = sequence.sampler.sample(logits);
+    sequence.sampler.accept(id);
+    sequence.generated.push(id);
+    sequence.nextToken = id;
+    let finish: FinishReason | undefined;
+    let text: string;
+    if (this.eosIds.has(id)) {
+      finish = 'stop';
+      text = this.drain(sequence);
+    } else {
+      const step = sequence.stops.push(sequence.detokenizer.push(id));
+      text = step.text;
+      if (step.stopped) finish = 'stop';
+      else if (sequence.generated.length >= sequence.maxTokens || sequence.cached + 1 >= this.contextLength) {
+        finish = 'length';
+        text += this.drain(sequence);
+      }
+    }
+    if (finish) {
+      sequence.cancelled = true;
+      sequence.channel.push({ text, tokenIds: [id], finishReason: finish, usage: { promptTokens: sequence.promptIds.length, completionTokens: sequence.generated.length } });
+      sequence.channel.end();
+      return true;
+    }
+    sequence.channel.push({ text, tokenIds: [id] });
+    return false;
+  }
+
+  /** Text still held by the detokenizer and the stop matcher at the end of a sequence. */
+  private drain(sequence: Sequence): string {
+    const step = sequence.stops.push(sequence.detokenizer.flush());
+    return step.stopped ? step.text : step.text + sequence.stops.flush();
+  }
+
+  /** Removes finished and cancelled sequences from the batch, compacting the cache. */
+  private dropFinished(): void {
+    if (!this.running.some((sequence) => sequence.cancelled)) return;
+    const rows = this.running.map((sequence, row) => ({ sequence, row })).filter(({ sequence }) => !sequence.cancelled);
+    this.cache = assembleKvCache(
+      this.session.layout,
+      rows.map(({ sequence, row }) => ({ cache: this.cache, row, valid: sequence.cached })),
+    );
+    this.running = rows.map(({ sequence }) => sequence);
+  }
+}

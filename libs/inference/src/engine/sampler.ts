@@ -1,0 +1,146 @@
+import { Xoshiro128 } from '../generator/prng';
+
+export interface SamplerSettings {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  seed: number;
+}
+
+/**
+ * Picks the next token of one sequence from its logits. Penalties follow the
+ * usual definitions: repetition penalty (CTRL / Hugging Face) over prompt and
+ * output tokens, presence and frequency penalties (OpenAI) over output tokens
+ * only. Temperature 0 means greedy decoding.
+ */
+export class TokenSampler {
+  private readonly rng: Xoshiro128;
+  private readonly outputCounts = new Map<number, number>();
+  private readonly seen: Set<number>;
+  private scratch = new Float32Array(0);
+  private indices = new Int32Array(0);
+
+  constructor(
+    private readonly settings: SamplerSettings,
+    promptIds: readonly number[],
+  ) {
+    this.rng = new Xoshiro128(settings.seed);
+    this.seen = new Set(settings.repetitionPenalty !== 1 ? promptIds : []);
+  }
+
+  get greedy(): boolean {
+    return this.settings.temperature <= 0;
+  }
+
+  /** Records a generated token so that penalties see it. */
+  accept(id: number): void {
+    this.outputCounts.set(id, (this.outputCounts.get(id) ?? 0) + 1);
+    if (this.settings.repetitionPenalty !== 1) this.seen.add(id);
+  }
+
+  /** Samples from `logits` (one row, modified in place). */
+  sample(logits: Float32Array): number {
+    this.applyPenalties(logits);
+    if (this.greedy) return argmax(logits);
+    const { temperature, topK, topP, minP } = this.settings;
+    const vocab = logits.length;
+    if (this.scratch.length < vocab) {
+      this.scratch = new Float32Array(vocab);
+      this.indices = new Int32Array(vocab);
+    }
+    let max = -Infinity;
+    for (let i = 0; i < vocab; i++) if (logits[i] > max) max = logits[i];
+    // Unnormalised probabilities; only relative sizes matter below.
+    const probs = this.scratch;
+    let total = 0;
+    for (let i = 0; i < vocab; i++) {
+      const p = Math.exp((logits[i] - max) / temperature);
+      probs[i] = p;
+      total += p;
+    }
+    // The most likely token has unnormalised probability 1 (it was the max),
+    // so min-p is a plain threshold on these values.
+    const minKeep = minP > 0 ? minP : 0;
+    if (topK <= 0 && topP >= 1) {
+      let mass = 0;
+      for (let i = 0; i < vocab; i++) if (probs[i] >= minKeep) mass += probs[i];
+      let draw = this.rng.nextFloat() * mass;
+      let last = 0;
+      for (let i = 0; i < vocab; i++) {
+        if (probs[i] < minKeep) continue;
+        last = i;
+        draw -= probs[i];
+        if (draw < 0) return i;
+      }
+      return last;
+    }
+    // Top-k and top-p need tokens in order. Rather than sorting the whole
+    // vocabulary, gather the tokens above a probability floor, lowering the
+    // floor until they provably contain the top-k set or the top-p nucleus.
+    let count = 0;
+    for (const floor of [1e-3, 1e-5, 1e-8, 0]) {
+      const effective = Math.max(floor, minKeep);
+      count = 0;
+      let mass = 0;
+      for (let i = 0; i < vocab; i++) {
+        if (probs[i] >= effective) {
+          this.indices[count++] = i;
+          mass += probs[i];
+        }
+      }
+      if (effective === minKeep || (topK > 0 ? count >= topK : mass >= topP * total)) break;
+    }
+    const candidates = Array.from(this.indices.subarray(0, count)).sort((a, b) => probs[b] - probs[a] || a - b);
+    let kept = topK > 0 ? Math.min(candidates.length, topK) : candidates.length;
+    if (topP < 1) {
+      // As in Hugging Face, top-p applies to the distribution left by top-k.
+      let keptMass = topK > 0 ? 0 : total;
+      if (topK > 0) for (let i = 0; i < kept; i++) keptMass += probs[candidates[i]];
+      let cumulative = 0;
+      for (let i = 0; i < kept; i++) {
+        cumulative += probs[candidates[i]];
+        if (cumulative >= topP * keptMass) {
+          kept = i + 1;
+          break;
+        }
+      }
+    }
+    let keptMass = 0;
+    for (let i = 0; i < kept; i++) keptMass += probs[candidates[i]];
+    let draw = this.rng.nextFloat() * keptMass;
+    for (let i = 0; i < kept; i++) {
+      draw -= probs[candidates[i]];
+      if (draw < 0) return candidates[i];
+    }
+    return candidates[kept - 1];
+  }
+
+  private applyPenalties(logits: Float32Array): void {
+    const { repetitionPenalty, presencePenalty, frequencyPenalty } = this.settings;
+    if (repetitionPenalty !== 1) {
+      for (const id of this.seen) {
+        const value = logits[id];
+        logits[id] = value > 0 ? value / repetitionPenalty : value * repetitionPenalty;
+      }
+    }
+    if (presencePenalty !== 0 || frequencyPenalty !== 0) {
+      for (const [id, count] of this.outputCounts) logits[id] -= presencePenalty + frequencyPenalty * count;
+    }
+  }
+}
+
+export function argmax(values: Float32Array): number {
+  let best = 0;
+  let bestValue = values[0];
+  for (let i = 1; i < values.length; i++) {
+    if (values[i] > bestValue) {
+      bestValue = values[i];
+      best = i;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,226 @@
+import { mkdirSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { LLAMA3_SPLIT_PATTERN } from '../tokenizer/byte-level';
+import { trainByteLevelBpe } from './bpe-trainer';
+import { TRAINING_CORPUS } from './corpus';
+import { buildLlamaGraph, type LlamaArchitecture } from './llama-graph';
+
+export type ModelPreset = 'tiny' | '100m' | '400m';
+
+export interface GenerateModelOptions {
+  /** Output folder; created when missing. */
+  outDir: string;
+  preset?: ModelPreset;
+  seed?: number;
+  hiddenSize?: number;
+  numLayers?: number;
+  numHeads?: number;
+  numKvHeads?: number;
+  intermediateSize?: number;
+  /** Total vocabulary including special tokens. */
+  vocabSize?: number;
+  maxPositions?: number;
+  ropeTheta?: number;
+  tieWordEmbeddings?: boolean;
+  dtype?: 'fp32' | 'fp16';
+  /** Force weights into `model.onnx_data` even for small models (they go there anyway above ~1.8 GB). */
+  externalData?: boolean;
+  /** Model name written into config.json (`_name_or_path`). */
+  name?: string;
+}
+
+type Architecture = Omit<LlamaArchitecture, 'dtype'>;
+
+export const MODEL_PRESETS: Record<ModelPreset, Architecture> = {
+  tiny: { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 160, vocabSize: 512, maxPositions: 1024, ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: false },
+  '100m': { hiddenSize: 768, numLayers: 12, numHeads: 12, numKvHeads: 4, intermediateSize: 2560, vocabSize: 8192, maxPositions: 4096, ropeTheta: 500000, rmsNormEps: 1e-5, tieWordEmbeddings: true },
+  '400m': { hiddenSize: 1024, numLayers: 24, numHeads: 16, numKvHeads: 4, intermediateSize: 4096, vocabSize: 8192, maxPositions: 4096, ropeTheta: 500000, rmsNormEps: 1e-5, tieWordEmbeddings: true },
+};
+
+/** Special tokens in Llama 3's naming, appended after the BPE vocabulary as Llama 3 does. */
+export const SPECIAL_TOKENS = ['<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'] as const;
+
+export const LLAMA3_CHAT_TEMPLATE =
+  "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+
+// Protobuf messages are limited to 2 GiB; stay clear of it as exporters do.
+const EXTERNAL_DATA_THRESHOLD_BYTES = 1.8e9;
+
+/**
+ * Writes a Llama-architecture model folder in the Hugging Face / Optimum ONNX
+ * layout (config, generation config, tokenizer files, onnx/model.onnx) with
+ * deterministic random weights derived from `seed`.
+ */
+export async function generateModel(options: GenerateModelOptions): Promise<void> {
+  const arch = resolveArchitecture(options);
+  const seed = options.seed ?? 42;
+  const specialCount = SPECIAL_TOKENS.length;
+  if (arch.vocabSize < 256 + specialCount) throw new RangeError(`vocabSize must be at least ${256 + specialCount} (bytes plus special tokens)`);
+
+  const bpe = trainByteLevelBpe(TRAINING_CORPUS, LLAMA3_SPLIT_PATTERN, arch.vocabSize - 256 - specialCount);
+  const vocab: Record<string, number> = {};
+  bpe.tokens.forEach((token, id) => (vocab[token] = id));
+  // Where the corpus supports fewer merges than the vocabulary has room for,
+  // the rest are reserved special tokens, as in Llama 3's vocabulary.
+  const special: string[] = [...SPECIAL_TOKENS];
+  for (let index = 0; bpe.tokens.length + special.length < arch.vocabSize; index++) special.push(`<|reserved_special_token_${index}|>`);
+  const specialIds = new Map(special.map((token, index) => [token, bpe.tokens.length + index]));
+  const bosId = specialIds.get('<|begin_of_text|>')!;
+  const eosId = specialIds.get('<|end_of_text|>')!;
+  const eotId = specialIds.get('<|eot_id|>')!;
+
+  const onnxDir = join(options.outDir, 'onnx');
+  mkdirSync(onnxDir, { recursive: true });
+  const writeJson = (file: string, value: unknown): void => writeFileSync(join(options.outDir, file), `${JSON.stringify(value, null, 2)}\n`);
+
+  writeJson('config.json', {
+    _name_or_path: options.name ?? `chattensor/llama-${options.preset ?? 'custom'}-${arch.dtype}-seed${seed}`,
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    attention_bias: false,
+    attention_dropout: 0,
+    bos_token_id: bosId,
+    eos_token_id: [eosId, eotId],
+    head_dim: arch.hiddenSize / arch.numHeads,
+    hidden_act: 'silu',
+    hidden_size: arch.hiddenSize,
+    initializer_range: 0.02,
+    intermediate_size: arch.intermediateSize,
+    max_position_embeddings: arch.maxPositions,
+    mlp_bias: false,
+    num_attention_heads: arch.numHeads,
+    num_hidden_layers: arch.numLayers,
+    num_key_value_heads: arch.numKvHeads,
+    pretraining_tp: 1,
+    rms_norm_eps: arch.rmsNormEps,
+    rope_scaling: null,
+    rope_theta: arch.ropeTheta,
+    tie_word_embeddings: arch.tieWordEmbeddings,
+    torch_dtype: arch.dtype === 'fp16' ? 'float16' : 'float32',
+    transformers_version: '4.46.0',
+    use_cache: true,
+    vocab_size: arch.vocabSize,
+  });
+  writeJson('generation_config.json', {
+    bos_token_id: bosId,
+    do_sample: true,
+    eos_token_id: [eosId, eotId],
+    temperature: 0.6,
+    top_p: 0.9,
+    transformers_version: '4.46.0',
+  });
+
+  const addedTokens = special.map((content) => ({
+    id: specialIds.get(content)!,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
+  writeJson('tokenizer.json', {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokens,
+    normalizer: null,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: LLAMA3_SPLIT_PATTERN }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: {
+      type: 'Sequence',
+      processors: [
+        { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+        {
+          type: 'TemplateProcessing',
+          single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+          pair: [
+            { SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } },
+            { Sequence: { id: 'A', type_id: 0 } },
+            { SpecialToken: { id: '<|begin_of_text|>', type_id: 1 } },
+            { Sequence: { id: 'B', type_id: 1 } },
+          ],
+          special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [bosId], tokens: ['<|begin_of_text|>'] } },
+        },
+      ],
+    },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: true,
+      vocab,
+      merges: bpe.merges.map(([left, right]) => `${left} ${right}`),
+    },
+  });
+  writeJson('tokenizer_config.json', {
+    added_tokens_decoder: Object.fromEntries(addedTokens.map(({ id, ...token }) => [String(id), token])),
+    bos_token: '<|begin_of_text|>',
+    chat_template: LLAMA3_CHAT_TEMPLATE,
+    clean_up_tokenization_spaces: true,
+    eos_token: '<|eot_id|>',
+    model_input_names: ['input_ids', 'attention_mask'],
+    model_max_length: arch.maxPositions,
+    tokenizer_class: 'PreTrainedTokenizerFast',
+  });
+  writeJson('special_tokens_map.json', { bos_token: '<|begin_of_text|>', eos_token: '<|eot_id|>' });
+
+  const graph = buildLlamaGraph(arch, seed);
+  const external = options.externalData || graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
+  const { model, externalTensors } = graph.build({
+    opset: 17,
+    producer: 'chattensor-model-generator',
+    external: external ? { location: 'model.onnx_data', thresholdBytes: 1024 } : undefined,
+  });
+  model.writeToFile(join(onnxDir, 'model.onnx'));
+  if (external) writeExternalData(join(onnxDir, 'model.onnx_data'), externalTensors.map((tensor) => tensor.data));
+}
+
+function writeExternalData(path: string, buffers: Buffer[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    let position = 0;
+    for (const buffer of buffers) {
+      position = Math.ceil(position / 4096) * 4096;
+      let written = 0;
+      while (written < buffer.length) written += writeSync(fd, buffer, written, Math.min(buffer.length - written, 1 << 30), position + written);
+      position += buffer.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function resolveArchitecture(options: GenerateModelOptions): LlamaArchitecture {
+  const base = MODEL_PRESETS[options.preset ?? 'tiny'];
+  const arch: LlamaArchitecture = {
+    hiddenSize: options.hiddenSize ?? base.hiddenSize,
+    numLayers: options.numLayers ?? base.numLayers,
+    numHeads: options.numHeads ?? base.numHeads,
+    numKvHeads: options.numKvHeads ?? base.numKvHeads,
+    intermediateSize: options.intermediateSize ?? base.intermediateSize,
+    vocabSize: options.vocabSize ?? base.vocabSize,
+    maxPositions: options.maxPositions ?? base.maxPositions,
+    ropeTheta: options.ropeTheta ?? base.ropeTheta,
+    rmsNormEps: base.rmsNormEps,
+    tieWordEmbeddings: options.tieWordEmbeddings ?? base.tieWordEmbeddings,
+    dtype: options.dtype ?? 'fp32',
+  };
+  for (const [key, value] of Object.entries(arch)) {
+    if (typeof value === 'number' && (!Number.isFinite(value) || value <= 0)) throw new RangeError(`${key} must be a positive number, got ${value}`);
+  }
+  if (arch.hiddenSize % arch.numHeads !== 0) throw new RangeError(`hiddenSize ${arch.hiddenSize} is not divisible by numHeads ${arch.numHeads}`);
+  if ((arch.hiddenSize / arch.numHeads) % 2 !== 0) throw new RangeError('head dimension must be even for rotary embeddings');
+  if (arch.numHeads % arch.numKvHeads !== 0) throw new RangeError(`numHeads ${arch.numHeads} is not a multiple of numKvHeads ${arch.numKvHeads}`);
+  return arch;
+}

@@ -1,0 +1,5 @@
+export type { ChatTurn, EngineOptions, FinishReason, GenerationChunk, SamplingOptions } from './types';
+export { InferenceEngine } from './engine/inference-engine';
+export { generateModel, MODEL_PRESETS, type GenerateModelOptions, type ModelPreset } from './generator/generate-model';
+export { InvalidRequestError, ModelLoadError, QueueFullError } from './errors';
+export { Tokenizer, StreamingDetokenizer } from './tokenizer/tokenizer';

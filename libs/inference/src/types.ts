@@ -1,0 +1,45 @@
+export interface ChatTurn {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface SamplingOptions {
+  /** Completion token limit; defaults to the rest of the context window. */
+  maxTokens?: number;
+  /** 0 is greedy; defaults to generation_config.json (greedy when it does not sample). */
+  temperature?: number;
+  topP?: number;
+  /** 0 disables top-k. */
+  topK?: number;
+  minP?: number;
+  /** Makes sampling reproducible for the same prompt and options. */
+  seed?: number;
+  /** Generation stops before any of these strings; they are not emitted. */
+  stop?: string[];
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  repetitionPenalty?: number;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface GenerationChunk {
+  /** Text delta; may be empty while bytes of a character or a possible stop sequence are held back. */
+  text: string;
+  tokenIds: number[];
+  finishReason?: FinishReason;
+  usage?: { promptTokens: number; completionTokens: number };
+}
+
+export interface EngineOptions {
+  device?: 'cpu' | 'cuda';
+  /** Sequences decoded together in one forward pass (default 16). */
+  maxBatchSize?: number;
+  /** Requests allowed to wait for a batch slot before generate() throws QueueFullError (default 64). */
+  maxQueue?: number;
+  intraOpThreads?: number;
+  /** Graph file inside the model folder, when not the first of the usual names. */
+  onnxFile?: string;
+  /** Prompt tokens per prefill forward pass; longer prompts are prefilled in chunks (default 512). */
+  prefillChunkSize?: number;
+}
