@@ -23,7 +23,7 @@ export interface GenerateModelOptions {
   ropeTheta?: number;
   tieWordEmbeddings?: boolean;
   dtype?: 'fp32' | 'fp16';
-  /** Force weights into `model.onnx_data` even for small models (they go there anyway above ~1.8 GB). */
+  /** Force weights into `model.onnx_data` (`model_fp16.onnx_data`) even for small models (they go there anyway above ~1.8 GB). */
   externalData?: boolean;
   /** Model name written into config.json (`_name_or_path`). */
   name?: string;
@@ -175,15 +175,17 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
   });
   writeJson('special_tokens_map.json', { bos_token: '<|begin_of_text|>', eos_token: '<|eot_id|>' });
 
+  // onnx-community names graphs by precision (model.onnx, model_fp16.onnx), which is how transformers.js picks one by dtype.
+  const graphName = arch.dtype === 'fp16' ? 'model_fp16.onnx' : 'model.onnx';
   const graph = buildLlamaGraph(arch, seed);
   const external = options.externalData || graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
   const { model, externalTensors } = graph.build({
     opset: 17,
     producer: 'chattensor-model-generator',
-    external: external ? { location: 'model.onnx_data', thresholdBytes: 1024 } : undefined,
+    external: external ? { location: `${graphName}_data`, thresholdBytes: 1024 } : undefined,
   });
-  model.writeToFile(join(onnxDir, 'model.onnx'));
-  if (external) writeExternalData(join(onnxDir, 'model.onnx_data'), externalTensors.map((tensor) => tensor.data));
+  model.writeToFile(join(onnxDir, graphName));
+  if (external) writeExternalData(join(onnxDir, `${graphName}_data`), externalTensors.map((tensor) => tensor.data));
 }
 
 function writeExternalData(path: string, buffers: Buffer[]): void {
