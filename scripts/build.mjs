@@ -3,7 +3,7 @@
 // @chattensor/* path aliases to relative requires. Type checking is separate
 // (`npm run typecheck`) so that a build stays a two-second step.
 import { transformFile } from '@swc/core';
-import { mkdir, readdir, readFile, writeFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,4 +59,13 @@ await Promise.all(
     if (map) await writeFile(`${out}.map`, map);
   }),
 );
+// Static assets (the gateway's web pages) travel next to the compiled code.
+for (const service of await readdir(join(root, 'services'))) {
+  const dir = join(root, 'services', service, 'public');
+  try {
+    await cp(dir, join(outDir, 'services', service, 'public'), { recursive: true });
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
+}
 console.log(`built ${files.length} files into dist/`);

@@ -24,12 +24,15 @@ export interface AppErrorOptions {
   param?: string;
   /** Seconds after which a retry may succeed (rate limits, overload). */
   retryAfterSeconds?: number;
+  /** A finer machine-readable reason (e.g. `model_not_found`), reported as the API's error code. */
+  reason?: string;
   cause?: unknown;
 }
 
 export class AppError extends Error {
   readonly param?: string;
   readonly retryAfterSeconds?: number;
+  readonly reason?: string;
 
   constructor(
     readonly code: ErrorCode,
@@ -40,6 +43,7 @@ export class AppError extends Error {
     this.name = 'AppError';
     this.param = options.param;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.reason = options.reason;
   }
 
   static is(error: unknown, code?: ErrorCode): error is AppError {

@@ -20,6 +20,9 @@ export const samplingSchema = z.object({
 });
 export type Sampling = z.infer<typeof samplingSchema>;
 
+/** `ChatJob.model` value that accepts whatever model the network serves. */
+export const ANY_MODEL = '*';
+
 /** A chat job, gateway to validator, on `chat.completions`. */
 export const chatJobSchema = z.object({
   v: z.literal(1),

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { MetagraphWatcher, type Neuron } from '@chattensor/protocol';
+import { ANY_MODEL, MetagraphWatcher, type Neuron } from '@chattensor/protocol';
 import { ScoreBook, type MinerScore } from '../scores/score-book.service';
 import { ValidatorIdentity } from '../identity/validator-identity';
 
@@ -36,7 +36,7 @@ export class MinerSelector {
         n.hotkey !== self &&
         n.role !== 'validator' &&
         n.active &&
-        (model === undefined || n.model === undefined || n.model === model),
+        (model === undefined || model === ANY_MODEL || n.model === undefined || n.model === model),
     );
   }
 

@@ -1,0 +1,83 @@
+/**
+ * `npm start`: the whole ChatTensor stack in standalone mode on this machine.
+ * Variables: PORT (gateway, default 8080), MINERS (default 2), MODEL_DIR
+ * (default models/default, generated when absent), MODEL_PRESET (tiny, 100m,
+ * 400m; default tiny), NATS_URL / REDIS_URL (use these instead of local ones).
+ */
+import { join } from 'node:path';
+import { REPO_ROOT, StackError, startStack } from './stack/stack';
+
+const COLORS: Record<string, string> = { gateway: '36', validator: '35', 'chain-indexer': '33', nats: '90', redis: '90', stack: '32' };
+
+function printLine(name: string, line: string): void {
+  const color = COLORS[name] ?? '34';
+  let text = line;
+  try {
+    const entry = JSON.parse(line) as { level?: string; msg?: string; context?: string; component?: string; err?: { message?: string } };
+    if (entry.msg) {
+      if (entry.context === 'RouterExplorer' || entry.context === 'RoutesResolver' || entry.context === 'InstanceLoader') return;
+      text = `${entry.level === 'info' ? '' : `${entry.level?.toUpperCase()} `}${entry.msg}${entry.err?.message ? `: ${entry.err.message}` : ''}`;
+    }
+  } catch {
+    // Not JSON (NATS/Redis output): print as is.
+  }
+  process.stdout.write(`\x1b[${color}m${name.padEnd(13)}\x1b[0m ${text}\n`);
+}
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 8080);
+  const miners = Number(process.env.MINERS ?? 2);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new StackError('PORT must be a port number');
+  if (!Number.isInteger(miners) || miners < 1 || miners > 16) throw new StackError('MINERS must be between 1 and 16');
+  const preset = process.env.MODEL_PRESET ?? 'tiny';
+  if (preset !== 'tiny' && preset !== '100m' && preset !== '400m') throw new StackError('MODEL_PRESET must be tiny, 100m or 400m');
+  const stack = await startStack({
+    stateDir: join(REPO_ROOT, '.cache', 'stack'),
+    modelDir: process.env.MODEL_DIR ?? join(REPO_ROOT, 'models', 'default'),
+    modelPreset: preset,
+    gatewayPort: port,
+    miners,
+    natsUrl: process.env.NATS_URL,
+    redisUrl: process.env.REDIS_URL,
+    onLine: printLine,
+  });
+  const url = `http://localhost:${port}`;
+  process.stdout.write(
+    [
+      '',
+      `  ChatTensor is up: ${url}`,
+      `    chat in the browser:  ${url}/`,
+      `    network status:       ${url}/status`,
+      `    OpenAI API base URL:  ${url}/v1   (model "chattensor", any API key)`,
+      `    validator hotkey:     ${stack.validatorHotkey}`,
+      '  Press Ctrl-C to stop.',
+      '',
+    ].join('\n') + '\n',
+  );
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nstopping…\n');
+    stack
+      .stop()
+      .then(() => process.exit(0))
+      .catch(() => process.exit(1));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  for (const service of stack.services) {
+    service.process.once('exit', (code) => {
+      if (!stopping) {
+        process.stderr.write(`${service.name} exited unexpectedly (code ${code}); stopping the stack\n`);
+        stop();
+      }
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`\n${error instanceof StackError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

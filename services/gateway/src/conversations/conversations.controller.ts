@@ -1,0 +1,46 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { AppError, ErrorCode } from '@chattensor/common';
+import { requestContext } from '../http/request-context';
+import { ConversationStore, type ConversationMeta } from './conversation.store';
+
+const createSchema = z.object({ title: z.string().max(200).optional() }).nullish();
+
+function present(meta: ConversationMeta) {
+  return { id: meta.id, object: 'conversation' as const, title: meta.title, created_at: meta.createdAt, updated_at: meta.updatedAt };
+}
+
+/** `/v1/conversations`: stored chats; a chat request continues one with `conversation_id`. */
+@Controller('v1/conversations')
+export class ConversationsController {
+  constructor(private readonly store: ConversationStore) {}
+
+  @Post()
+  @HttpCode(201)
+  async create(@Body() body: unknown, @Req() request: FastifyRequest) {
+    const parsed = createSchema.safeParse(body);
+    if (!parsed.success) throw new AppError(ErrorCode.InvalidRequest, "Invalid value for 'title': must be a string of at most 200 characters", { param: 'title' });
+    return present(await this.store.create(requestContext(request).owner, parsed.data?.title));
+  }
+
+  @Get()
+  async list(@Req() request: FastifyRequest) {
+    const items = await this.store.list(requestContext(request).owner);
+    return { object: 'list' as const, data: items.map(present) };
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string, @Req() request: FastifyRequest) {
+    const owner = requestContext(request).owner;
+    const meta = await this.store.get(id, owner);
+    const messages = await this.store.messages(id, owner);
+    return { ...present(meta), messages };
+  }
+
+  @Delete(':id')
+  async remove(@Param('id') id: string, @Req() request: FastifyRequest) {
+    await this.store.delete(id, requestContext(request).owner);
+    return { id, object: 'conversation.deleted' as const, deleted: true };
+  }
+}

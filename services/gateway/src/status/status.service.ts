@@ -1,0 +1,99 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Subscription } from 'nats';
+import { NatsService, ReadinessRegistry } from '@chattensor/common';
+import { MetagraphWatcher, Subjects, decodeJson, validatorScoresSchema, type ValidatorScores } from '@chattensor/protocol';
+import { GATEWAY_CONFIG } from '../config/config.token';
+import type { GatewayConfig } from '../config/gateway.config';
+
+/** A validator whose last score report is older than this is shown as down. */
+const VALIDATOR_STALE_MS = 15_000;
+
+/**
+ * What the status page shows: the metagraph (miners, validator, stake,
+ * delegation, last weights), the validators' latest scores (from
+ * `validator.scores.<netuid>`), and the health each part of the cluster shows
+ * through NATS.
+ */
+@Injectable()
+export class StatusService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly reports = new Map<string, ValidatorScores>();
+  private subscription?: Subscription;
+
+  constructor(
+    private readonly nats: NatsService,
+    private readonly metagraph: MetagraphWatcher,
+    private readonly readiness: ReadinessRegistry,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.subscription = this.nats.nc.subscribe(Subjects.validatorScores(this.config.netuid), {
+      callback: (error, message) => {
+        if (error) return;
+        const decoded = decodeJson(validatorScoresSchema, message.data);
+        if (decoded.ok) this.reports.set(decoded.value.validator, decoded.value);
+      },
+    });
+  }
+
+  onApplicationShutdown(): void {
+    this.subscription?.unsubscribe();
+  }
+
+  /** The newest score each miner has from any live validator. */
+  scoreOf(uid: number, hotkey: string): number | undefined {
+    let best: { at: number; score: number } | undefined;
+    for (const report of this.liveReports()) {
+      const miner = report.miners.find((m) => m.uid === uid && m.hotkey === hotkey);
+      if (miner && (!best || report.at > best.at)) best = { at: report.at, score: miner.score };
+    }
+    return best?.score;
+  }
+
+  private liveReports(): ValidatorScores[] {
+    const cutoff = Date.now() - VALIDATOR_STALE_MS;
+    return [...this.reports.values()].filter((r) => r.at >= cutoff);
+  }
+
+  async status() {
+    const snapshot = this.metagraph.current();
+    const gateway = await this.readiness.report();
+    const live = this.liveReports();
+    const validators = (snapshot?.neurons ?? []).filter((n) => n.validatorPermit || n.role === 'validator');
+    const miners = (snapshot?.neurons ?? []).filter((n) => !(n.validatorPermit || n.role === 'validator'));
+    const weights = new Map((snapshot?.lastWeights?.uids ?? []).map((uid, i) => [uid, snapshot!.lastWeights!.weights[i]]));
+    return {
+      netuid: this.config.netuid,
+      mode: this.config.chainMode,
+      block: snapshot?.block ?? null,
+      updated_at: snapshot?.updatedAt ?? null,
+      hyperparameters: snapshot?.hyperparameters ?? {},
+      delegate: snapshot?.delegate ?? null,
+      last_weights: snapshot?.lastWeights ?? null,
+      validators: validators.map((v) => ({
+        uid: v.uid,
+        hotkey: v.hotkey,
+        stake: v.stake,
+        validator_permit: v.validatorPermit,
+        reporting: live.some((r) => r.validator === v.hotkey),
+      })),
+      miners: miners.map((m) => ({
+        uid: m.uid,
+        hotkey: m.hotkey,
+        model: m.model ?? null,
+        endpoint: m.axon ? `${m.axon.ip}:${m.axon.port}` : null,
+        active: m.active,
+        score: this.scoreOf(m.uid, m.hotkey) ?? null,
+        weight: weights.get(m.uid) ?? null,
+        incentive: m.incentive ?? null,
+      })),
+      health: {
+        gateway: gateway.ready ? 'up' : 'degraded',
+        chain_indexer: snapshot && Date.now() - snapshot.updatedAt < 10 * 60_000 ? 'up' : snapshot ? 'stale' : 'down',
+        validators: live.length > 0 ? 'up' : 'down',
+        miners: miners.some((m) => m.active) ? 'up' : 'down',
+        checks: gateway.checks,
+      },
+    };
+  }
+}
