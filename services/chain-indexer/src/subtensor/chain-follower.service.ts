@@ -1,0 +1,186 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { MetagraphSnapshot } from '@chattensor/protocol';
+import { ReadinessRegistry, rootLogger } from '@chattensor/common';
+import { MetagraphPublisher } from '../metagraph/metagraph.publisher';
+import { SubtensorConnection, type ChainSession } from './chain-connection';
+import { MetagraphReader, type BlockRef } from './metagraph.reader';
+import { SUBTENSOR_CONFIG, type SubtensorConfig } from './subtensor.config';
+import { SubtensorMetrics } from './subtensor.metrics';
+
+export type BlockListener = (block: BlockRef, session: ChainSession) => void | Promise<void>;
+
+/**
+ * What decides whether a snapshot changed: everything but the block it was
+ * read at and the pool price, which moves every block with emission and would
+ * otherwise turn every block into a publication.
+ */
+export function snapshotFingerprint(snapshot: MetagraphSnapshot): string {
+  const { block: _block, blockHash: _hash, updatedAt: _at, alphaPrice: _price, lastWeights: _weights, ...rest } = snapshot;
+  return JSON.stringify(rest);
+}
+
+/** Which finalized blocks to process next: in order, none twice, and bounded after an outage. */
+export function nextBlocks(lastProcessed: number | undefined, head: number, catchupMax: number): { from: number; skipped: number } {
+  if (lastProcessed === undefined) return { from: head, skipped: 0 };
+  const from = Math.max(lastProcessed + 1, head - catchupMax + 1);
+  return { from, skipped: Math.max(0, from - (lastProcessed + 1)) };
+}
+
+/**
+ * Follows finalized heads and publishes a snapshot of each configured subnet
+ * at every block where it changed. Blocks are processed strictly in order;
+ * after a reconnect it resumes at the block after the last one processed
+ * (after a restart: after the newest published snapshot), so no finalized
+ * block is missed or processed twice.
+ */
+@Injectable()
+export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = rootLogger().child({ component: 'chain-follower' });
+  private readonly reader = new MetagraphReader();
+  private readonly fingerprints = new Map<number, string>();
+  private readonly listeners: BlockListener[] = [];
+  private lastProcessed?: number;
+  private lastProcessedAt = 0;
+  private finalizedHead = 0;
+  private headSeenAt = new Map<number, number>();
+  private unsubscribe?: () => void;
+  private draining?: Promise<void>;
+  private pendingDrain = false;
+
+  constructor(
+    @Inject(SUBTENSOR_CONFIG) private readonly config: SubtensorConfig,
+    private readonly connection: SubtensorConnection,
+    private readonly publisher: MetagraphPublisher,
+    private readonly metrics: SubtensorMetrics,
+    readiness: ReadinessRegistry,
+  ) {
+    readiness.register('subtensor', () => this.readiness());
+  }
+
+  /** Listeners run after each processed finalized block (the writer reveals commits here). */
+  onFinalizedBlock(listener: BlockListener): void {
+    this.listeners.push(listener);
+  }
+
+  get lastProcessedBlock(): number | undefined {
+    return this.lastProcessed;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const netuid of this.config.netuids) {
+      // A restarted indexer serves its last snapshot at once and continues after it.
+      const previous = await this.publisher.latest(netuid).catch(() => undefined);
+      if (previous?.mode === 'subtensor') {
+        this.fingerprints.set(netuid, snapshotFingerprint(previous));
+        this.lastProcessed = this.lastProcessed === undefined ? previous.block : Math.min(this.lastProcessed, previous.block);
+      }
+    }
+    this.connection.onSession(
+      (session) => this.follow(session),
+      () => {
+        this.unsubscribe?.();
+        this.unsubscribe = undefined;
+      },
+    );
+    this.connection.start();
+  }
+
+  onApplicationShutdown(): void {
+    this.unsubscribe?.();
+  }
+
+  readiness(): true | string {
+    if (!this.connection.current) return 'not connected to a Subtensor node';
+    if (this.lastProcessed === undefined) return 'no finalized block processed yet';
+    const age = Date.now() - this.lastProcessedAt;
+    if (age > this.config.staleAfterMs) return `no finalized block processed for ${Math.round(age / 1000)} s`;
+    const lag = this.finalizedHead - this.lastProcessed;
+    if (lag > this.config.maxLagBlocks) return `${lag} finalized blocks behind`;
+    return true;
+  }
+
+  private async follow(session: ChainSession): Promise<void> {
+    this.unsubscribe = await session.api.rpc.chain.subscribeFinalizedHeads((header) => {
+      const number = header.number.toNumber();
+      if (!this.headSeenAt.has(number)) this.headSeenAt.set(number, performance.now());
+      this.finalizedHead = Math.max(this.finalizedHead, number);
+      this.metrics.finalizedHead.set(this.finalizedHead);
+      this.updateLag();
+      this.drain(session);
+    });
+  }
+
+  /** One drain loop at a time; a head arriving meanwhile makes it run once more. */
+  private drain(session: ChainSession): void {
+    if (this.draining) {
+      this.pendingDrain = true;
+      return;
+    }
+    this.draining = (async () => {
+      do {
+        this.pendingDrain = false;
+        await this.processUpTo(session, this.finalizedHead);
+      } while (this.pendingDrain && this.connection.current === session);
+    })().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  private async processUpTo(session: ChainSession, head: number): Promise<void> {
+    const { from, skipped } = nextBlocks(this.lastProcessed, head, this.config.catchupMaxBlocks);
+    if (skipped > 0) {
+      this.metrics.skippedBlocks.inc(skipped);
+      this.log.warn({ lastProcessed: this.lastProcessed, from, skipped }, 'outage longer than the catch-up window: older blocks not replayed');
+    }
+    for (let number = from; number <= head; number++) {
+      if (this.connection.current !== session) return;
+      try {
+        const hash = (await session.api.rpc.chain.getBlockHash(number)).toHex();
+        await this.processBlock(session, { number, hash });
+      } catch (error) {
+        // Left unprocessed: the next head (or the next session) retries from here.
+        this.log.error({ block: number, err: (error as Error).message }, 'could not process finalized block');
+        return;
+      }
+    }
+  }
+
+  private async processBlock(session: ChainSession, block: BlockRef): Promise<void> {
+    const delegateHotkey = this.config.delegateHotkey;
+    for (const netuid of this.config.netuids) {
+      const read = await this.reader.read(session.api, block, netuid, delegateHotkey);
+      if (!read) {
+        if (!this.fingerprints.has(netuid) || this.fingerprints.get(netuid) !== 'absent') {
+          this.log.warn({ netuid, block: block.number }, 'subnet does not exist at this block');
+          this.fingerprints.set(netuid, 'absent');
+        }
+        continue;
+      }
+      const fingerprint = snapshotFingerprint(read.snapshot);
+      if (this.fingerprints.get(netuid) === fingerprint) continue;
+      await this.publisher.publish(read.snapshot);
+      this.fingerprints.set(netuid, fingerprint);
+      const seen = this.headSeenAt.get(block.number);
+      if (seen !== undefined) {
+        this.metrics.snapshotLatency.observe({ netuid: String(netuid), source: read.source }, (performance.now() - seen) / 1000);
+      }
+    }
+    this.lastProcessed = block.number;
+    this.lastProcessedAt = Date.now();
+    this.headSeenAt.delete(block.number);
+    for (const key of this.headSeenAt.keys()) if (key < block.number) this.headSeenAt.delete(key);
+    this.metrics.blockHeight.set(block.number);
+    this.updateLag();
+    for (const listener of this.listeners) {
+      try {
+        await listener(block, session);
+      } catch (error) {
+        this.log.error({ block: block.number, err: (error as Error).message }, 'finalized-block listener failed');
+      }
+    }
+  }
+
+  private updateLag(): void {
+    if (this.lastProcessed !== undefined) this.metrics.syncLag.set(Math.max(0, this.finalizedHead - this.lastProcessed));
+  }
+}

@@ -1,0 +1,316 @@
+import type { ApiPromise } from '@polkadot/api';
+import type { ApiDecoration } from '@polkadot/api/types';
+import type { Codec } from '@polkadot/types/types';
+import type { AxonInfo, DelegateInfo, Hyperparameters, MetagraphSnapshot, Neuron } from '@chattensor/protocol';
+import { ipFromChain } from './axon.util';
+import { account, big, bool, field, list, num, raoToTao, u16Fraction, unwrap } from './chain-values.util';
+
+type At = ApiDecoration<'promise'>;
+
+export interface BlockRef {
+  number: number;
+  hash: string;
+}
+
+/** Which source answered: runtime APIs are preferred, storage is the fallback. */
+export type MetagraphSource = 'runtime:get_metagraph' | 'runtime:get_neurons_lite' | 'storage';
+
+export interface ReadResult {
+  snapshot: MetagraphSnapshot;
+  source: MetagraphSource;
+}
+
+/**
+ * Builds a `MetagraphSnapshot` of one subnet at one block from whatever the
+ * node's runtime offers, decoding only by the metadata it serves. Fields a
+ * runtime lacks are left out of the snapshot, never guessed.
+ */
+export class MetagraphReader {
+  /** Undefined when the subnet does not exist at that block. */
+  async read(api: ApiPromise, block: BlockRef, netuid: number, delegateHotkey?: string): Promise<ReadResult | undefined> {
+    const at = await api.at(block.hash);
+    const read = await this.readSubnet(at, netuid);
+    if (!read) return undefined;
+    const [delegate, alphaPrice] = await Promise.all([
+      delegateHotkey ? this.readDelegate(at, delegateHotkey, netuid) : Promise.resolve(undefined),
+      this.readAlphaPrice(at, netuid),
+    ]);
+    const snapshot: MetagraphSnapshot = {
+      v: 1,
+      netuid,
+      mode: 'subtensor',
+      block: block.number,
+      blockHash: block.hash,
+      updatedAt: Date.now(),
+      neurons: read.neurons,
+      hyperparameters: read.hyperparameters,
+      ...(delegate ? { delegate } : {}),
+      ...(alphaPrice !== undefined ? { alphaPrice } : {}),
+    };
+    return { snapshot, source: read.source };
+  }
+
+  private async readSubnet(
+    at: At,
+    netuid: number,
+  ): Promise<{ neurons: Neuron[]; hyperparameters: Hyperparameters; source: MetagraphSource } | undefined> {
+    const subnetApi = at.call.subnetInfoRuntimeApi;
+    if (subnetApi?.getMetagraph) {
+      const metagraph = unwrap(await subnetApi.getMetagraph(netuid));
+      if (!metagraph) return undefined;
+      // get_metagraph (spec 293) carries no validator trust: one storage read adds it.
+      const validatorTrust = field(metagraph, 'validatorTrust') ? undefined : await this.storageVector(at, 'validatorTrust', netuid);
+      return {
+        neurons: neuronsFromMetagraph(metagraph, validatorTrust),
+        hyperparameters: hyperparametersFrom(metagraph),
+        source: 'runtime:get_metagraph',
+      };
+    }
+    const neuronApi = at.call.neuronInfoRuntimeApi;
+    if (neuronApi?.getNeuronsLite) {
+      if (!(await this.subnetExists(at, netuid))) return undefined;
+      const lite = list(await neuronApi.getNeuronsLite(netuid));
+      const registeredAt = await this.registrationBlocks(at, netuid, lite.length);
+      const hyper =
+        (subnetApi?.getSubnetHyperparamsV2 ? unwrap(await subnetApi.getSubnetHyperparamsV2(netuid)) : undefined) ??
+        (subnetApi?.getSubnetHyperparams ? unwrap(await subnetApi.getSubnetHyperparams(netuid)) : undefined);
+      return {
+        neurons: lite.map((n) => neuronFromLite(n, registeredAt)),
+        hyperparameters: hyper ? hyperparametersFrom(hyper) : await this.hyperparametersFromStorage(at, netuid),
+        source: 'runtime:get_neurons_lite',
+      };
+    }
+    if (!(await this.subnetExists(at, netuid))) return undefined;
+    return {
+      neurons: await this.neuronsFromStorage(at, netuid),
+      hyperparameters: await this.hyperparametersFromStorage(at, netuid),
+      source: 'storage',
+    };
+  }
+
+  private async subnetExists(at: At, netuid: number): Promise<boolean> {
+    const networksAdded = at.query.subtensorModule?.networksAdded;
+    return networksAdded ? Boolean(bool(await networksAdded(netuid))) : true;
+  }
+
+  private async storageVector(at: At, item: string, netuid: number): Promise<Codec[] | undefined> {
+    const query = at.query.subtensorModule?.[item];
+    return query ? list(await query(netuid)) : undefined;
+  }
+
+  private async registrationBlocks(at: At, netuid: number, count: number): Promise<(number | undefined)[]> {
+    const query = at.query.subtensorModule?.blockAtRegistration;
+    if (!query || count === 0) return [];
+    const values = await at.queryMulti(Array.from({ length: count }, (_, uid) => [query, [netuid, uid]]));
+    return values.map((v) => num(v));
+  }
+
+  private async neuronsFromStorage(at: At, netuid: number): Promise<Neuron[]> {
+    const q = at.query.subtensorModule;
+    const keys = q.keys ? await q.keys.entries(netuid) : [];
+    const hotkeys = new Map<number, string>();
+    for (const [key, value] of keys) {
+      const uid = num(key.args[1]);
+      const hotkey = account(value);
+      if (uid !== undefined && hotkey) hotkeys.set(uid, hotkey);
+    }
+    const n = hotkeys.size === 0 ? 0 : Math.max(...hotkeys.keys()) + 1;
+    const vectors: Record<string, Codec[] | undefined> = {};
+    for (const item of ['active', 'incentive', 'dividends', 'emission', 'consensus', 'trust', 'rank', 'validatorTrust', 'validatorPermit', 'lastUpdate']) {
+      vectors[item] = await this.storageVector(at, item, netuid);
+    }
+    const registeredAt = await this.registrationBlocks(at, netuid, n);
+    const hotkeyList = Array.from({ length: n }, (_, uid) => hotkeys.get(uid) ?? '');
+    const coldkeys = q.owner ? await at.queryMulti(hotkeyList.map((h) => [q.owner, h])) : [];
+    const axons = q.axons ? await at.queryMulti(hotkeyList.map((h) => [q.axons, [netuid, h]])) : [];
+    const alpha = q.totalHotkeyAlpha ? await at.queryMulti(hotkeyList.map((h) => [q.totalHotkeyAlpha, [h, netuid]])) : [];
+    const at16 = (item: string, uid: number) => num(vectors[item]?.[uid]);
+    return hotkeyList.map((hotkey, uid) => {
+      const alphaStake = raoToTao(big(alpha[uid]));
+      return compact<Neuron>({
+        uid,
+        hotkey,
+        coldkey: account(coldkeys[uid]),
+        stake: alphaStake ?? 0,
+        alphaStake,
+        validatorPermit: bool(vectors.validatorPermit?.[uid]) ?? false,
+        active: bool(vectors.active?.[uid]) ?? false,
+        axon: axonFrom(unwrap(axons[uid])),
+        incentive: u16Fraction(at16('incentive', uid)),
+        dividends: u16Fraction(at16('dividends', uid)),
+        emission: raoToTao(big(vectors.emission?.[uid])),
+        consensus: u16Fraction(at16('consensus', uid)),
+        trust: u16Fraction(at16('trust', uid)),
+        rank: u16Fraction(at16('rank', uid)),
+        validatorTrust: u16Fraction(at16('validatorTrust', uid)),
+        lastUpdate: at16('lastUpdate', uid),
+        registeredAt: registeredAt[uid],
+      });
+    });
+  }
+
+  private async hyperparametersFromStorage(at: At, netuid: number): Promise<Hyperparameters> {
+    const q = at.query.subtensorModule ?? {};
+    const read = async (item: string) => (q[item] ? await q[item](netuid) : undefined);
+    const [tempo, rateLimit, minWeights, maxWeights, versionKey, crEnabled, crPeriod, cutoff, serving] = await Promise.all(
+      [
+        'tempo',
+        'weightsSetRateLimit',
+        'minAllowedWeights',
+        'maxWeightsLimit',
+        'weightsVersionKey',
+        'commitRevealWeightsEnabled',
+        'revealPeriodEpochs',
+        'activityCutoff',
+        'servingRateLimit',
+      ].map(read),
+    );
+    return compact<Hyperparameters>({
+      tempo: num(tempo),
+      weightsRateLimit: num(rateLimit),
+      minAllowedWeights: num(minWeights),
+      maxWeightLimit: u16Fraction(num(maxWeights)),
+      weightsVersionKey: num(versionKey),
+      commitRevealEnabled: bool(crEnabled),
+      commitRevealPeriod: num(crPeriod),
+      activityCutoff: num(cutoff),
+      servingRateLimit: num(serving),
+    });
+  }
+
+  private async readDelegate(at: At, hotkey: string, netuid: number): Promise<DelegateInfo | undefined> {
+    const delegateApi = at.call.delegateInfoRuntimeApi;
+    if (delegateApi?.getDelegate) {
+      const info = unwrap(await delegateApi.getDelegate(hotkey));
+      return info ? delegateFrom(info, netuid) : undefined;
+    }
+    // Without the runtime API only the take is in storage under the hotkey.
+    const take = at.query.subtensorModule?.delegates ? num(await at.query.subtensorModule.delegates(hotkey)) : undefined;
+    return take === undefined ? undefined : { hotkey, take: take / 65_535, totalStake: 0, nominators: [], registrations: [], validatorPermits: [] };
+  }
+
+  private async readAlphaPrice(at: At, netuid: number): Promise<number | undefined> {
+    const swap = at.call.swapRuntimeApi;
+    if (!swap?.currentAlphaPrice) return undefined;
+    // TAO (in rao) per one alpha (10^9 rao of alpha).
+    return raoToTao(big(await swap.currentAlphaPrice(netuid)));
+  }
+}
+
+/** Drops undefined properties so optional fields are absent, not `undefined`. */
+function compact<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function axonFrom(axon: Codec | undefined): AxonInfo | null {
+  if (!axon) return null;
+  const ip = big(field(axon, 'ip'));
+  const ipType = num(field(axon, 'ipType'));
+  const port = num(field(axon, 'port'));
+  if (ip === undefined || ip === 0n || ipType === undefined || !port) return null;
+  const text = ipFromChain(ip, ipType);
+  if (!text || (ipType !== 4 && ipType !== 6)) return null;
+  return { ip: text, port, ipType, protocol: num(field(axon, 'protocol')) ?? 0, version: num(field(axon, 'version')) ?? 0 };
+}
+
+export function neuronsFromMetagraph(metagraph: Codec, validatorTrust?: Codec[]): Neuron[] {
+  const column = (name: string) => list(field(metagraph, name));
+  const hotkeys = column('hotkeys');
+  const [coldkeys, active, permits, lastUpdate, emission, dividends, incentives, consensus, trust, rank, registeredAt] = [
+    'coldkeys',
+    'active',
+    'validatorPermit',
+    'lastUpdate',
+    'emission',
+    'dividends',
+    'incentives',
+    'consensus',
+    'trust',
+    'rank',
+    'blockAtRegistration',
+  ].map(column);
+  const [axons, alphaStake, taoStake, totalStake] = ['axons', 'alphaStake', 'taoStake', 'totalStake'].map(column);
+  const vtrust = field(metagraph, 'validatorTrust') ? column('validatorTrust') : validatorTrust;
+  return hotkeys.map((hotkey, uid) => {
+    const alpha = raoToTao(big(alphaStake?.[uid]));
+    const total = raoToTao(big(totalStake?.[uid]));
+    return compact<Neuron>({
+      uid,
+      hotkey: account(hotkey)!,
+      coldkey: account(coldkeys?.[uid]),
+      stake: total ?? alpha ?? 0,
+      alphaStake: alpha,
+      taoStake: raoToTao(big(taoStake?.[uid])),
+      validatorPermit: bool(permits?.[uid]) ?? false,
+      active: bool(active?.[uid]) ?? false,
+      axon: axonFrom(axons?.[uid]),
+      incentive: u16Fraction(num(incentives?.[uid])),
+      dividends: u16Fraction(num(dividends?.[uid])),
+      emission: raoToTao(big(emission?.[uid])),
+      consensus: u16Fraction(num(consensus?.[uid])),
+      trust: u16Fraction(num(trust?.[uid])),
+      rank: u16Fraction(num(rank?.[uid])),
+      validatorTrust: u16Fraction(num(vtrust?.[uid])),
+      lastUpdate: num(lastUpdate?.[uid]),
+      registeredAt: num(registeredAt?.[uid]),
+    });
+  });
+}
+
+export function neuronFromLite(lite: Codec, registeredAt: (number | undefined)[]): Neuron {
+  const uid = num(field(lite, 'uid')) ?? 0;
+  // NeuronInfoLite.stake lists (coldkey, stake) pairs; their sum is the hotkey's stake here.
+  const stakeRao = list(field(lite, 'stake')).reduce((sum, pair) => sum + (big((pair as unknown as Codec[])[1]) ?? 0n), 0n);
+  const stake = raoToTao(stakeRao) ?? 0;
+  return compact<Neuron>({
+    uid,
+    hotkey: account(field(lite, 'hotkey'))!,
+    coldkey: account(field(lite, 'coldkey')),
+    stake,
+    alphaStake: stake,
+    validatorPermit: bool(field(lite, 'validatorPermit')) ?? false,
+    active: bool(field(lite, 'active')) ?? false,
+    axon: axonFrom(field(lite, 'axonInfo')),
+    incentive: u16Fraction(num(field(lite, 'incentive'))),
+    dividends: u16Fraction(num(field(lite, 'dividends'))),
+    emission: raoToTao(big(field(lite, 'emission'))),
+    consensus: u16Fraction(num(field(lite, 'consensus'))),
+    trust: u16Fraction(num(field(lite, 'trust'))),
+    rank: u16Fraction(num(field(lite, 'rank'))),
+    validatorTrust: u16Fraction(num(field(lite, 'validatorTrust'))),
+    lastUpdate: num(field(lite, 'lastUpdate')),
+    registeredAt: registeredAt[uid],
+  });
+}
+
+/** Works on `Metagraph`, `SubnetHyperparams` and `SubnetHyperparamsV2` alike: same field names. */
+export function hyperparametersFrom(source: Codec): Hyperparameters {
+  return compact<Hyperparameters>({
+    tempo: num(field(source, 'tempo')),
+    weightsRateLimit: num(field(source, 'weightsRateLimit')),
+    minAllowedWeights: num(field(source, 'minAllowedWeights')),
+    maxWeightLimit: u16Fraction(num(field(source, 'maxWeightsLimit'))),
+    weightsVersionKey: num(field(source, 'weightsVersion')),
+    commitRevealEnabled: bool(field(source, 'commitRevealWeightsEnabled')),
+    commitRevealPeriod: num(field(source, 'commitRevealPeriod')),
+    activityCutoff: num(field(source, 'activityCutoff')),
+    servingRateLimit: num(field(source, 'servingRateLimit')),
+  });
+}
+
+export function delegateFrom(info: Codec, netuid: number): DelegateInfo {
+  const nominators = list(field(info, 'nominators')).map((entry) => {
+    const [coldkey, stakes] = entry as unknown as [Codec, Codec];
+    // Stake per subnet, in that subnet's alpha: the snapshot's subnet is what this cluster earns on.
+    const onSubnet = list(stakes).find((pair) => num((pair as unknown as Codec[])[0]) === netuid);
+    return { coldkey: account(coldkey)!, stake: raoToTao(big(onSubnet ? (onSubnet as unknown as Codec[])[1] : undefined)) ?? 0 };
+  });
+  return {
+    hotkey: account(field(info, 'delegateSs58'))!,
+    take: u16Fraction(num(field(info, 'take'))) ?? 0,
+    totalStake: nominators.reduce((sum, n) => sum + n.stake, 0),
+    nominators,
+    registrations: list(field(info, 'registrations')).map((r) => num(r)!),
+    validatorPermits: list(field(info, 'validatorPermits')).map((r) => num(r)!),
+  };
+}
