@@ -32,6 +32,8 @@ const running = new Gauge({
   registers: [metricsRegistry],
 });
 
+type Recorder = (choices: FinishedChoice[]) => Promise<void>;
+
 /** `POST /v1/chat/completions`: SSE when `stream: true`, one JSON object otherwise. */
 @Controller('v1/chat')
 export class ChatController {
@@ -52,16 +54,19 @@ export class ChatController {
       reply.raw.once('close', () => {
         if (!completed) chat.relayed.cancel();
       });
-      const choices = chat.request.stream ? await this.stream(chat, reply, started) : await this.json(chat, reply, started);
+      // The exchange is stored before the client sees the end of the answer, so an
+      // acknowledged answer is never lost to a gateway restart.
+      const record = (choices: FinishedChoice[]) => this.chat.record(chat, choices, context);
+      if (chat.request.stream) await this.stream(chat, reply, started, record);
+      else await this.json(chat, reply, started, record);
       completed = true;
       latency.e2e.observe((performance.now() - started) / 1000);
-      await this.chat.record(chat, choices, context).catch((error: unknown) => this.log.error({ err: error }, 'storing the conversation failed'));
     } finally {
       running.dec();
     }
   }
 
-  private async json(chat: StartedChat, reply: FastifyReply, started: number): Promise<FinishedChoice[]> {
+  private async json(chat: StartedChat, reply: FastifyReply, started: number, record: Recorder): Promise<void> {
     let first = true;
     const choices = await collect(chat, (frame) => {
       if (first && frame.type === 'delta') {
@@ -69,11 +74,11 @@ export class ChatController {
         latency.ttft.observe((performance.now() - started) / 1000);
       }
     });
+    await record(choices);
     await reply.header('x-request-id', chat.id).send(chatCompletionJson(chat, choices));
-    return choices;
   }
 
-  private async stream(chat: StartedChat, reply: FastifyReply, started: number): Promise<FinishedChoice[]> {
+  private async stream(chat: StartedChat, reply: FastifyReply, started: number, record: Recorder): Promise<void> {
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -112,19 +117,18 @@ export class ChatController {
           );
         }
       });
+      await record(choices);
       if (chat.request.stream_options?.include_usage) {
         write(sseEvent({ ...chunkJson(chat, 0, {}, null), choices: [], usage: usageOf(choices) }));
       }
       write('data: [DONE]\n\n');
       raw.end();
-      return choices;
     } catch (error) {
       // Headers are out: report in-band, the way OpenAI streams do, then close.
       const appError = error instanceof AppError ? error : new AppError(ErrorCode.Internal, 'internal error', { cause: error });
       if (appError.code === ErrorCode.Internal) this.log.error({ err: error }, 'stream failed');
       write(sseEvent({ error: { message: appError.message, type: appError.code, param: null, code: appError.code } }));
       raw.end();
-      return [];
     }
   }
 }
