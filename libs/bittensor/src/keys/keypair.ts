@@ -1,7 +1,19 @@
-import { Keyring } from '@polkadot/keyring';
-import type { KeyringPair } from '@polkadot/keyring/types';
+import { inspect } from 'node:util';
+import { DEV_PHRASE } from '@polkadot/keyring';
 import { u8aToHex, stringToU8a, isHex, hexToU8a } from '@polkadot/util';
-import { cryptoWaitReady, signatureVerify, decodeAddress, encodeAddress } from '@polkadot/util-crypto';
+import {
+  cryptoWaitReady,
+  signatureVerify,
+  decodeAddress,
+  encodeAddress,
+  keyExtractSuri,
+  keyFromPath,
+  mnemonicGenerate,
+  mnemonicToMiniSecret,
+  mnemonicValidate,
+  sr25519PairFromSeed,
+  sr25519Sign,
+} from '@polkadot/util-crypto';
 
 /** SS58 prefix of the Bittensor networks (the generic Substrate one). */
 export const BITTENSOR_SS58_FORMAT = 42;
@@ -14,41 +26,120 @@ export function initCrypto(): Promise<boolean> {
   return ready;
 }
 
+interface Secrets {
+  /** sr25519 secret key in the 64-byte form the SDK keyfiles call `privateKey`. */
+  secretKey: Uint8Array;
+  /** The 32-byte mini-secret (`secretSeed`), when the key is not a derivation. */
+  seed?: Uint8Array;
+  /** The BIP-39 phrase (`secretPhrase`), when the key is not a derivation. */
+  mnemonic?: string;
+}
+
+/** The secret parts of a key as the SDK's keyfile stores them; handle with care, never log. */
+export interface KeypairSecrets {
+  privateKey: string;
+  secretSeed?: string;
+  secretPhrase?: string;
+}
+
 /**
- * An sr25519 hotkey or coldkey. The secret never leaves this object and is
- * never part of its string or JSON form.
+ * An sr25519 hotkey or coldkey. The secret lives in a private field: it is
+ * not part of the object's string, JSON or inspected form, and only
+ * `exportSecrets()` (used to write a keyfile) hands it out.
  */
 export class Keypair {
-  private constructor(private readonly pair: KeyringPair) {}
+  readonly #secrets: Secrets;
+  readonly #publicKey: Uint8Array;
+  readonly #address: string;
 
-  /** From a secret URI: a mnemonic, a 0x seed, or a dev derivation such as `//Alice`, with optional `//hard/soft` paths. */
+  private constructor(publicKey: Uint8Array, secrets: Secrets) {
+    this.#publicKey = publicKey;
+    this.#secrets = secrets;
+    this.#address = encodeAddress(publicKey, BITTENSOR_SS58_FORMAT);
+  }
+
+  /**
+   * From a secret URI: a mnemonic, a 0x seed, or a dev derivation such as
+   * `//Alice`, with optional `//hard/soft` paths and `///password`, exactly
+   * as Substrate (and the SDK's `create_from_uri`) read them.
+   */
   static fromUri(uri: string): Keypair {
-    const keyring = new Keyring({ type: 'sr25519', ss58Format: BITTENSOR_SS58_FORMAT });
-    return new Keypair(keyring.addFromUri(uri));
+    const full = uri.startsWith('//') ? `${DEV_PHRASE}${uri}` : uri;
+    const { phrase, path, password } = keyExtractSuri(full);
+    let seed: Uint8Array;
+    let mnemonic: string | undefined;
+    if (isHex(phrase, 256)) {
+      seed = hexToU8a(phrase);
+    } else {
+      const words = phrase.trim().split(/\s+/).join(' ');
+      if (!mnemonicValidate(words)) throw new Error('secret URI is neither a valid mnemonic nor a 32-byte hex seed');
+      seed = mnemonicToMiniSecret(words, password ?? '');
+      mnemonic = words;
+    }
+    const base = sr25519PairFromSeed(seed);
+    if (path.length === 0) {
+      return new Keypair(base.publicKey, { secretKey: base.secretKey, seed, mnemonic: password ? undefined : mnemonic });
+    }
+    const derived = keyFromPath(base, path, 'sr25519');
+    return new Keypair(derived.publicKey, { secretKey: derived.secretKey });
   }
 
   static fromMnemonic(mnemonic: string): Keypair {
-    return Keypair.fromUri(mnemonic.trim());
+    const words = mnemonic.trim().split(/\s+/).join(' ');
+    if (!mnemonicValidate(words)) throw new Error('not a valid BIP-39 mnemonic');
+    return Keypair.fromUri(words);
   }
 
   /** From a 32-byte mini-secret seed, hex. */
   static fromSeed(seedHex: string): Keypair {
     if (!isHex(seedHex) || hexToU8a(seedHex).length !== 32) throw new Error('seed must be 32 bytes of 0x-prefixed hex');
-    const keyring = new Keyring({ type: 'sr25519', ss58Format: BITTENSOR_SS58_FORMAT });
-    return new Keypair(keyring.addFromSeed(hexToU8a(seedHex)));
+    const seed = hexToU8a(seedHex);
+    const pair = sr25519PairFromSeed(seed);
+    return new Keypair(pair.publicKey, { secretKey: pair.secretKey, seed });
+  }
+
+  /** From the 64-byte sr25519 secret key of a keyfile's `privateKey`, with its public key. */
+  static fromPrivateKey(privateKeyHex: string, publicKeyHex: string): Keypair {
+    if (!isHex(privateKeyHex) || hexToU8a(privateKeyHex).length !== 64) throw new Error('private key must be 64 bytes of 0x-prefixed hex');
+    if (!isHex(publicKeyHex) || hexToU8a(publicKeyHex).length !== 32) throw new Error('public key must be 32 bytes of 0x-prefixed hex');
+    const pair = new Keypair(hexToU8a(publicKeyHex), { secretKey: hexToU8a(privateKeyHex) });
+    // A mismatched public key would sign with one key and claim another.
+    const probe = stringToU8a('chattensor keypair check');
+    if (!signatureVerify(probe, pair.sign(probe), pair.ss58Address).isValid) throw new Error('private key does not belong to the public key');
+    return pair;
+  }
+
+  /** A fresh key from a new mnemonic of 12, 15, 18, 21 or 24 words. */
+  static generate(words: 12 | 15 | 18 | 21 | 24 = 12): Keypair {
+    return Keypair.fromMnemonic(mnemonicGenerate(words));
   }
 
   get ss58Address(): string {
-    return this.pair.address;
+    return this.#address;
   }
 
   get publicKey(): Uint8Array {
-    return this.pair.publicKey;
+    return this.#publicKey.slice();
+  }
+
+  get publicKeyHex(): string {
+    return u8aToHex(this.#publicKey);
   }
 
   /** Signs the UTF-8 bytes of `message` (or raw bytes); returns 0x-hex like the Python SDK. */
   sign(message: string | Uint8Array): string {
-    return u8aToHex(this.pair.sign(typeof message === 'string' ? stringToU8a(message) : message));
+    const bytes = typeof message === 'string' ? stringToU8a(message) : message;
+    return u8aToHex(sr25519Sign(bytes, { publicKey: this.#publicKey, secretKey: this.#secrets.secretKey }));
+  }
+
+  /** The secret material, for writing a keyfile. */
+  exportSecrets(): KeypairSecrets {
+    const { secretKey, seed, mnemonic } = this.#secrets;
+    return {
+      privateKey: u8aToHex(secretKey),
+      ...(seed ? { secretSeed: u8aToHex(seed) } : {}),
+      ...(mnemonic ? { secretPhrase: mnemonic } : {}),
+    };
   }
 
   toString(): string {
@@ -58,13 +149,22 @@ export class Keypair {
   toJSON(): { ss58Address: string } {
     return { ss58Address: this.ss58Address };
   }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
 }
 
-/** Verifies an sr25519 signature over the UTF-8 message; never throws on malformed input. */
+/**
+ * Verifies an sr25519 signature over the UTF-8 message, also accepting one
+ * over `<Bytes>message</Bytes>` (what wallet extensions sign) as the SDK's
+ * `Keypair.verify` does; never throws on malformed input.
+ */
 export function verifySignature(message: string | Uint8Array, signature: string, ss58Address: string): boolean {
   try {
     if (!isHex(signature)) return false;
-    return signatureVerify(message, signature, ss58Address).isValid;
+    const result = signatureVerify(message, signature, ss58Address);
+    return result.isValid && result.crypto === 'sr25519';
   } catch {
     return false;
   }

@@ -1,0 +1,23 @@
+// The interop suite: ChatTensor against the real Python SDK (pinned in
+// python/requirements.txt, installed into .venv by setup-venv.mjs). Run with
+// `npm run test:interop`; it needs python3 and PyPI, nothing else.
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const rootDir = join(__dirname, '..', '..');
+const swcrc = JSON.parse(readFileSync(join(rootDir, '.swcrc'), 'utf8'));
+const { paths } = require(join(rootDir, 'tsconfig.base.json')).compilerOptions;
+
+module.exports = {
+  rootDir,
+  displayName: 'interop',
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/test/interop/**/*.interop-spec.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { ...swcrc, swcrc: false }] },
+  moduleNameMapper: Object.fromEntries(Object.entries(paths).map(([name, [target]]) => [`^${name}$`, `<rootDir>/${target}`])),
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+  setupFiles: ['<rootDir>/test/setup/reflect.ts'],
+  testTimeout: 180_000,
+  // Python processes are heavy on a small machine; one suite at a time.
+  maxWorkers: 1,
+};
