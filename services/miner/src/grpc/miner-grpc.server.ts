@@ -127,7 +127,8 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
         if (!(error instanceof AppError)) this.log.error({ err: error }, 'generation failed');
         else if (error.code !== ErrorCode.Cancelled) this.log.info({ code: error.code, reason: error.message }, 'generate call refused');
         this.calls.inc({ code: String(grpcError.code) });
-        if (!call.cancelled) call.destroy(Object.assign(new Error(grpcError.details), grpcError));
+        // grpc-js turns an 'error' event into the call's status (destroy() would drop it).
+        if (!call.cancelled) call.emit('error', Object.assign(new Error(grpcError.details), grpcError));
       } finally {
         clearTimeout(timer);
         call.off('cancelled', onCancel);
