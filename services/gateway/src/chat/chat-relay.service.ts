@@ -37,9 +37,11 @@ export class ChatRelay {
     const headers = natsHeaders();
     headers.set(CORRELATION_HEADER, correlationId);
     let finished = false;
+    let cancelled = false;
     const cancel = () => {
       if (finished) return;
       finished = true;
+      cancelled = true;
       subscription.unsubscribe();
       if (!nc.isClosed()) nc.publish(Subjects.chatCancel(job.jobId));
     };
@@ -56,7 +58,10 @@ export class ChatRelay {
         try {
           for (;;) {
             const message = await next(iterator, idleTimeoutMs);
-            if (!message) throw new AppError(ErrorCode.Timeout, 'The validator stopped responding.');
+            if (!message) {
+              if (cancelled) throw new AppError(ErrorCode.Cancelled, 'The request was cancelled.');
+              throw new AppError(ErrorCode.Timeout, 'The validator stopped responding.');
+            }
             const f = toFrame(message);
             if (f.type === 'error') throw frameError(f);
             if (f.type === 'accepted') continue;

@@ -14,7 +14,7 @@ const messageSchema = z.object({
 /** `POST /v1/chat/completions`, as the OpenAI API defines it (the parameters ChatTensor honours). */
 export const chatCompletionRequestSchema = z.object({
   model: z.string({ message: 'is required' }).min(1, 'must not be empty'),
-  messages: z.array(messageSchema, { message: 'is required and must be an array' }).min(1, 'must contain at least one message'),
+  messages: z.array(messageSchema, { message: 'is required and must be an array' }),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   max_tokens: z.number().int().min(1).nullish(),
@@ -29,6 +29,8 @@ export const chatCompletionRequestSchema = z.object({
   user: z.string().max(256).nullish(),
   /** ChatTensor extension: continue a stored conversation. */
   conversation_id: z.string().min(1).max(128).nullish(),
+  /** ChatTensor extension: with conversation_id, answer the stored conversation again and replace its last answer. */
+  regenerate: z.boolean().nullish(),
   tools: z.array(z.unknown()).nullish(),
   logprobs: z.boolean().nullish(),
 });
@@ -49,6 +51,12 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
     throw new AppError(ErrorCode.InvalidRequest, `Invalid value for '${param || 'body'}': ${issue.message}`, { param: param || undefined });
   }
   const request = result.data;
+  if (request.regenerate) {
+    if (!request.conversation_id) throw new AppError(ErrorCode.InvalidRequest, "'regenerate' needs a 'conversation_id'.", { param: 'regenerate' });
+    if (request.messages.length > 0) throw new AppError(ErrorCode.InvalidRequest, "'messages' must be empty when 'regenerate' is true.", { param: 'messages' });
+  } else if (request.messages.length === 0) {
+    throw new AppError(ErrorCode.InvalidRequest, "Invalid value for 'messages': must contain at least one message", { param: 'messages' });
+  }
   if (request.tools && request.tools.length > 0) {
     throw new AppError(ErrorCode.InvalidRequest, 'Tool calls are not supported by this endpoint.', { param: 'tools' });
   }

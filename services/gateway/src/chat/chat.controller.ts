@@ -1,9 +1,12 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { AppError, ErrorCode, LATENCY_BUCKETS, metricsRegistry, rootLogger } from '@chattensor/common';
+import { LATENCY_BUCKETS, metricsRegistry, rootLogger } from '@chattensor/common';
+import { Authenticated } from '../auth/authenticated.decorator';
+import { toAppError } from '../errors/openai-exception.filter';
+import { httpErrorOf } from '../errors/openai-error';
 import { requestContext } from '../http/request-context';
-import { ChatService, type FinishedChoice, type StartedChat } from './chat.service';
+import { ChatService, type ChatContext, type FinishedChoice, type StartedChat } from './chat.service';
 import type { AnswerFrame } from './chat-relay.service';
 import { chatCompletionJson, chunkJson, sseEvent, usageOf } from './openai-format.util';
 
@@ -31,11 +34,24 @@ const running = new Gauge({
   help: 'Chat requests in progress',
   registers: [metricsRegistry],
 });
+const outcomes = new Counter({
+  name: 'chattensor_gateway_requests_total',
+  help: 'Chat requests by outcome (ok, cancelled by the client, or the error code)',
+  labelNames: ['outcome', 'stream'],
+  registers: [metricsRegistry],
+});
 
-type Recorder = (choices: FinishedChoice[]) => Promise<void>;
+/** What a request delivered, whatever way it ended. */
+interface Delivery {
+  choices: FinishedChoice[];
+  completionTokens: number;
+  /** Error code of a stream that failed after its headers were sent. */
+  error?: string;
+}
 
 /** `POST /v1/chat/completions`: SSE when `stream: true`, one JSON object otherwise. */
 @Controller('v1/chat')
+@Authenticated()
 export class ChatController {
   private readonly log = rootLogger().child({ component: 'chat' });
 
@@ -46,42 +62,61 @@ export class ChatController {
   async create(@Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const started = performance.now();
     const context = requestContext(request);
+    const stream = typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
     running.inc();
+    let outcome = 'ok';
     try {
       const chat = await this.chat.start(body, context);
+      const limits = chat.admission;
+      void reply
+        .header('x-ratelimit-limit-requests', String(limits.limits.requestsPerMinute))
+        .header('x-ratelimit-remaining-requests', String(limits.remainingRequests))
+        .header('x-ratelimit-limit-tokens', String(limits.limits.tokensPerMinute))
+        .header('x-ratelimit-remaining-tokens', String(limits.remainingTokens));
       // The client going away cancels the job all the way to the miners.
       let completed = false;
       reply.raw.once('close', () => {
-        if (!completed) chat.relayed.cancel();
+        if (!completed) {
+          outcome = 'cancelled';
+          chat.relayed.cancel();
+        }
       });
-      // The exchange is stored before the client sees the end of the answer, so an
-      // acknowledged answer is never lost to a gateway restart.
-      const record = (choices: FinishedChoice[]) => this.chat.record(chat, choices, context);
-      if (chat.request.stream) await this.stream(chat, reply, started, record);
-      else await this.json(chat, reply, started, record);
+      const delivery = chat.request.stream ? await this.stream(chat, reply, started) : await this.json(chat, reply, started);
       completed = true;
+      if (delivery.error && outcome !== 'cancelled') outcome = delivery.error;
       latency.e2e.observe((performance.now() - started) / 1000);
+      await this.settle(chat, delivery, context);
+    } catch (error) {
+      if (outcome !== 'cancelled') outcome = toAppError(error).code;
+      throw error;
     } finally {
       running.dec();
+      outcomes.inc({ outcome, stream: String(stream) });
     }
   }
 
-  private async json(chat: StartedChat, reply: FastifyReply, started: number, record: Recorder): Promise<void> {
+  private async settle(chat: StartedChat, delivery: Delivery, context: ChatContext): Promise<void> {
+    const used = delivery.choices.length > 0 ? usageOf(delivery.choices).total_tokens : chat.estimatedTokens + delivery.completionTokens;
+    await this.chat.finish(chat, delivery.choices, used, context).catch((error: unknown) => this.log.error({ err: error }, 'storing the conversation failed'));
+  }
+
+  private async json(chat: StartedChat, reply: FastifyReply, started: number): Promise<Delivery> {
     let first = true;
-    const choices = await collect(chat, (frame) => {
+    const delivery = await collect(chat, (frame) => {
       if (first && frame.type === 'delta') {
         first = false;
         latency.ttft.observe((performance.now() - started) / 1000);
       }
     });
-    await record(choices);
-    await reply.header('x-request-id', chat.id).send(chatCompletionJson(chat, choices));
+    await reply.header('x-request-id', chat.id).send(chatCompletionJson(chat, delivery.choices));
+    return delivery;
   }
 
-  private async stream(chat: StartedChat, reply: FastifyReply, started: number, record: Recorder): Promise<void> {
+  private async stream(chat: StartedChat, reply: FastifyReply, started: number): Promise<Delivery> {
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
@@ -93,9 +128,11 @@ export class ChatController {
     };
     const roleSent = new Set<number>();
     let first = true;
+    let completionTokens = 0;
     try {
-      const choices = await collect(chat, (frame) => {
+      const delivery = await collect(chat, (frame) => {
         if (frame.type === 'delta') {
+          completionTokens += frame.tokens;
           if (first) {
             latency.ttft.observe((performance.now() - started) / 1000);
             first = false;
@@ -117,31 +154,35 @@ export class ChatController {
           );
         }
       });
-      await record(choices);
       if (chat.request.stream_options?.include_usage) {
-        write(sseEvent({ ...chunkJson(chat, 0, {}, null), choices: [], usage: usageOf(choices) }));
+        write(sseEvent({ ...chunkJson(chat, 0, {}, null), choices: [], usage: usageOf(delivery.choices) }));
       }
       write('data: [DONE]\n\n');
       raw.end();
+      return delivery;
     } catch (error) {
-      // Headers are out: report in-band, the way OpenAI streams do, then close.
-      const appError = error instanceof AppError ? error : new AppError(ErrorCode.Internal, 'internal error', { cause: error });
-      if (appError.code === ErrorCode.Internal) this.log.error({ err: error }, 'stream failed');
-      write(sseEvent({ error: { message: appError.message, type: appError.code, param: null, code: appError.code } }));
+      // Headers are out: report in-band with the same error object a status code would carry, then close.
+      const appError = toAppError(error);
+      const http = httpErrorOf(appError);
+      if (http.errorId) this.log.error({ errorId: http.errorId, err: error }, 'stream failed');
+      write(sseEvent(http.body));
       raw.end();
+      return { choices: [], completionTokens, error: appError.code };
     }
   }
 }
 
 /** Drains a job's frames into finished choices, calling `onFrame` for each frame as it arrives. */
-async function collect(chat: StartedChat, onFrame?: (frame: AnswerFrame) => void): Promise<FinishedChoice[]> {
+async function collect(chat: StartedChat, onFrame?: (frame: AnswerFrame) => void): Promise<Delivery> {
   const wanted = chat.request.n ?? 1;
   const texts = new Map<number, string>();
   const finished: FinishedChoice[] = [];
+  let completionTokens = 0;
   for await (const frame of chat.relayed.frames) {
     if (frame.type === 'delta') {
       texts.set(frame.index, (texts.get(frame.index) ?? '') + frame.text);
       generationTokens.inc(frame.tokens);
+      completionTokens += frame.tokens;
     } else {
       finished.push({
         index: frame.index,
@@ -155,5 +196,5 @@ async function collect(chat: StartedChat, onFrame?: (frame: AnswerFrame) => void
     onFrame?.(frame);
     if (finished.length === wanted) break;
   }
-  return finished.sort((a, b) => a.index - b.index);
+  return { choices: finished.sort((a, b) => a.index - b.index), completionTokens };
 }

@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { AppError, ErrorCode } from '@chattensor/common';
+import { AppError, ErrorCode, rootLogger } from '@chattensor/common';
 import type { ChatJob, ChatTurn, ChatUsage, MinerRef } from '@chattensor/protocol';
+import type { Principal } from '../auth/principal';
 import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
-import { ConversationStore, fitHistory } from '../conversations/conversation.store';
+import { ConversationStore } from '../conversations/conversation.store';
+import { estimateTokens, fitHistory } from '../conversations/context-window.util';
+import { RateLimiter, type Admission } from '../limits/rate-limiter';
 import { ModelsService } from '../models/models.service';
 import { ChatRelay, type RelayedJob } from './chat-relay.service';
 import { contentText, parseChatRequest, type ChatCompletionRequest } from './chat-request.schema';
 
 export interface ChatContext {
-  owner: string;
+  principal: Principal;
   correlationId: string;
 }
 
@@ -19,6 +22,11 @@ export interface StartedChat {
   created: number;
   request: ChatCompletionRequest;
   relayed: RelayedJob;
+  admission: Admission;
+  /** Tokens taken from the caller's bucket at admission, settled against the real usage later. */
+  estimatedTokens: number;
+  /** The turns this request adds to its conversation (empty when regenerating). */
+  newTurns: ChatTurn[];
 }
 
 export interface FinishedChoice {
@@ -30,13 +38,21 @@ export interface FinishedChoice {
   model: string;
 }
 
-/** Turns an OpenAI request into a chat job (with the conversation's history) and records finished exchanges. */
+/**
+ * Turns an OpenAI request into a chat job: validation, the caller's rate
+ * limits, the conversation's history fitted to the context, then the relay
+ * to a validator. Afterwards it settles the token bill and records the
+ * exchange.
+ */
 @Injectable()
 export class ChatService {
+  private readonly log = rootLogger().child({ component: 'chat' });
+
   constructor(
     private readonly relay: ChatRelay,
     private readonly models: ModelsService,
     private readonly conversations: ConversationStore,
+    private readonly limiter: RateLimiter,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -48,14 +64,35 @@ export class ChatService {
       const param = request.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens';
       throw new AppError(ErrorCode.InvalidRequest, `Invalid value for '${param}': must be at most ${this.config.chat.maxTokensLimit}.`, { param });
     }
-    let messages: ChatTurn[] = request.messages.map((m) => ({
+    const newTurns: ChatTurn[] = request.messages.map((m) => ({
       role: m.role === 'developer' ? 'system' : m.role,
       content: contentText(m.content),
     }));
+    let messages = newTurns;
     if (request.conversation_id) {
-      const history = await this.conversations.messages(request.conversation_id, context.owner);
-      messages = fitHistory(history, messages, this.config.conversations.maxChars);
+      const history: ChatTurn[] = (await this.conversations.messages(request.conversation_id, context.principal.owner)).map((m) => ({
+        role: m.role,
+        content: m.content,
+      }));
+      if (request.regenerate) {
+        if (history.at(-1)?.role !== 'assistant') {
+          throw new AppError(ErrorCode.InvalidRequest, 'The conversation has no answer to regenerate.', { param: 'regenerate' });
+        }
+        history.pop();
+      }
+      const fitted = fitHistory(history, newTurns, {
+        contextTokens: this.config.conversations.contextTokens,
+        maxTokens,
+        charsPerToken: this.config.conversations.charsPerToken,
+        maxChars: this.config.conversations.maxChars,
+      });
+      if (fitted.dropped > 0) this.log.debug({ conversationId: request.conversation_id, dropped: fitted.dropped }, 'history trimmed to the context');
+      messages = fitted.messages;
+      if (messages.length === 0) throw new AppError(ErrorCode.InvalidRequest, 'The conversation is empty: send a message.', { param: 'messages' });
     }
+    // Prompt and answer both count against tokens per minute; the answer's share is settled on completion.
+    const estimatedTokens = estimateTokens(messages, this.config.conversations.charsPerToken);
+    const admission = await this.limiter.admit(context.principal.rateSubject, context.principal.limits, estimatedTokens);
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const job: ChatJob = {
       v: 1,
@@ -74,23 +111,30 @@ export class ChatService {
         frequencyPenalty: request.frequency_penalty ?? 0,
       },
     };
-    const relayed = await this.relay.start(job, context.correlationId);
-    return { id, created: Math.floor(Date.now() / 1000), request, relayed };
+    try {
+      const relayed = await this.relay.start(job, context.correlationId);
+      return { id, created: Math.floor(Date.now() / 1000), request, relayed, admission, estimatedTokens, newTurns };
+    } catch (error) {
+      // Nothing was generated: give the estimate back.
+      await this.limiter.charge(context.principal.rateSubject, context.principal.limits, -estimatedTokens).catch(() => undefined);
+      throw error;
+    }
   }
 
-  /** Appends the request's new turns and the first answer to the conversation, if the request named one. */
-  async record(chat: StartedChat, choices: FinishedChoice[], context: ChatContext): Promise<void> {
+  /** Settles the caller's token bucket and stores the exchange when the request named a conversation. */
+  async finish(chat: StartedChat, choices: FinishedChoice[], usedTokens: number, context: ChatContext): Promise<void> {
+    await this.limiter
+      .charge(context.principal.rateSubject, context.principal.limits, usedTokens - chat.estimatedTokens)
+      .catch((error: unknown) => this.log.warn({ err: error }, 'settling the token bucket failed'));
     const conversationId = chat.request.conversation_id;
     const answer = choices.find((c) => c.index === 0);
     if (!conversationId || !answer || answer.finishReason === 'cancelled') return;
     const now = Date.now();
-    await this.conversations.append(conversationId, context.owner, [
-      ...chat.request.messages.map((m) => ({
-        role: m.role === 'developer' ? ('system' as const) : m.role,
-        content: contentText(m.content),
-        at: now,
-      })),
-      { role: 'assistant', content: answer.text, at: now, miner: answer.miner },
-    ]);
+    await this.conversations.append(
+      conversationId,
+      context.principal.owner,
+      [...chat.newTurns.map((t) => ({ ...t, at: now })), { role: 'assistant', content: answer.text, at: now, miner: answer.miner }],
+      { replaceLastAnswer: chat.request.regenerate === true },
+    );
   }
 }

@@ -8,8 +8,8 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
   /** Model id advertised on /v1/models when no miner has announced one. */
   DEFAULT_MODEL: z.string().min(1).default('chattensor'),
-  /** How long a validator has to accept a job before the client gets 503. */
-  ACCEPT_TIMEOUT_MS: env.int(50, 60_000).default(1000),
+  /** How long a validator has to accept a job before the client gets 503 (kept under a second, the backpressure promise). */
+  ACCEPT_TIMEOUT_MS: env.int(50, 60_000).default(750),
   /** Upper bound on a whole chat request. */
   REQUEST_TIMEOUT_MS: env.int(1000, 3_600_000).default(120_000),
   /** Silence between chunks after which a stream is considered dead. */
@@ -20,6 +20,26 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   CONVERSATION_TTL_SECONDS: env.int(60).default(30 * 24 * 3600),
   /** Characters of history sent with a conversation's request (oldest turns dropped first). */
   CONVERSATION_MAX_CHARS: env.int(256).default(16_000),
+  /** Messages kept per stored conversation; the oldest are dropped beyond it. */
+  CONVERSATION_MAX_MESSAGES: env.int(2, 100_000).default(1000),
+  /** The served model's context length in tokens (until miners announce theirs in the metagraph). */
+  CONTEXT_TOKENS: env.int(128, 1_048_576).default(4096),
+  /** Characters per token assumed when estimating prompt sizes (low = conservative). */
+  CHARS_PER_TOKEN: env.number(1, 16).default(3),
+  /** false: every API request needs a key (401 without one). */
+  ANONYMOUS_ACCESS: env.bool().default(true),
+  /** Limits of the anonymous tier, per client IP. */
+  ANONYMOUS_REQUESTS_PER_MINUTE: env.int(1, 1_000_000).default(60),
+  ANONYMOUS_TOKENS_PER_MINUTE: env.int(1, 1_000_000_000).default(40_000),
+  /** Limits given to a new API key unless its creator sets others. */
+  KEY_REQUESTS_PER_MINUTE: env.int(1, 1_000_000).default(600),
+  KEY_TOKENS_PER_MINUTE: env.int(1, 1_000_000_000).default(400_000),
+  /** Bearer token of the /admin API; the admin API is off when unset. */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Hotkey of the validator this gateway fronts, shown on the status page (default: the metagraph's delegate, else the reporting validator). */
+  VALIDATOR_HOTKEY: z.string().min(40).max(64).optional(),
+  /** Reverse proxies in front of the gateway whose X-Forwarded-For entries are trusted (0: use the socket address). */
+  TRUST_PROXY_HOPS: env.int(0, 16).default(0),
 });
 
 export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;
@@ -30,6 +50,7 @@ export interface GatewayConfig {
   redisUrl: string;
   netuid: number;
   chainMode: 'local' | 'subtensor';
+  validatorHotkey?: string;
   http: { host: string; port: number; maxBodyBytes: number };
   chat: {
     defaultModel: string;
@@ -39,9 +60,20 @@ export interface GatewayConfig {
     defaultMaxTokens: number;
     maxTokensLimit: number;
   };
-  conversations: { ttlSeconds: number; maxChars: number };
+  conversations: { ttlSeconds: number; maxChars: number; maxMessages: number; contextTokens: number; charsPerToken: number };
+  access: {
+    anonymous: boolean;
+    anonymousLimits: RateLimits;
+    keyDefaultLimits: RateLimits;
+    adminToken?: string;
+    trustProxyHops: number;
+  };
 }
 
+export interface RateLimits {
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+}
 
 export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const e = parseEnv(gatewayEnvSchema, source);
@@ -51,6 +83,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     redisUrl: e.REDIS_URL,
     netuid: e.NETUID,
     chainMode: e.CHAIN_MODE,
+    validatorHotkey: e.VALIDATOR_HOTKEY,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT, maxBodyBytes: e.MAX_BODY_BYTES },
     chat: {
       defaultModel: e.DEFAULT_MODEL,
@@ -60,6 +93,19 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
       defaultMaxTokens: e.DEFAULT_MAX_TOKENS,
       maxTokensLimit: e.MAX_TOKENS_LIMIT,
     },
-    conversations: { ttlSeconds: e.CONVERSATION_TTL_SECONDS, maxChars: e.CONVERSATION_MAX_CHARS },
+    conversations: {
+      ttlSeconds: e.CONVERSATION_TTL_SECONDS,
+      maxChars: e.CONVERSATION_MAX_CHARS,
+      maxMessages: e.CONVERSATION_MAX_MESSAGES,
+      contextTokens: e.CONTEXT_TOKENS,
+      charsPerToken: e.CHARS_PER_TOKEN,
+    },
+    access: {
+      anonymous: e.ANONYMOUS_ACCESS,
+      anonymousLimits: { requestsPerMinute: e.ANONYMOUS_REQUESTS_PER_MINUTE, tokensPerMinute: e.ANONYMOUS_TOKENS_PER_MINUTE },
+      keyDefaultLimits: { requestsPerMinute: e.KEY_REQUESTS_PER_MINUTE, tokensPerMinute: e.KEY_TOKENS_PER_MINUTE },
+      adminToken: e.ADMIN_TOKEN,
+      trustProxyHops: e.TRUST_PROXY_HOPS,
+    },
   };
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { AppError, ErrorCode, RedisService, redisKey } from '@chattensor/common';
-import { minerRefSchema, type ChatTurn } from '@chattensor/protocol';
+import { minerRefSchema } from '@chattensor/protocol';
 import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
 
@@ -13,6 +14,8 @@ export const storedMessageSchema = z.object({
   miner: minerRefSchema.extend({ score: z.number().optional() }).optional(),
 });
 export type StoredMessage = z.infer<typeof storedMessageSchema>;
+
+const DEFAULT_TITLE = 'New conversation';
 
 export interface ConversationMeta {
   id: string;
@@ -28,16 +31,21 @@ export interface ConversationMeta {
  *   chattensor:gateway:conversation:<id>           hash  owner, title, createdAt, updatedAt
  *   chattensor:gateway:conversation:<id>:messages  list  JSON turns, oldest first
  *   chattensor:gateway:conversations:<owner>       zset  ids by updatedAt
- * An exchange (the new user turns and the answer) is appended in one
- * MULTI/EXEC, so a reader never sees half of it and a gateway restart loses
- * nothing that was acknowledged.
+ * An exchange is written by one Lua script (see `append`), and Redis (with
+ * its append-only file) is the only copy, so a gateway restart loses nothing
+ * that was acknowledged. Single Redis or replicated Redis, not Cluster: the
+ * owner index and a conversation's keys are written together.
  */
 @Injectable()
 export class ConversationStore {
   constructor(
     private readonly redis: RedisService,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    if (!('chattensorAppendExchange' in redis.client)) {
+      redis.client.defineCommand('chattensorAppendExchange', { numberOfKeys: 3, lua: APPEND_EXCHANGE_SCRIPT });
+    }
+  }
 
   private metaKey(id: string): string {
     return redisKey('gateway', 'conversation', id);
@@ -49,7 +57,7 @@ export class ConversationStore {
     return redisKey('gateway', 'conversations', owner);
   }
 
-  async create(owner: string, title = 'New conversation'): Promise<ConversationMeta> {
+  async create(owner: string, title = DEFAULT_TITLE): Promise<ConversationMeta> {
     const now = Date.now();
     const meta: ConversationMeta = { id: `conv_${randomUUID().replace(/-/g, '')}`, owner, title: title.slice(0, 200), createdAt: now, updatedAt: now };
     const ttl = this.config.conversations.ttlSeconds;
@@ -93,46 +101,67 @@ export class ConversationStore {
     await this.redis.client.multi().del(this.metaKey(id), this.messagesKey(id)).zrem(this.ownerKey(owner), id).exec();
   }
 
-  /** Appends one exchange atomically and renews the TTLs. */
-  async append(id: string, owner: string, turns: StoredMessage[]): Promise<void> {
-    const meta = await this.get(id, owner);
-    const now = Date.now();
-    const ttl = this.config.conversations.ttlSeconds;
+  /**
+   * Appends one exchange (the request's new turns and the answer), or with
+   * `replaceLastAnswer` swaps the stored last answer for a regenerated one.
+   * One script: the ownership check, the write, the trim to
+   * CONVERSATION_MAX_MESSAGES, the title and the TTLs happen together or not
+   * at all, so a reader never sees half an exchange and a deletion racing
+   * with an answer cannot resurrect the conversation.
+   */
+  async append(id: string, owner: string, turns: StoredMessage[], options: { replaceLastAnswer?: boolean } = {}): Promise<void> {
+    if (turns.length === 0) return;
     const firstUser = turns.find((t) => t.role === 'user');
-    const tx = this.redis.client
-      .multi()
-      .rpush(this.messagesKey(id), ...turns.map((t) => JSON.stringify(t)))
-      .hset(this.metaKey(id), 'updatedAt', String(now))
-      .expire(this.metaKey(id), ttl)
-      .expire(this.messagesKey(id), ttl)
-      .zadd(this.ownerKey(owner), now, id)
-      .expire(this.ownerKey(owner), ttl);
-    if (meta.title === 'New conversation' && firstUser) tx.hset(this.metaKey(id), 'title', titleFrom(firstUser.content));
-    const results = await tx.exec();
-    const failed = results?.find(([error]) => error);
-    if (!results || failed) throw new AppError(ErrorCode.Internal, 'storing the conversation failed', { cause: failed?.[0] });
+    const stored = await (this.redis.client as ScriptedRedis).chattensorAppendExchange(
+      this.metaKey(id),
+      this.messagesKey(id),
+      this.ownerKey(owner),
+      owner,
+      String(Date.now()),
+      String(this.config.conversations.ttlSeconds),
+      String(this.config.conversations.maxMessages),
+      firstUser ? titleFrom(firstUser.content) : '',
+      options.replaceLastAnswer ? 'replace' : 'append',
+      ...turns.map((t) => JSON.stringify(t)),
+    );
+    if (stored !== 1) throw new AppError(ErrorCode.NotFound, `No conversation found with id '${id}'.`, { param: 'conversation_id' });
   }
-}
-
-function titleFrom(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > 60 ? `${line.slice(0, 57)}...` : line || 'New conversation';
 }
 
 /**
- * The history-trimming policy: system turns are always kept; the newest
- * turns (the request's own) are always kept; older turns are dropped oldest
- * first until the conversation fits in `maxChars` characters.
+ * KEYS: meta hash, messages list, owner index. ARGV: owner, now, ttl seconds,
+ * max messages, title candidate, 'append' | 'replace', turns (JSON)...
  */
-export function fitHistory(history: ChatTurn[], incoming: ChatTurn[], maxChars: number): ChatTurn[] {
-  const size = (turns: ChatTurn[]) => turns.reduce((n, t) => n + t.content.length, 0);
-  const system = history.filter((t) => t.role === 'system');
-  const dialogue = history.filter((t) => t.role !== 'system');
-  let budget = maxChars - size(system) - size(incoming);
-  const kept: ChatTurn[] = [];
-  for (let i = dialogue.length - 1; i >= 0 && budget >= dialogue[i].content.length; i--) {
-    budget -= dialogue[i].content.length;
-    kept.unshift(dialogue[i]);
-  }
-  return [...system, ...kept, ...incoming];
+const APPEND_EXCHANGE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+if ARGV[6] == 'replace' then
+  local last = redis.call('LINDEX', KEYS[2], -1)
+  if last and cjson.decode(last).role == 'assistant' then
+    redis.call('LSET', KEYS[2], -1, ARGV[7])
+  else
+    redis.call('RPUSH', KEYS[2], ARGV[7])
+  end
+else
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 7))
+end
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[2])
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[1], 'title') == '${DEFAULT_TITLE}' then
+  redis.call('HSET', KEYS[1], 'title', ARGV[5])
+end
+local ttl = tonumber(ARGV[3])
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), string.match(KEYS[1], '[^:]+$'))
+redis.call('EXPIRE', KEYS[3], ttl)
+return 1
+`;
+
+type ScriptedRedis = Redis & {
+  chattensorAppendExchange(metaKey: string, messagesKey: string, ownerKey: string, ...args: string[]): Promise<number>;
+};
+
+function titleFrom(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 60 ? `${line.slice(0, 57)}...` : line || DEFAULT_TITLE;
 }

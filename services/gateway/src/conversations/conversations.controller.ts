@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '@chattensor/common';
 import { requestContext } from '../http/request-context';
+import { Authenticated } from '../auth/authenticated.decorator';
 import { ConversationStore, type ConversationMeta } from './conversation.store';
 
 const createSchema = z.object({ title: z.string().max(200).optional() }).nullish();
@@ -13,6 +14,7 @@ function present(meta: ConversationMeta) {
 
 /** `/v1/conversations`: stored chats; a chat request continues one with `conversation_id`. */
 @Controller('v1/conversations')
+@Authenticated()
 export class ConversationsController {
   constructor(private readonly store: ConversationStore) {}
 
@@ -21,18 +23,18 @@ export class ConversationsController {
   async create(@Body() body: unknown, @Req() request: FastifyRequest) {
     const parsed = createSchema.safeParse(body);
     if (!parsed.success) throw new AppError(ErrorCode.InvalidRequest, "Invalid value for 'title': must be a string of at most 200 characters", { param: 'title' });
-    return present(await this.store.create(requestContext(request).owner, parsed.data?.title));
+    return present(await this.store.create(requestContext(request).principal.owner, parsed.data?.title));
   }
 
   @Get()
   async list(@Req() request: FastifyRequest) {
-    const items = await this.store.list(requestContext(request).owner);
+    const items = await this.store.list(requestContext(request).principal.owner);
     return { object: 'list' as const, data: items.map(present) };
   }
 
   @Get(':id')
   async get(@Param('id') id: string, @Req() request: FastifyRequest) {
-    const owner = requestContext(request).owner;
+    const owner = requestContext(request).principal.owner;
     const meta = await this.store.get(id, owner);
     const messages = await this.store.messages(id, owner);
     return { ...present(meta), messages };
@@ -40,7 +42,7 @@ export class ConversationsController {
 
   @Delete(':id')
   async remove(@Param('id') id: string, @Req() request: FastifyRequest) {
-    await this.store.delete(id, requestContext(request).owner);
+    await this.store.delete(id, requestContext(request).principal.owner);
     return { id, object: 'conversation.deleted' as const, deleted: true };
   }
 }

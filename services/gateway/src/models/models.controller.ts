@@ -1,7 +1,9 @@
 import { Controller, Get, Param } from '@nestjs/common';
+import { Authenticated } from '../auth/authenticated.decorator';
 import { ModelsService, type ModelEntry } from './models.service';
 
 @Controller('v1/models')
+@Authenticated()
 export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 

@@ -62,10 +62,26 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     const validators = (snapshot?.neurons ?? []).filter((n) => n.validatorPermit || n.role === 'validator');
     const miners = (snapshot?.neurons ?? []).filter((n) => !(n.validatorPermit || n.role === 'validator'));
     const weights = new Map((snapshot?.lastWeights?.uids ?? []).map((uid, i) => [uid, snapshot!.lastWeights!.weights[i]]));
+    const ours =
+      this.config.validatorHotkey ?? snapshot?.delegate?.hotkey ?? [...live].sort((a, b) => b.at - a.at)[0]?.validator ?? validators[0]?.hotkey;
+    const ourNeuron = validators.find((v) => v.hotkey === ours);
+    const delegate = snapshot?.delegate && snapshot.delegate.hotkey === ours ? snapshot.delegate : undefined;
     return {
       netuid: this.config.netuid,
       mode: this.config.chainMode,
       block: snapshot?.block ?? null,
+      validator: ours
+        ? {
+            hotkey: ours,
+            uid: ourNeuron?.uid ?? null,
+            stake: ourNeuron?.stake ?? null,
+            take: delegate?.take ?? null,
+            total_stake: delegate?.totalStake ?? null,
+            nominators: delegate?.nominators.length ?? null,
+            reporting: live.some((r) => r.validator === ours),
+            delegate_command: `btcli stake add --netuid ${this.config.netuid} --include-hotkeys ${ours} --amount <TAO>`,
+          }
+        : null,
       updated_at: snapshot?.updatedAt ?? null,
       hyperparameters: snapshot?.hyperparameters ?? {},
       delegate: snapshot?.delegate ?? null,
