@@ -63,7 +63,8 @@ function strictify(node, { nullable }) {
     }
   }
   const preserveUnknown = node['x-kubernetes-preserve-unknown-fields'] === true;
-  if (out.properties && out.additionalProperties === undefined && !preserveUnknown) out.additionalProperties = false;
+  if (out.properties && out.additionalProperties === undefined && !preserveUnknown)
+    out.additionalProperties = false;
   if ((nullable || node.nullable === true) && typeof out.type === 'string') out.type = [out.type, 'null'];
   return out;
 }
@@ -93,7 +94,7 @@ if (values.swagger) {
       // Lists and the meta types (WatchEvent, DeleteOptions) are never in a chart.
       if (gvk.kind.endsWith('List') || name.startsWith('io.k8s.apimachinery.')) continue;
       const needed = new Set([name]);
-      for (const queue = [name]; queue.length > 0; ) {
+      for (const queue = [name]; queue.length > 0;) {
         const found = new Set();
         collectRefs(definitions[queue.pop()], found);
         for (const ref of found) if (!needed.has(ref)) needed.add(ref) && queue.push(ref);
@@ -105,9 +106,17 @@ if (values.swagger) {
       const schema = {
         $schema: 'http://json-schema.org/draft-04/schema#',
         ...root,
-        definitions: Object.fromEntries([...needed].filter((ref) => ref !== name).sort().map((ref) => [ref, definitions[ref]])),
+        definitions: Object.fromEntries(
+          [...needed]
+            .filter((ref) => ref !== name)
+            .sort()
+            .map((ref) => [ref, definitions[ref]]),
+        ),
       };
-      writeFileSync(join(values.out, schemaFileName(gvk.group, gvk.version, gvk.kind)), JSON.stringify(schema));
+      writeFileSync(
+        join(values.out, schemaFileName(gvk.group, gvk.version, gvk.kind)),
+        JSON.stringify(schema),
+      );
       written++;
     }
   }
@@ -126,7 +135,10 @@ for (const file of values.crd) {
       root.properties.kind = { type: 'string', enum: [names.kind] };
       root.required = [...new Set([...(root.required ?? []), 'apiVersion', 'kind', 'metadata'])];
       const schema = { $schema: 'http://json-schema.org/draft-04/schema#', ...root };
-      writeFileSync(join(values.out, schemaFileName(group, version.name, names.kind)), JSON.stringify(schema));
+      writeFileSync(
+        join(values.out, schemaFileName(group, version.name, names.kind)),
+        JSON.stringify(schema),
+      );
       written++;
     }
   }

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import { metricsRegistry } from '../metrics/metrics';
 
 export type ReadinessCheck = () => Promise<boolean | string> | boolean | string;
 
@@ -6,6 +8,26 @@ export interface ReadinessReport {
   ready: boolean;
   checks: Record<string, { ok: boolean; detail?: string }>;
 }
+
+const scraped: { registry?: ReadinessRegistry } = {};
+
+/**
+ * The readiness checks as a metric, evaluated at scrape time, so alerts see
+ * what /readyz would answer (e.g. a service that cannot reach Redis or NATS).
+ */
+const readinessCheckGauge = new Gauge({
+  name: 'chattensor_readiness_check_ok',
+  help: '1 while the named readiness check (nats, redis, model, metagraph, ...) passes, else 0',
+  labelNames: ['check'],
+  registers: [metricsRegistry],
+  async collect() {
+    if (!scraped.registry) return;
+    const report = await scraped.registry.report();
+    readinessCheckGauge.reset();
+    for (const [check, result] of Object.entries(report.checks))
+      readinessCheckGauge.set({ check }, result.ok ? 1 : 0);
+  },
+});
 
 /**
  * Readiness is the conjunction of named checks that features register at
@@ -16,6 +38,11 @@ export interface ReadinessReport {
 export class ReadinessRegistry {
   private readonly checks = new Map<string, ReadinessCheck>();
   private shuttingDown = false;
+
+  constructor() {
+    // One registry per process in a running service; the latest one is what /metrics reports.
+    scraped.registry = this;
+  }
 
   register(name: string, check: ReadinessCheck): void {
     this.checks.set(name, check);
@@ -35,7 +62,8 @@ export class ReadinessRegistry {
             Promise.resolve(check()),
             new Promise<string>((resolve) => setTimeout(() => resolve('check timed out'), 2000).unref()),
           ]);
-          checks[name] = result === true ? { ok: true } : { ok: false, detail: result === false ? undefined : result };
+          checks[name] =
+            result === true ? { ok: true } : { ok: false, detail: result === false ? undefined : result };
         } catch (error) {
           checks[name] = { ok: false, detail: (error as Error).message };
         }
