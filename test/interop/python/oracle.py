@@ -6,8 +6,14 @@ from the pinned bittensor / bittensor-wallet code, never from a copy of it.
 """
 
 import json
+import os
 import sys
 import traceback
+
+# Answers go to the original stdout; anything the libraries print or log goes to stderr.
+_answers = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+sys.stdout = sys.stderr
 
 import common  # noqa: F401  (patches external IP discovery)
 import numpy as np
@@ -80,7 +86,7 @@ def op_process_weights(req):
 
 def op_weight_hash(req):
     return weight_utils.generate_weight_hash(
-        address=req["hotkey"], netuid=req["netuid"], uids=req["uids"], values=req["weights"], version_key=req["version_key"], salt=req["salt"]
+        address=req["hotkey"], netuid=req["netuid"], uids=req["uids"], values=req["weights"], version_key=int(req["version_key"]), salt=req["salt"]
     )
 
 
@@ -99,12 +105,8 @@ def op_version(_req):
 
 def op_create_wallet(req):
     wallet = Wallet(name=req["name"], hotkey=req["hotkey"], path=req["path"])
-    if "coldkey_password" in req:
-        coldkey = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
-        wallet.set_coldkey(coldkey, encrypt=True, overwrite=True, coldkey_password=req["coldkey_password"])
-        wallet.set_coldkeypub(coldkey, overwrite=True)
-    else:
-        wallet.create_new_coldkey(use_password=False, overwrite=True, suppress=True)
+    password = req.get("coldkey_password")
+    wallet.create_new_coldkey(use_password=password is not None, coldkey_password=password, overwrite=True, suppress=True)
     wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
     return {"hotkey": wallet.hotkey.ss58_address, "coldkeypub": wallet.coldkeypub.ss58_address}
 
@@ -142,5 +144,5 @@ for line in sys.stdin:
         out = {"id": req["id"], "result": result}
     except Exception as e:  # reported to the test, which decides
         out = {"id": req["id"], "error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
-    sys.stdout.write(json.dumps(out) + "\n")
-    sys.stdout.flush()
+    _answers.write(json.dumps(out) + "\n")
+    _answers.flush()

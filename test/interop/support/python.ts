@@ -29,6 +29,7 @@ export class PythonOracle {
     this.child = spawn(PYTHON, [join(SCRIPTS, 'oracle.py')], { env: pythonEnv() });
     this.child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)));
     createInterface({ input: this.child.stdout }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
       const msg = JSON.parse(line) as { id: number; result?: unknown; error?: string; trace?: string };
       const waiter = this.pending.get(msg.id);
       if (!waiter) return;

@@ -26,8 +26,34 @@ export function initCrypto(): Promise<boolean> {
   return ready;
 }
 
+/**
+ * polkadot-js holds an sr25519 secret as schnorrkel's "ed25519 bytes" (the
+ * scalar multiplied by the cofactor 8, then the nonce); the Python SDK's
+ * keyfiles store `SecretKey::to_bytes()` (the plain scalar, then the nonce).
+ * These convert the first 32 bytes between the two, as schnorrkel does.
+ */
+function scalarBytes(bytes: Uint8Array, op: (scalar: bigint) => bigint): Uint8Array {
+  let scalar = 0n;
+  for (let i = 31; i >= 0; i--) scalar = (scalar << 8n) | BigInt(bytes[i]);
+  scalar = op(scalar) & ((1n << 256n) - 1n);
+  const out = bytes.slice();
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(scalar & 0xffn);
+    scalar >>= 8n;
+  }
+  return out;
+}
+
+function toSdkPrivateKey(secretKey: Uint8Array): Uint8Array {
+  return scalarBytes(secretKey, (s) => s >> 3n);
+}
+
+function fromSdkPrivateKey(privateKey: Uint8Array): Uint8Array {
+  return scalarBytes(privateKey, (s) => s << 3n);
+}
+
 interface Secrets {
-  /** sr25519 secret key in the 64-byte form the SDK keyfiles call `privateKey`. */
+  /** sr25519 secret key as polkadot-js holds it (ed25519-style bytes). */
   secretKey: Uint8Array;
   /** The 32-byte mini-secret (`secretSeed`), when the key is not a derivation. */
   seed?: Uint8Array;
@@ -98,11 +124,11 @@ export class Keypair {
     return new Keypair(pair.publicKey, { secretKey: pair.secretKey, seed });
   }
 
-  /** From the 64-byte sr25519 secret key of a keyfile's `privateKey`, with its public key. */
+  /** From the 64-byte sr25519 secret key of an SDK keyfile's `privateKey` (scalar ‖ nonce), with its public key. */
   static fromPrivateKey(privateKeyHex: string, publicKeyHex: string): Keypair {
     if (!isHex(privateKeyHex) || hexToU8a(privateKeyHex).length !== 64) throw new Error('private key must be 64 bytes of 0x-prefixed hex');
     if (!isHex(publicKeyHex) || hexToU8a(publicKeyHex).length !== 32) throw new Error('public key must be 32 bytes of 0x-prefixed hex');
-    const pair = new Keypair(hexToU8a(publicKeyHex), { secretKey: hexToU8a(privateKeyHex) });
+    const pair = new Keypair(hexToU8a(publicKeyHex), { secretKey: fromSdkPrivateKey(hexToU8a(privateKeyHex)) });
     // A mismatched public key would sign with one key and claim another.
     const probe = stringToU8a('chattensor keypair check');
     if (!signatureVerify(probe, pair.sign(probe), pair.ss58Address).isValid) throw new Error('private key does not belong to the public key');
@@ -136,7 +162,7 @@ export class Keypair {
   exportSecrets(): KeypairSecrets {
     const { secretKey, seed, mnemonic } = this.#secrets;
     return {
-      privateKey: u8aToHex(secretKey),
+      privateKey: u8aToHex(toSdkPrivateKey(secretKey)),
       ...(seed ? { secretSeed: u8aToHex(seed) } : {}),
       ...(mnemonic ? { secretPhrase: mnemonic } : {}),
     };
