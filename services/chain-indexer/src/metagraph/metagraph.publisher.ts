@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { KV } from 'nats';
-import { Gauge } from 'prom-client';
-import { NatsService, RedisService, metricsRegistry, redisKey, rootLogger } from '@chattensor/common';
+import { NatsService, RedisService, redisKey, rootLogger, gauge } from '@chattensor/common';
 import {
   Buckets,
   Subjects,
@@ -27,17 +26,15 @@ const CAS_ATTEMPTS = 5;
 export class MetagraphPublisher {
   private readonly log = rootLogger().child({ component: 'metagraph-publisher' });
   private readonly latestByNetuid = new Map<number, MetagraphSnapshot>();
-  private readonly blockGauge = new Gauge({
+  private readonly blockGauge = gauge({
     name: 'chattensor_metagraph_block',
     help: 'Block (or local revision) of the latest published metagraph snapshot',
     labelNames: ['netuid'],
-    registers: [metricsRegistry],
   });
-  private readonly neuronsGauge = new Gauge({
+  private readonly neuronsGauge = gauge({
     name: 'chattensor_metagraph_neurons',
     help: 'Neurons in the latest published metagraph snapshot, by role',
     labelNames: ['netuid', 'role'],
-    registers: [metricsRegistry],
   });
 
   constructor(
@@ -57,7 +54,9 @@ export class MetagraphPublisher {
     if (cached) return cached;
     const fromKv = await this.readKv(netuid).catch(() => undefined);
     const fromRedis = await this.readRedis(netuid).catch(() => undefined);
-    const newest = [fromKv?.snapshot, fromRedis].filter((s): s is MetagraphSnapshot => !!s).sort((a, b) => b.block - a.block)[0];
+    const newest = [fromKv?.snapshot, fromRedis]
+      .filter((s): s is MetagraphSnapshot => !!s)
+      .sort((a, b) => b.block - a.block)[0];
     if (newest) this.latestByNetuid.set(netuid, newest);
     return newest;
   }
@@ -74,7 +73,10 @@ export class MetagraphPublisher {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const current = await this.readKv(parsed.netuid);
       if (current && current.snapshot.block >= parsed.block) {
-        this.log.debug({ netuid: parsed.netuid, block: parsed.block, current: current.snapshot.block }, 'older snapshot not published');
+        this.log.debug(
+          { netuid: parsed.netuid, block: parsed.block, current: current.snapshot.block },
+          'older snapshot not published',
+        );
         this.remember(current.snapshot);
         return false;
       }
@@ -88,13 +90,20 @@ export class MetagraphPublisher {
       }
     }
     this.remember(parsed);
-    await this.redis.client.set(redisKey('chain-indexer', 'metagraph', parsed.netuid), JSON.stringify(parsed));
+    await this.redis.client.set(
+      redisKey('chain-indexer', 'metagraph', parsed.netuid),
+      JSON.stringify(parsed),
+    );
     this.nats.nc.publish(Subjects.metagraph(parsed.netuid), data);
     this.blockGauge.set({ netuid: String(parsed.netuid) }, parsed.block);
     const roles = { miner: 0, validator: 0 };
     for (const neuron of parsed.neurons) roles[neuron.validatorPermit ? 'validator' : 'miner']++;
-    for (const [role, count] of Object.entries(roles)) this.neuronsGauge.set({ netuid: String(parsed.netuid), role }, count);
-    this.log.info({ netuid: parsed.netuid, block: parsed.block, neurons: parsed.neurons.length }, 'metagraph published');
+    for (const [role, count] of Object.entries(roles))
+      this.neuronsGauge.set({ netuid: String(parsed.netuid), role }, count);
+    this.log.info(
+      { netuid: parsed.netuid, block: parsed.block, neurons: parsed.neurons.length },
+      'metagraph published',
+    );
     return true;
   }
 
@@ -107,7 +116,9 @@ export class MetagraphPublisher {
     if (!known || known.block <= snapshot.block) this.latestByNetuid.set(snapshot.netuid, snapshot);
   }
 
-  private async readKv(netuid: number): Promise<{ snapshot: MetagraphSnapshot; revision: number } | undefined> {
+  private async readKv(
+    netuid: number,
+  ): Promise<{ snapshot: MetagraphSnapshot; revision: number } | undefined> {
     const kv = await this.bucket();
     const entry = await kv.get(metagraphKey(netuid));
     if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;

@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'nats';
-import { Counter } from 'prom-client';
-import { NatsService, RedisService, metricsRegistry, redisKey, rootLogger } from '@chattensor/common';
+import { NatsService, RedisService, redisKey, rootLogger, counter } from '@chattensor/common';
 import { initCrypto, verifySignature } from '@chattensor/bittensor';
 import {
   Subjects,
@@ -40,11 +39,10 @@ export class LocalRegistryService implements OnApplicationBootstrap, OnModuleDes
   private revision = 0;
   private lastWeights?: MetagraphSnapshot['lastWeights'];
   private publishing: Promise<void> = Promise.resolve();
-  private readonly announcements = new Counter({
+  private readonly announcements = counter({
     name: 'chattensor_registry_announcements_total',
     help: 'Standalone-mode announcements received, by outcome',
     labelNames: ['outcome'],
-    registers: [metricsRegistry],
   });
 
   constructor(
@@ -130,7 +128,10 @@ export class LocalRegistryService implements OnApplicationBootstrap, OnModuleDes
   private async register(a: Announcement): Promise<void> {
     const uid = await this.uidFor(a.hotkey);
     this.registrations.set(a.hotkey, { announcement: a, uid, lastSeen: Date.now() });
-    this.log.info({ uid, hotkey: a.hotkey, role: a.role, endpoint: `${a.host}:${a.port}` }, 'neuron registered');
+    this.log.info(
+      { uid, hotkey: a.hotkey, role: a.role, endpoint: `${a.host}:${a.port}` },
+      'neuron registered',
+    );
     this.schedulePublish();
   }
 

@@ -1,7 +1,6 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Msg, Subscription } from 'nats';
-import { Counter } from 'prom-client';
-import { NatsService, metricsRegistry, rootLogger } from '@chattensor/common';
+import { NatsService, rootLogger, counter } from '@chattensor/common';
 import {
   QueueGroups,
   Subjects,
@@ -21,11 +20,10 @@ import { LocalRegistryService } from '../registry/local-registry.service';
 export class LocalWeightsHandler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = rootLogger().child({ component: 'local-weights' });
   private subscription?: Subscription;
-  private readonly extrinsics = new Counter({
+  private readonly extrinsics = counter({
     name: 'chattensor_chain_extrinsics_total',
     help: 'Extrinsic requests handled, by call and outcome',
     labelNames: ['call', 'outcome'],
-    registers: [metricsRegistry],
   });
 
   constructor(
@@ -57,7 +55,12 @@ export class LocalWeightsHandler implements OnApplicationBootstrap, OnModuleDest
       const { uids, weights } = decoded.value;
       const total = weights.reduce((sum, w) => sum + w, 0);
       const normalised = total > 0 ? weights.map((w) => w / total) : weights.map(() => 0);
-      const block = this.registry.recordWeights({ block: this.registry.currentRevision() + 1, at: Date.now(), uids, weights: normalised });
+      const block = this.registry.recordWeights({
+        block: this.registry.currentRevision() + 1,
+        at: Date.now(),
+        uids,
+        weights: normalised,
+      });
       outcome = { outcome: 'recorded', block };
       this.log.info({ hotkey: decoded.value.hotkey, uids: uids.length }, 'weights recorded');
     }

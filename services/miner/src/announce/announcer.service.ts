@@ -29,7 +29,13 @@ export class AnnouncerService implements OnApplicationBootstrap, OnApplicationSh
       intervalMs: this.config.announce.intervalMs,
       fields: () =>
         this.generation.ready
-          ? { netuid: this.config.netuid, role: 'miner', host: this.config.announce.host, port: this.grpc.port, model: this.generation.modelName }
+          ? {
+              netuid: this.config.netuid,
+              role: 'miner',
+              host: this.config.announce.host,
+              port: this.grpc.port,
+              model: this.generation.modelName,
+            }
           : undefined,
     });
   }

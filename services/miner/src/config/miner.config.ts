@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { baseEnvSchema, env, hotkeyEnvSchema, hotkeySourceOf, parseEnv, type HotkeySource } from '@chattensor/common';
+import {
+  baseEnvSchema,
+  env,
+  hotkeyEnvSchema,
+  hotkeySourceOf,
+  parseEnv,
+  type HotkeySource,
+} from '@chattensor/common';
 
 /** Every variable the miner reads; see the table in services/miner/README.md. */
 export const minerEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).extend({
@@ -32,7 +39,13 @@ export interface MinerConfig {
   http: { host: string; port: number };
   grpc: { host: string; port: number };
   announce: { host: string; intervalMs: number };
-  model: { dir: string; device: 'cpu' | 'cuda'; maxBatchSize: number; maxQueue: number; intraOpThreads: number };
+  model: {
+    dir: string;
+    device: 'cpu' | 'cuda';
+    maxBatchSize: number;
+    maxQueue: number;
+    intraOpThreads: number;
+  };
   auth: { allowedHotkeys: string[]; minValidatorStake: number };
   requestTimeoutMs: number;
 }

@@ -1,6 +1,15 @@
+import type { Gauge } from 'prom-client';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { AppError, ErrorCode, LATENCY_BUCKETS, ReadinessRegistry, metricsRegistry, rootLogger } from '@chattensor/common';
+import {
+  AppError,
+  ErrorCode,
+  LATENCY_BUCKETS,
+  ReadinessRegistry,
+  rootLogger,
+  counter,
+  gauge,
+  histogram,
+} from '@chattensor/common';
 import {
   InferenceEngine,
   QueueFullError,
@@ -22,52 +31,44 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
   private engine?: InferenceEngine;
   private warm = false;
 
-  private readonly running: Gauge = new Gauge({
+  private readonly running: Gauge = gauge({
     name: `${METRIC}num_requests_running`,
     help: 'Requests currently being generated',
-    registers: [metricsRegistry],
     // Sampled at scrape time, so the value is exact whenever Prometheus looks.
     collect: (): void => this.running.set(this.engine?.stats().running ?? 0),
   });
-  private readonly waiting: Gauge = new Gauge({
+  private readonly waiting: Gauge = gauge({
     name: `${METRIC}num_requests_waiting`,
     help: 'Requests queued for a generation slot',
-    registers: [metricsRegistry],
     collect: (): void => this.waiting.set(this.engine?.stats().waiting ?? 0),
   });
-  private readonly ttft = new Histogram({
+  private readonly ttft = histogram({
     name: `${METRIC}time_to_first_token_seconds`,
     help: 'Time from request to first generated token',
     buckets: LATENCY_BUCKETS,
-    registers: [metricsRegistry],
   });
-  private readonly itl = new Histogram({
+  private readonly itl = histogram({
     name: `${METRIC}inter_token_latency_seconds`,
     help: 'Time between successive generated tokens',
     buckets: LATENCY_BUCKETS,
-    registers: [metricsRegistry],
   });
-  private readonly e2e = new Histogram({
+  private readonly e2e = histogram({
     name: `${METRIC}e2e_request_latency_seconds`,
     help: 'Time from request to last token',
     buckets: LATENCY_BUCKETS,
-    registers: [metricsRegistry],
   });
-  private readonly generationTokens = new Counter({
+  private readonly generationTokens = counter({
     name: `${METRIC}generation_tokens_total`,
     help: 'Tokens generated',
-    registers: [metricsRegistry],
   });
-  private readonly promptTokens = new Counter({
+  private readonly promptTokens = counter({
     name: `${METRIC}prompt_tokens_total`,
     help: 'Prompt tokens processed',
-    registers: [metricsRegistry],
   });
-  private readonly requests = new Counter({
+  private readonly requests = counter({
     name: `${METRIC}requests_total`,
     help: 'Generation requests by outcome',
     labelNames: ['outcome'],
-    registers: [metricsRegistry],
   });
 
   constructor(
@@ -83,7 +84,10 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
     this.engine = await InferenceEngine.load(dir, { device, maxBatchSize, maxQueue, intraOpThreads });
     await this.engine.warmup();
     this.warm = true;
-    this.log.info({ model: this.engine.modelName, device, ms: Date.now() - started }, 'model loaded and warmed up');
+    this.log.info(
+      { model: this.engine.modelName, device, ms: Date.now() - started },
+      'model loaded and warmed up',
+    );
   }
 
   get modelName(): string {
@@ -98,7 +102,11 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
    * Streams one generation. Throws AppError(Overloaded) at once when the
    * queue is full; aborting `signal` stops the generation within one step.
    */
-  async *generate(messages: ChatTurn[], sampling: SamplingOptions, signal: AbortSignal): AsyncGenerator<GenerationChunk> {
+  async *generate(
+    messages: ChatTurn[],
+    sampling: SamplingOptions,
+    signal: AbortSignal,
+  ): AsyncGenerator<GenerationChunk> {
     if (!this.engine || !this.warm) throw new AppError(ErrorCode.Unavailable, 'model is still loading');
     const started = process.hrtime.bigint();
     let last = started;

@@ -23,13 +23,19 @@ export class CallerPolicy {
   admit(hotkey: string): number {
     const neuron = this.metagraph.neuronByHotkey(hotkey);
     if (this.config.chainMode === 'local' && this.allowList.size > 0) {
-      if (!this.allowList.has(hotkey)) throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} is not on the allow-list`);
+      if (!this.allowList.has(hotkey))
+        throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} is not on the allow-list`);
       return neuron?.stake ?? 0;
     }
-    if (!neuron) throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} is not registered on the subnet`);
-    if (!neuron.validatorPermit) throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} has no validator permit`);
+    if (!neuron)
+      throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} is not registered on the subnet`);
+    if (!neuron.validatorPermit)
+      throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} has no validator permit`);
     if (neuron.stake < this.config.auth.minValidatorStake) {
-      throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} holds less than the minimum validator stake`);
+      throw new AppError(
+        ErrorCode.PermissionDenied,
+        `caller ${hotkey} holds less than the minimum validator stake`,
+      );
     }
     return neuron.stake;
   }

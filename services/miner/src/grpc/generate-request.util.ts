@@ -10,24 +10,32 @@ export function toEngineInput(
   request: minerV1.GenerateRequest,
   maxTokensLimit: number,
 ): { messages: ChatTurn[]; sampling: SamplingOptions } {
-  if (request.messages.length === 0) throw new AppError(ErrorCode.InvalidRequest, 'messages must not be empty', { param: 'messages' });
+  if (request.messages.length === 0)
+    throw new AppError(ErrorCode.InvalidRequest, 'messages must not be empty', { param: 'messages' });
   let chars = 0;
   const messages = request.messages.map((m, i) => {
     if (!ROLES.has(m.role)) {
-      throw new AppError(ErrorCode.InvalidRequest, `messages[${i}].role must be system, user or assistant`, { param: `messages[${i}].role` });
+      throw new AppError(ErrorCode.InvalidRequest, `messages[${i}].role must be system, user or assistant`, {
+        param: `messages[${i}].role`,
+      });
     }
     chars += m.content.length;
     return { role: m.role as ChatTurn['role'], content: m.content };
   });
-  if (chars > MAX_PROMPT_CHARS) throw new AppError(ErrorCode.PayloadTooLarge, 'prompt is too large', { param: 'messages' });
+  if (chars > MAX_PROMPT_CHARS)
+    throw new AppError(ErrorCode.PayloadTooLarge, 'prompt is too large', { param: 'messages' });
   const s = request.sampling;
   const maxTokens = s?.maxTokens || 256;
   if (maxTokens > maxTokensLimit) {
-    throw new AppError(ErrorCode.InvalidRequest, `max_tokens must be at most ${maxTokensLimit}`, { param: 'sampling.max_tokens' });
+    throw new AppError(ErrorCode.InvalidRequest, `max_tokens must be at most ${maxTokensLimit}`, {
+      param: 'sampling.max_tokens',
+    });
   }
   const temperature = s?.temperature;
   if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) {
-    throw new AppError(ErrorCode.InvalidRequest, 'temperature must be between 0 and 2', { param: 'sampling.temperature' });
+    throw new AppError(ErrorCode.InvalidRequest, 'temperature must be between 0 and 2', {
+      param: 'sampling.temperature',
+    });
   }
   const topP = s?.topP;
   if (topP !== undefined && !(topP > 0 && topP <= 1)) {

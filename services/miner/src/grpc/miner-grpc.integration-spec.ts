@@ -42,7 +42,9 @@ describe('the miner gRPC service', () => {
     });
     const identity = await MinerIdentity.load(config.hotkey);
     minerHotkey = identity.hotkey.ss58Address;
-    app = await NestFactory.createApplicationContext(MinerModule.forRoot(config, identity), { logger: false });
+    app = await NestFactory.createApplicationContext(MinerModule.forRoot(config, identity), {
+      logger: false,
+    });
     await app.init();
     client = new Client(`127.0.0.1:${app.get(MinerGrpcServer).port}`, credentials.createInsecure());
   }, 60_000);
@@ -59,12 +61,27 @@ describe('the miner gRPC service', () => {
         requestId: 'r1',
         model: '',
         messages: [{ role: 'user', content: 'hello miner' }],
-        sampling: { maxTokens, temperature: 0, topK: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0, minP: 0, repetitionPenalty: 0 },
+        sampling: {
+          maxTokens,
+          temperature: 0,
+          topK: 0,
+          stop: [],
+          presencePenalty: 0,
+          frequencyPenalty: 0,
+          minP: 0,
+          repetitionPenalty: 0,
+        },
       }).finish(),
     );
 
   function call(bytes: Buffer, metadata: Metadata) {
-    return client.makeServerStreamRequest(PATH, (b: Buffer) => b, (d: Buffer) => minerV1.GenerateResponse.decode(d), bytes, metadata);
+    return client.makeServerStreamRequest(
+      PATH,
+      (b: Buffer) => b,
+      (d: Buffer) => minerV1.GenerateResponse.decode(d),
+      bytes,
+      metadata,
+    );
   }
 
   async function drain(bytes: Buffer, metadata: Metadata): Promise<minerV1.GenerateResponse[]> {
@@ -75,7 +92,8 @@ describe('the miner gRPC service', () => {
 
   function signed(bytes: Buffer, signer = validator, axon = minerHotkey): Metadata {
     const metadata = new Metadata();
-    for (const [k, v] of Object.entries(authToMetadata(signer.sign(axon, sha3Hex(bytes)), 12))) metadata.set(k, v);
+    for (const [k, v] of Object.entries(authToMetadata(signer.sign(axon, sha3Hex(bytes)), 12)))
+      metadata.set(k, v);
     return metadata;
   }
 
@@ -120,9 +138,10 @@ describe('the miner gRPC service', () => {
   });
 
   it('refuses a call addressed to another miner', async () => {
-    expect((await failureOf(request(), signed(request(), validator, Keypair.fromUri('//other/miner').ss58Address))).code).toBe(
-      GrpcStatus.UNAUTHENTICATED,
-    );
+    expect(
+      (await failureOf(request(), signed(request(), validator, Keypair.fromUri('//other/miner').ss58Address)))
+        .code,
+    ).toBe(GrpcStatus.UNAUTHENTICATED);
   });
 
   it('refuses a correctly signed caller that is not on the allow-list with PERMISSION_DENIED', async () => {

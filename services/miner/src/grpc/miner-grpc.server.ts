@@ -7,16 +7,15 @@ import {
   type ServerWritableStream,
   type ServiceDefinition,
 } from '@grpc/grpc-js';
-import { Counter } from 'prom-client';
 import { AxonVerifier, AuthError, sha3Hex } from '@chattensor/bittensor';
 import {
   AppError,
   CORRELATION_HEADER,
   ErrorCode,
-  metricsRegistry,
   rootLogger,
   runWithCorrelation,
   toGrpcError,
+  counter,
 } from '@chattensor/common';
 import { authFromMetadata, minerV1 } from '@chattensor/protocol';
 import { MINER_CONFIG, type MinerConfig } from '../config/miner.config';
@@ -49,11 +48,10 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
   });
   private readonly verifier: AxonVerifier;
   private boundPort = 0;
-  private readonly calls = new Counter({
+  private readonly calls = counter({
     name: 'chattensor_miner_grpc_calls_total',
     help: 'Generate calls by gRPC status',
     labelNames: ['code'],
-    registers: [metricsRegistry],
   });
   private readonly inFlight = new Set<AbortController>();
 
@@ -90,14 +88,21 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
       },
     });
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${this.config.grpc.host}:${this.config.grpc.port}`, ServerCredentials.createInsecure(), (error, port) =>
-        error ? reject(error) : resolve(port),
+      this.server.bindAsync(
+        `${this.config.grpc.host}:${this.config.grpc.port}`,
+        ServerCredentials.createInsecure(),
+        (error, port) => (error ? reject(error) : resolve(port)),
       ),
     );
-    this.log.info({ port: this.boundPort, hotkey: this.identity.hotkey.ss58Address }, 'gRPC MinerService listening');
+    this.log.info(
+      { port: this.boundPort, hotkey: this.identity.hotkey.ss58Address },
+      'gRPC MinerService listening',
+    );
   }
 
-  private async generate(call: ServerWritableStream<ReceivedRequest, minerV1.GenerateResponse>): Promise<void> {
+  private async generate(
+    call: ServerWritableStream<ReceivedRequest, minerV1.GenerateResponse>,
+  ): Promise<void> {
     const correlationId = firstValue(call.metadata, CORRELATION_HEADER);
     await runWithCorrelation(correlationId, async () => {
       const abort = new AbortController();
@@ -119,13 +124,15 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
           };
           if (!call.write(response)) await Promise.race([once(call, 'drain'), once(abort.signal, 'abort')]);
         }
-        if (abort.signal.aborted && !call.cancelled) throw new AppError(ErrorCode.Timeout, 'generation exceeded the request timeout');
+        if (abort.signal.aborted && !call.cancelled)
+          throw new AppError(ErrorCode.Timeout, 'generation exceeded the request timeout');
         if (!call.cancelled) call.end();
         this.calls.inc({ code: call.cancelled ? 'CANCELLED' : 'OK' });
       } catch (error) {
         const grpcError = toGrpcError(error);
         if (!(error instanceof AppError)) this.log.error({ err: error }, 'generation failed');
-        else if (error.code !== ErrorCode.Cancelled) this.log.info({ code: error.code, reason: error.message }, 'generate call refused');
+        else if (error.code !== ErrorCode.Cancelled)
+          this.log.info({ code: error.code, reason: error.message }, 'generate call refused');
         this.calls.inc({ code: String(grpcError.code) });
         // grpc-js turns an 'error' event into the call's status (destroy() would drop it).
         if (!call.cancelled) call.emit('error', Object.assign(new Error(grpcError.details), grpcError));
@@ -148,7 +155,8 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
       throw error;
     }
     this.policy.admit(auth.dendriteHotkey!);
-    if (!received.request) throw new AppError(ErrorCode.InvalidRequest, `request could not be decoded: ${received.decodeError}`);
+    if (!received.request)
+      throw new AppError(ErrorCode.InvalidRequest, `request could not be decoded: ${received.decodeError}`);
     return toEngineInput(received.request, 32_768);
   }
 

@@ -17,8 +17,12 @@ export async function loadKeypair(source: HotkeySource): Promise<Keypair> {
     try {
       return Keypair.fromUri(source.uri);
     } catch (error) {
-      throw new ConfigError([{ variable: 'HOTKEY_URI', problem: `is not a valid secret URI (${(error as Error).message})` }]);
+      throw new ConfigError([
+        { variable: 'HOTKEY_URI', problem: `is not a valid secret URI (${(error as Error).message})` },
+      ]);
     }
   }
-  throw new ConfigError([{ variable: 'WALLET_PATH', problem: 'wallet folders need the wallet loader; set HOTKEY_URI instead' }]);
+  throw new ConfigError([
+    { variable: 'WALLET_PATH', problem: 'wallet folders need the wallet loader; set HOTKEY_URI instead' },
+  ]);
 }

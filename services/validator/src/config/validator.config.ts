@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { baseEnvSchema, env, hotkeyEnvSchema, hotkeySourceOf, parseEnv, type HotkeySource } from '@chattensor/common';
+import {
+  baseEnvSchema,
+  env,
+  hotkeyEnvSchema,
+  hotkeySourceOf,
+  parseEnv,
+  type HotkeySource,
+} from '@chattensor/common';
 
 /** Every variable the validator reads; see the table in services/validator/README.md. */
 export const validatorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).extend({

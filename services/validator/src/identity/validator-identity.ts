@@ -12,12 +12,16 @@ export class ValidatorIdentity {
   static async load(source: HotkeySource): Promise<ValidatorIdentity> {
     await initCrypto();
     if (!source.uri) {
-      throw new ConfigError([{ variable: 'WALLET_PATH', problem: 'wallet folders need the wallet loader; set HOTKEY_URI instead' }]);
+      throw new ConfigError([
+        { variable: 'WALLET_PATH', problem: 'wallet folders need the wallet loader; set HOTKEY_URI instead' },
+      ]);
     }
     try {
       return new ValidatorIdentity(Keypair.fromUri(source.uri));
     } catch (error) {
-      throw new ConfigError([{ variable: 'HOTKEY_URI', problem: `is not a valid secret URI (${(error as Error).message})` }]);
+      throw new ConfigError([
+        { variable: 'HOTKEY_URI', problem: `is not a valid secret URI (${(error as Error).message})` },
+      ]);
     }
   }
 }

@@ -1,15 +1,16 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { headers as natsHeaders, type Msg, type Subscription } from 'nats';
-import { Counter, Gauge, Histogram } from 'prom-client';
 import {
   AppError,
   CORRELATION_HEADER,
   ErrorCode,
   LATENCY_BUCKETS,
   NatsService,
-  metricsRegistry,
   rootLogger,
   runWithCorrelation,
+  counter,
+  gauge,
+  histogram,
 } from '@chattensor/common';
 import {
   QueueGroups,
@@ -48,29 +49,25 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
   private cancelSub?: Subscription;
   private draining = false;
 
-  private readonly jobsTotal = new Counter({
+  private readonly jobsTotal = counter({
     name: 'chattensor_validator_jobs_total',
     help: 'Chat jobs by outcome',
     labelNames: ['outcome'],
-    registers: [metricsRegistry],
   });
-  private readonly minerRequests = new Counter({
+  private readonly minerRequests = counter({
     name: 'chattensor_validator_miner_requests_total',
     help: 'Miner queries by uid and outcome',
     labelNames: ['uid', 'outcome'],
-    registers: [metricsRegistry],
   });
-  private readonly minerTtft = new Histogram({
+  private readonly minerTtft = histogram({
     name: 'chattensor_validator_miner_time_to_first_token_seconds',
     help: 'Time to first token of miner answers, as seen by the validator',
     labelNames: ['uid'],
     buckets: LATENCY_BUCKETS,
-    registers: [metricsRegistry],
   });
-  private readonly inFlight = new Gauge({
+  private readonly inFlight = gauge({
     name: 'chattensor_validator_num_requests_running',
     help: 'Chat jobs this replica is running',
-    registers: [metricsRegistry],
     collect: (): void => this.inFlight.set(this.running.size),
   });
 
@@ -117,7 +114,12 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     }
     const job = decoded.value;
     if (this.draining) {
-      send({ type: 'error', code: 'unavailable', message: 'validator is shutting down', retryAfterSeconds: 1 });
+      send({
+        type: 'error',
+        code: 'unavailable',
+        message: 'validator is shutting down',
+        retryAfterSeconds: 1,
+      });
       return;
     }
     if (this.running.size >= this.config.query.maxConcurrentJobs) {
@@ -150,10 +152,16 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
   private async run(job: ChatJob, send: Send, signal: AbortSignal): Promise<void> {
     const perAnswer = this.config.query.minersPerRequest;
     const selected = await this.selector.select(job.n * perAnswer, job.model);
-    if (selected.length === 0) throw new AppError(ErrorCode.Unavailable, 'no miner is available for this model', { retryAfterSeconds: 2 });
+    if (selected.length === 0)
+      throw new AppError(ErrorCode.Unavailable, 'no miner is available for this model', {
+        retryAfterSeconds: 2,
+      });
     // Each answer gets its own miners when there are enough; otherwise they are shared round-robin.
     const groups = Array.from({ length: job.n }, (_, i) =>
-      Array.from({ length: Math.min(perAnswer, selected.length) }, (_, j) => selected[(i * perAnswer + j) % selected.length]),
+      Array.from(
+        { length: Math.min(perAnswer, selected.length) },
+        (_, j) => selected[(i * perAnswer + j) % selected.length],
+      ),
     );
     const request: minerV1.GenerateRequest = {
       requestId: job.jobId,
@@ -172,7 +180,9 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
         repetitionPenalty: 0,
       },
     };
-    const results = await Promise.allSettled(groups.map((group, index) => this.answer(job, index, group, request, send, signal)));
+    const results = await Promise.allSettled(
+      groups.map((group, index) => this.answer(job, index, group, request, send, signal)),
+    );
     const outcomes = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
     await this.score(outcomes, selected);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -190,7 +200,10 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     jobSignal: AbortSignal,
   ): Promise<MinerOutcome[]> {
     const timeoutMs = Math.max(1000, job.deadline - Date.now());
-    const calls = group.map((miner) => ({ miner, call: this.client.generate(miner.neuron, request, { timeoutMs, correlationId: job.jobId }) }));
+    const calls = group.map((miner) => ({
+      miner,
+      call: this.client.generate(miner.neuron, request, { timeoutMs, correlationId: job.jobId }),
+    }));
     const cancelAll = () => calls.forEach(({ call }) => call.cancel());
     jobSignal.addEventListener('abort', cancelAll);
     let winner: SelectedMiner | undefined;
@@ -199,7 +212,12 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
 
     const consume = async ({ miner, call }: (typeof calls)[number]): Promise<MinerOutcome> => {
       const started = performance.now();
-      const outcome: MinerOutcome = { uid: miner.neuron.uid, completed: false, text: '', completionTokens: 0 };
+      const outcome: MinerOutcome = {
+        uid: miner.neuron.uid,
+        completed: false,
+        text: '',
+        completionTokens: 0,
+      };
       const firstTokenTimer = setTimeout(() => call.cancel(), this.config.query.firstTokenTimeoutMs);
       let usage: minerV1.Usage | undefined;
       let finishReason = '';
@@ -216,7 +234,8 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
             }
             outcome.text += chunk.textDelta;
             outcome.completionTokens += chunk.tokenCount;
-            if (winner === miner && chunk.textDelta) send({ type: 'delta', index, text: chunk.textDelta, tokens: chunk.tokenCount, miner: ref });
+            if (winner === miner && chunk.textDelta)
+              send({ type: 'delta', index, text: chunk.textDelta, tokens: chunk.tokenCount, miner: ref });
           }
           if (chunk.model) model = chunk.model;
           if (chunk.usage) usage = chunk.usage;
@@ -224,13 +243,19 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
         }
         outcome.completed = finishReason !== '';
         outcome.duration = (performance.now() - started) / 1000;
-        this.minerRequests.inc({ uid: String(miner.neuron.uid), outcome: outcome.completed ? 'ok' : 'incomplete' });
+        this.minerRequests.inc({
+          uid: String(miner.neuron.uid),
+          outcome: outcome.completed ? 'ok' : 'incomplete',
+        });
         if (winner === miner) {
           send({
             type: 'end',
             index,
             finishReason: finishReason === 'length' ? 'length' : 'stop',
-            usage: { promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? outcome.completionTokens },
+            usage: {
+              promptTokens: usage?.promptTokens ?? 0,
+              completionTokens: usage?.completionTokens ?? outcome.completionTokens,
+            },
             miner: { ...ref, score: miner.score },
             model: model || job.model,
           });
@@ -243,7 +268,10 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
         if (appError.code !== ErrorCode.Cancelled) lastError = appError;
         if (winner === miner && !jobSignal.aborted) {
           cancelAll();
-          throw new AppError(ErrorCode.Unavailable, `miner ${miner.neuron.uid} failed mid-answer: ${appError.message}`);
+          throw new AppError(
+            ErrorCode.Unavailable,
+            `miner ${miner.neuron.uid} failed mid-answer: ${appError.message}`,
+          );
         }
       } finally {
         clearTimeout(firstTokenTimer);
@@ -256,8 +284,13 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
       if (!winner && !jobSignal.aborted) {
-        if (lastError?.code === ErrorCode.Overloaded) throw new AppError(ErrorCode.Overloaded, 'all selected miners are busy', { retryAfterSeconds: 1 });
-        throw new AppError(ErrorCode.Unavailable, `no miner answered${lastError ? `: ${lastError.message}` : ''}`, { retryAfterSeconds: 2 });
+        if (lastError?.code === ErrorCode.Overloaded)
+          throw new AppError(ErrorCode.Overloaded, 'all selected miners are busy', { retryAfterSeconds: 1 });
+        throw new AppError(
+          ErrorCode.Unavailable,
+          `no miner answered${lastError ? `: ${lastError.message}` : ''}`,
+          { retryAfterSeconds: 2 },
+        );
       }
       return settled.map((s) => (s as PromiseFulfilledResult<MinerOutcome>).value);
     } finally {
@@ -271,7 +304,9 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     const hotkeys = new Map(selected.map((m) => [m.neuron.uid, m.neuron.hotkey]));
     await Promise.all(
       [...rewards].map(([uid, reward]) =>
-        this.scores.record(uid, hotkeys.get(uid)!, reward).catch((error: unknown) => this.log.warn({ err: error, uid }, 'score update failed')),
+        this.scores
+          .record(uid, hotkeys.get(uid)!, reward)
+          .catch((error: unknown) => this.log.warn({ err: error, uid }, 'score update failed')),
       ),
     );
   }

@@ -33,7 +33,8 @@ export class MinerClient implements OnApplicationShutdown {
     const bytes = Buffer.from(minerV1.GenerateRequest.encode(request).finish());
     const auth = this.identity.signer.sign(miner.hotkey, sha3Hex(bytes));
     const metadata = new Metadata();
-    for (const [key, value] of Object.entries(authToMetadata(auth, Math.ceil(options.timeoutMs / 1000)))) metadata.set(key, value);
+    for (const [key, value] of Object.entries(authToMetadata(auth, Math.ceil(options.timeoutMs / 1000))))
+      metadata.set(key, value);
     if (options.correlationId) metadata.set(CORRELATION_HEADER, options.correlationId);
     const stream: ClientReadableStream<minerV1.GenerateResponse> = client.makeServerStreamRequest(
       GENERATE_PATH,
@@ -67,7 +68,9 @@ export class MinerClient implements OnApplicationShutdown {
   }
 }
 
-async function* translateErrors(stream: ClientReadableStream<minerV1.GenerateResponse>): AsyncGenerator<minerV1.GenerateResponse> {
+async function* translateErrors(
+  stream: ClientReadableStream<minerV1.GenerateResponse>,
+): AsyncGenerator<minerV1.GenerateResponse> {
   try {
     for await (const response of stream as AsyncIterable<minerV1.GenerateResponse>) yield response;
   } catch (error) {

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Gauge } from 'prom-client';
-import { RedisService, metricsRegistry, redisKey } from '@chattensor/common';
+import { RedisService, redisKey, gauge } from '@chattensor/common';
 import { emaUpdate } from '@chattensor/scoring';
 import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
@@ -23,11 +22,10 @@ export interface MinerScore {
 export class ScoreBook {
   private readonly key: string;
   private readonly alpha: number;
-  private readonly scoreGauge = new Gauge({
+  private readonly scoreGauge = gauge({
     name: 'chattensor_validator_miner_score',
     help: 'Moving-average score of each miner',
     labelNames: ['uid', 'hotkey'],
-    registers: [metricsRegistry],
   });
 
   // KEYS[1] hash; ARGV: field, reward, alpha. Same formula as emaUpdate().
@@ -50,7 +48,16 @@ export class ScoreBook {
   }
 
   async record(uid: number, hotkey: string, reward: number): Promise<number> {
-    const score = Number(await this.redis.client.eval(ScoreBook.UPDATE, 1, this.key, `${uid}:${hotkey}`, String(reward), String(this.alpha)));
+    const score = Number(
+      await this.redis.client.eval(
+        ScoreBook.UPDATE,
+        1,
+        this.key,
+        `${uid}:${hotkey}`,
+        String(reward),
+        String(this.alpha),
+      ),
+    );
     this.scoreGauge.set({ uid: String(uid), hotkey }, score);
     return score;
   }
@@ -59,6 +66,10 @@ export class ScoreBook {
   async scoresOf(miners: { uid: number; hotkey: string }[]): Promise<MinerScore[]> {
     if (miners.length === 0) return [];
     const values = await this.redis.client.hmget(this.key, ...miners.map((m) => `${m.uid}:${m.hotkey}`));
-    return miners.map((m, i) => ({ uid: m.uid, hotkey: m.hotkey, score: values[i] === null ? 0 : Number(values[i]) }));
+    return miners.map((m, i) => ({
+      uid: m.uid,
+      hotkey: m.hotkey,
+      score: values[i] === null ? 0 : Number(values[i]),
+    }));
   }
 }

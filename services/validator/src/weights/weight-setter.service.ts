@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Counter, Gauge } from 'prom-client';
-import { NatsService, RedisService, metricsRegistry, redisKey, rootLogger } from '@chattensor/common';
+import { NatsService, RedisService, redisKey, rootLogger, counter, gauge } from '@chattensor/common';
 import {
   MetagraphWatcher,
   Subjects,
@@ -32,27 +31,23 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
   private timer?: NodeJS.Timeout;
   private stopAnnouncing?: () => void;
   private leader = false;
-  private readonly leaderGauge = new Gauge({
+  private readonly leaderGauge = gauge({
     name: 'chattensor_validator_is_leader',
     help: '1 on the replica that currently sets weights',
-    registers: [metricsRegistry],
   });
-  private readonly weightsSet = new Counter({
+  private readonly weightsSet = counter({
     name: 'chattensor_validator_weights_set_total',
     help: 'Weight-setting rounds by outcome',
     labelNames: ['outcome'],
-    registers: [metricsRegistry],
   });
-  private readonly lastWeightsTime = new Gauge({
+  private readonly lastWeightsTime = gauge({
     name: 'chattensor_validator_last_weights_set_timestamp_seconds',
     help: 'When weights were last accepted by the chain-indexer',
-    registers: [metricsRegistry],
   });
-  private readonly weightGauge = new Gauge({
+  private readonly weightGauge = gauge({
     name: 'chattensor_validator_miner_weight',
     help: 'Normalised weight last set for each miner',
     labelNames: ['uid'],
-    registers: [metricsRegistry],
   });
 
   constructor(
@@ -71,7 +66,12 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
       this.stopAnnouncing = startAnnouncing(this.nats.nc, {
         keypair: this.identity.hotkey,
         intervalMs: 5000,
-        fields: () => ({ netuid: this.config.netuid, role: 'validator', host: this.config.http.host, port: this.config.http.port }),
+        fields: () => ({
+          netuid: this.config.netuid,
+          role: 'validator',
+          host: this.config.http.host,
+          port: this.config.http.port,
+        }),
       });
     }
     const interval = this.config.scoring.weightsIntervalSeconds * 1000;
@@ -109,13 +109,23 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
   private async setWeights(): Promise<void> {
     const snapshot = this.metagraph.current();
     if (!snapshot) return;
-    const miners = snapshot.neurons.filter((n) => n.role !== 'validator' && n.hotkey !== this.identity.hotkey.ss58Address);
+    const miners = snapshot.neurons.filter(
+      (n) => n.role !== 'validator' && n.hotkey !== this.identity.hotkey.ss58Address,
+    );
     if (miners.length === 0) return;
     const scored = await this.scores.scoresOf(miners);
     const { uids, weights } = scoresToWeights(new Map(scored.map((s) => [s.uid, s.score])));
     if (weights.every((w) => w === 0)) return;
-    const request: SetWeightsRequest = { v: 1, netuid: this.config.netuid, hotkey: this.identity.hotkey.ss58Address, uids, weights };
-    const reply = await this.nats.nc.request(Subjects.extrinsics('set_weights'), encodeJson(request), { timeout: 60_000 });
+    const request: SetWeightsRequest = {
+      v: 1,
+      netuid: this.config.netuid,
+      hotkey: this.identity.hotkey.ss58Address,
+      uids,
+      weights,
+    };
+    const reply = await this.nats.nc.request(Subjects.extrinsics('set_weights'), encodeJson(request), {
+      timeout: 60_000,
+    });
     const decoded = decodeJson(extrinsicOutcomeSchema, reply.data);
     if (!decoded.ok) throw new Error(`chain-indexer answered an invalid outcome: ${decoded.error}`);
     this.weightsSet.inc({ outcome: decoded.value.outcome });
@@ -127,7 +137,14 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
       this.lastWeightsTime.set(Date.now() / 1000);
       uids.forEach((uid, i) => this.weightGauge.set({ uid: String(uid) }, weights[i]));
     }
-    this.log.info({ outcome: decoded.value.outcome, miners: uids.length, nextEligibleBlock: decoded.value.nextEligibleBlock }, 'weights sent');
+    this.log.info(
+      {
+        outcome: decoded.value.outcome,
+        miners: uids.length,
+        nextEligibleBlock: decoded.value.nextEligibleBlock,
+      },
+      'weights sent',
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -136,7 +153,12 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     if (this.leader) {
       // Hand leadership over at once instead of waiting for the lock to expire.
       await this.redis.client
-        .eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, this.lockKey, this.token)
+        .eval(
+          `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+          1,
+          this.lockKey,
+          this.token,
+        )
         .catch(() => undefined);
     }
   }
