@@ -1,82 +1,305 @@
 'use strict';
-// Streams answers from /v1/chat/completions (SSE) into the page; keeps one conversation per tab.
-const log = document.getElementById('log');
-const form = document.getElementById('composer');
-const prompt = document.getElementById('prompt');
-const stopButton = document.getElementById('stop');
-let conversationId = null;
-let controller = null;
+// The web chat: conversations from /v1/conversations, answers streamed from
+// /v1/chat/completions (SSE), each answer labelled with the miner that wrote it.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const log = $('log');
+  const form = $('composer');
+  const prompt = $('prompt');
+  const sendButton = $('send');
+  const stopButton = $('stop');
+  const regenerateButton = $('regenerate');
+  const list = $('conversations');
+  const errorBox = $('error');
+  const sidebar = $('sidebar');
+  const toggle = $('toggle-sidebar');
 
-function bubble(role, text) {
-  const div = document.createElement('div');
-  div.className = `msg ${role}`;
-  div.textContent = text;
-  log.appendChild(div);
-  log.scrollTop = log.scrollHeight;
-  return div;
-}
+  const state = {
+    conversationId: null,
+    controller: null,
+    // Current scores by "uid:hotkey", from /v1/status; refreshed after each answer.
+    scores: new Map(),
+    // The last exchange as shown: { text, stored } (stored: the gateway saved it, so it can be regenerated in place).
+    last: null,
+  };
 
-async function ensureConversation() {
-  if (conversationId) return conversationId;
-  const res = await fetch('/v1/conversations', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
-  conversationId = (await res.json()).id;
-  return conversationId;
-}
+  async function api(path, options = {}) {
+    const res = await fetch(path, { ...options, headers: { 'Content-Type': 'application/json', ...(options.headers || {}) } });
+    if (!res.ok) {
+      let message = `${res.status} ${res.statusText}`;
+      try {
+        message = (await res.json()).error.message;
+      } catch {
+        // Not an error object: keep the status line.
+      }
+      const error = new Error(message);
+      error.status = res.status;
+      throw error;
+    }
+    return res;
+  }
 
-form.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const text = prompt.value.trim();
-  if (!text || controller) return;
-  prompt.value = '';
-  bubble('user', text);
-  const answer = bubble('assistant', '');
-  controller = new AbortController();
-  stopButton.hidden = false;
-  try {
-    const res = await fetch('/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ model: 'chattensor', stream: true, conversation_id: await ensureConversation(), messages: [{ role: 'user', content: text }] }),
-      signal: controller.signal,
-    });
-    if (!res.ok) throw new Error((await res.json()).error.message);
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const line = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
-        const chunk = JSON.parse(line.slice(6));
-        if (chunk.error) throw new Error(chunk.error.message);
-        const delta = chunk.choices[0] && chunk.choices[0].delta.content;
-        if (delta) answer.textContent += delta;
-        if (chunk.chattensor) {
-          const m = chunk.chattensor.miner;
-          const meta = document.createElement('div');
-          meta.className = 'meta';
-          meta.textContent = `miner uid ${m.uid} · ${m.hotkey.slice(0, 8)}… · score ${m.score === undefined ? 'n/a' : m.score.toFixed(3)}`;
-          answer.appendChild(meta);
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = !message;
+  }
+
+  function shortKey(hotkey) {
+    return hotkey.length > 12 ? `${hotkey.slice(0, 6)}…${hotkey.slice(-4)}` : hotkey;
+  }
+
+  function minerLabel(miner) {
+    const score = state.scores.get(`${miner.uid}:${miner.hotkey}`) ?? miner.score;
+    const scoreText = typeof score === 'number' ? score.toFixed(3) : 'n/a';
+    return `miner uid ${miner.uid} · ${shortKey(miner.hotkey)} · score ${scoreText}`;
+  }
+
+  function bubble(role, text) {
+    $('empty')?.remove();
+    const div = document.createElement('div');
+    div.className = `msg ${role}`;
+    const body = document.createElement('div');
+    body.className = 'text';
+    body.textContent = text;
+    div.appendChild(body);
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+    return div;
+  }
+
+  function setMeta(div, miner) {
+    let meta = div.querySelector('.meta');
+    if (!meta) {
+      meta = document.createElement('div');
+      meta.className = 'meta';
+      div.appendChild(meta);
+    }
+    meta.dataset.uid = String(miner.uid);
+    meta.dataset.hotkey = miner.hotkey;
+    meta.title = miner.hotkey;
+    meta.textContent = minerLabel(miner);
+  }
+
+  function setNote(div, text) {
+    const note = document.createElement('div');
+    note.className = 'note';
+    note.textContent = text;
+    div.appendChild(note);
+  }
+
+  function setBusy(busy) {
+    sendButton.disabled = busy;
+    stopButton.hidden = !busy;
+    regenerateButton.hidden = busy || !state.last;
+  }
+
+  async function refreshScores() {
+    try {
+      const status = await (await api('/v1/status')).json();
+      state.scores = new Map(status.miners.filter((m) => m.score !== null).map((m) => [`${m.uid}:${m.hotkey}`, m.score]));
+      for (const meta of log.querySelectorAll('.meta')) {
+        meta.textContent = minerLabel({ uid: Number(meta.dataset.uid), hotkey: meta.dataset.hotkey });
+      }
+    } catch {
+      // The status page is best effort here; answers keep the score they arrived with.
+    }
+  }
+
+  async function refreshList() {
+    const { data } = await (await api('/v1/conversations')).json();
+    list.replaceChildren(
+      ...data.map((c) => {
+        const li = document.createElement('li');
+        li.dataset.id = c.id;
+        if (c.id === state.conversationId) li.className = 'current';
+        const open = document.createElement('button');
+        open.type = 'button';
+        open.className = 'open';
+        open.textContent = c.title;
+        open.addEventListener('click', () => void openConversation(c.id));
+        const del = document.createElement('button');
+        del.type = 'button';
+        del.className = 'delete';
+        del.title = 'Delete conversation';
+        del.setAttribute('aria-label', `Delete ${c.title}`);
+        del.textContent = '×';
+        del.addEventListener('click', () => void deleteConversation(c.id));
+        li.append(open, del);
+        return li;
+      }),
+    );
+  }
+
+  function closeSidebar() {
+    sidebar.classList.remove('open');
+    toggle.setAttribute('aria-expanded', 'false');
+  }
+
+  async function openConversation(id) {
+    if (state.controller) return;
+    showError('');
+    try {
+      const conversation = await (await api(`/v1/conversations/${encodeURIComponent(id)}`)).json();
+      state.conversationId = id;
+      state.last = null;
+      $('title').textContent = conversation.title;
+      log.replaceChildren();
+      let lastUser = null;
+      for (const message of conversation.messages) {
+        const div = bubble(message.role, message.content);
+        if (message.role === 'user') lastUser = message.content;
+        if (message.role === 'assistant' && message.miner) setMeta(div, message.miner);
+      }
+      const tail = conversation.messages[conversation.messages.length - 1];
+      if (tail && tail.role === 'assistant' && lastUser !== null) state.last = { text: lastUser, stored: true };
+      setBusy(false);
+      closeSidebar();
+      await refreshList();
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+
+  async function deleteConversation(id) {
+    if (state.controller) return;
+    try {
+      await api(`/v1/conversations/${encodeURIComponent(id)}`, { method: 'DELETE' });
+      if (id === state.conversationId) newChat();
+      await refreshList();
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+
+  function newChat() {
+    if (state.controller) return;
+    state.conversationId = null;
+    state.last = null;
+    $('title').textContent = 'ChatTensor';
+    log.replaceChildren();
+    showError('');
+    setBusy(false);
+    closeSidebar();
+    for (const li of list.querySelectorAll('li.current')) li.classList.remove('current');
+    prompt.focus();
+  }
+
+  async function ensureConversation() {
+    if (!state.conversationId) {
+      const created = await (await api('/v1/conversations', { method: 'POST', body: '{}' })).json();
+      state.conversationId = created.id;
+    }
+    return state.conversationId;
+  }
+
+  // Streams one answer into `answer`; resolves true when the answer completed (and was stored).
+  async function streamAnswer(body, answer) {
+    state.controller = new AbortController();
+    setBusy(true);
+    answer.classList.add('streaming');
+    const text = answer.querySelector('.text');
+    let completed = false;
+    try {
+      const res = await api('/v1/chat/completions', {
+        method: 'POST',
+        body: JSON.stringify({ model: 'chattensor', stream: true, ...body }),
+        signal: state.controller.signal,
+      });
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const event = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          if (!event.startsWith('data: ')) continue;
+          if (event === 'data: [DONE]') {
+            completed = true;
+            continue;
+          }
+          const chunk = JSON.parse(event.slice(6));
+          if (chunk.error) throw new Error(chunk.error.message);
+          const delta = chunk.choices[0] && chunk.choices[0].delta.content;
+          if (delta) {
+            text.textContent += delta;
+            log.scrollTop = log.scrollHeight;
+          }
+          if (chunk.chattensor && chunk.chattensor.miner) setMeta(answer, chunk.chattensor.miner);
         }
       }
+    } catch (error) {
+      if (error.name === 'AbortError') setNote(answer, 'stopped');
+      else showError(error.message);
+    } finally {
+      answer.classList.remove('streaming');
+      state.controller = null;
     }
-  } catch (error) {
-    if (error.name !== 'AbortError') answer.textContent += `\n[error: ${error.message}]`;
-  } finally {
-    controller = null;
-    stopButton.hidden = true;
+    return completed;
   }
-});
 
-stopButton.addEventListener('click', () => controller && controller.abort());
-prompt.addEventListener('keydown', (event) => {
-  if (event.key === 'Enter' && !event.shiftKey) {
-    event.preventDefault();
-    form.requestSubmit();
+  async function ask(textToSend, { echo }) {
+    showError('');
+    if (echo) bubble('user', textToSend);
+    const answer = bubble('assistant', '');
+    try {
+      const conversationId = await ensureConversation();
+      const completed = await streamAnswer({ conversation_id: conversationId, messages: [{ role: 'user', content: textToSend }] }, answer);
+      state.last = { text: textToSend, stored: completed };
+    } catch (error) {
+      showError(error.message);
+      state.last = { text: textToSend, stored: false };
+    }
+    setBusy(false);
+    void refreshList().catch(() => undefined);
+    void refreshScores();
   }
-});
+
+  async function regenerate() {
+    if (!state.last || state.controller) return;
+    const last = state.last;
+    const answers = log.querySelectorAll('.msg.assistant');
+    const previous = answers[answers.length - 1];
+    if (!last.stored) {
+      // The last answer was stopped or failed, so the gateway has not stored it: ask the same question again.
+      previous?.remove();
+      await ask(last.text, { echo: false });
+      return;
+    }
+    showError('');
+    const answer = bubble('assistant', '');
+    previous?.remove();
+    const completed = await streamAnswer({ conversation_id: state.conversationId, regenerate: true, messages: [] }, answer);
+    // A stopped regeneration leaves the stored answer in place; show what is stored again.
+    if (!completed) state.last = { text: last.text, stored: true };
+    setBusy(false);
+    void refreshScores();
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = prompt.value.trim();
+    if (!text || state.controller) return;
+    prompt.value = '';
+    void ask(text, { echo: true });
+  });
+  stopButton.addEventListener('click', () => state.controller && state.controller.abort());
+  regenerateButton.addEventListener('click', () => void regenerate());
+  $('new-chat').addEventListener('click', newChat);
+  toggle.addEventListener('click', () => {
+    const open = sidebar.classList.toggle('open');
+    toggle.setAttribute('aria-expanded', String(open));
+  });
+  prompt.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  void refreshList().catch((error) => showError(error.message));
+  void refreshScores();
+})();

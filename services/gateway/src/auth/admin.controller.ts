@@ -42,7 +42,11 @@ export class AdminController {
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const param = issue.path.map(String).join('.') || undefined;
-      throw new AppError(ErrorCode.InvalidRequest, `Invalid value for '${param ?? 'body'}': ${issue.message}`, { param });
+      throw new AppError(
+        ErrorCode.InvalidRequest,
+        `Invalid value for '${param ?? 'body'}': ${issue.message}`,
+        { param },
+      );
     }
     const defaults = this.config.access.keyDefaultLimits;
     const created = await this.keys.create(parsed.data.name, {

@@ -15,12 +15,19 @@ export class AdminGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (!this.expected) throw new AppError(ErrorCode.NotFound, 'Unknown route: the admin API is disabled (ADMIN_TOKEN is not set).');
+    if (!this.expected)
+      throw new AppError(
+        ErrorCode.NotFound,
+        'Unknown route: the admin API is disabled (ADMIN_TOKEN is not set).',
+      );
     const header = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
     const token = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
     // Comparing digests of equal length keeps the check constant-time whatever was sent.
     if (!token || !timingSafeEqual(digest(token), this.expected)) {
-      throw new AppError(ErrorCode.Unauthenticated, 'The admin API needs Authorization: Bearer <ADMIN_TOKEN>.');
+      throw new AppError(
+        ErrorCode.Unauthenticated,
+        'The admin API needs Authorization: Bearer <ADMIN_TOKEN>.',
+      );
     }
     return true;
   }

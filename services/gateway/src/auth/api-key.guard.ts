@@ -26,7 +26,10 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const wanted = this.reflector.getAllAndOverride<boolean | undefined>(AUTHENTICATED, [context.getHandler(), context.getClass()]);
+    const wanted = this.reflector.getAllAndOverride<boolean | undefined>(AUTHENTICATED, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (!wanted || context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     setPrincipal(request, await this.resolve(request));
@@ -37,7 +40,8 @@ export class ApiKeyGuard implements CanActivate {
     const presented = bearerToken(request);
     if (presented !== undefined && looksLikeApiKey(presented)) {
       const record = await this.keys.verify(presented);
-      if (!record) throw new AppError(ErrorCode.Unauthenticated, 'Incorrect API key provided, or the key was revoked.');
+      if (!record)
+        throw new AppError(ErrorCode.Unauthenticated, 'Incorrect API key provided, or the key was revoked.');
       return {
         kind: 'key',
         owner: record.id,

@@ -67,7 +67,8 @@ export class ApiKeyStore {
       .hset(this.recordKey(hash), { ...record, createdAt: String(record.createdAt) })
       .hset(this.indexKey(), record.id, hash)
       .exec();
-    if (!result || result.some(([error]) => error)) throw new AppError(ErrorCode.Internal, 'storing the API key failed');
+    if (!result || result.some(([error]) => error))
+      throw new AppError(ErrorCode.Internal, 'storing the API key failed');
     return { key, record };
   }
 

@@ -1,7 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createInbox, headers as natsHeaders, type Msg } from 'nats';
 import { AppError, CORRELATION_HEADER, ErrorCode, NatsService, isErrorCode } from '@chattensor/common';
-import { Subjects, chatFrameSchema, decodeJson, encodeJson, type ChatFrame, type ChatJob } from '@chattensor/protocol';
+import {
+  Subjects,
+  chatFrameSchema,
+  decodeJson,
+  encodeJson,
+  type ChatFrame,
+  type ChatJob,
+} from '@chattensor/protocol';
 import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
 
@@ -49,10 +56,19 @@ export class ChatRelay {
     try {
       nc.publish(Subjects.chatCompletions, encodeJson(job), { reply: inbox, headers });
       const first = await next(iterator, this.config.chat.acceptTimeoutMs);
-      if (!first) throw new AppError(ErrorCode.Unavailable, 'No validator accepted the request in time; try again shortly.', { retryAfterSeconds: 1 });
+      if (!first)
+        throw new AppError(
+          ErrorCode.Unavailable,
+          'No validator accepted the request in time; try again shortly.',
+          { retryAfterSeconds: 1 },
+        );
       const frame = toFrame(first);
       if (frame.type === 'error') throw frameError(frame);
-      if (frame.type !== 'accepted') throw new AppError(ErrorCode.Internal, `validator protocol error: expected accepted, got ${frame.type}`);
+      if (frame.type !== 'accepted')
+        throw new AppError(
+          ErrorCode.Internal,
+          `validator protocol error: expected accepted, got ${frame.type}`,
+        );
       const idleTimeoutMs = this.config.chat.idleTimeoutMs;
       const frames = async function* (): AsyncGenerator<AnswerFrame> {
         try {
@@ -83,10 +99,13 @@ export class ChatRelay {
 function toFrame(message: Msg): ChatFrame {
   // The server answers 503 on the inbox when nobody listens on the subject.
   if (message.headers?.hasError && message.headers.code === 503) {
-    throw new AppError(ErrorCode.Unavailable, 'No validator is available; try again shortly.', { retryAfterSeconds: 1 });
+    throw new AppError(ErrorCode.Unavailable, 'No validator is available; try again shortly.', {
+      retryAfterSeconds: 1,
+    });
   }
   const decoded = decodeJson(chatFrameSchema, message.data);
-  if (!decoded.ok) throw new AppError(ErrorCode.Internal, `validator sent an invalid frame: ${decoded.error}`);
+  if (!decoded.ok)
+    throw new AppError(ErrorCode.Internal, `validator sent an invalid frame: ${decoded.error}`);
   return decoded.value;
 }
 
@@ -98,7 +117,9 @@ function frameError(frame: Extract<ChatFrame, { type: 'error' }>): AppError {
 
 async function next(iterator: AsyncIterator<Msg>, timeoutMs: number): Promise<Msg | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+  const timeout = new Promise<undefined>(
+    (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
+  );
   try {
     const result = await Promise.race([iterator.next(), timeout]);
     if (result === undefined || result.done) return undefined;
@@ -107,4 +128,3 @@ async function next(iterator: AsyncIterator<Msg>, timeoutMs: number): Promise<Ms
     clearTimeout(timer);
   }
 }
-

@@ -7,7 +7,9 @@ const messageSchema = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant'], {
     message: "must be one of 'system', 'developer', 'user', 'assistant'",
   }),
-  content: z.union([z.string(), z.array(textPart).min(1)], { message: 'must be a string or an array of text parts' }).nullable(),
+  content: z
+    .union([z.string(), z.array(textPart).min(1)], { message: 'must be a string or an array of text parts' })
+    .nullable(),
   name: z.string().optional(),
 });
 
@@ -45,22 +47,38 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
   if (!result.success) {
     const issue = result.error.issues[0];
     const param = issue.path.reduce<string>(
-      (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
+      (acc, part) =>
+        typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part),
       '',
     );
-    throw new AppError(ErrorCode.InvalidRequest, `Invalid value for '${param || 'body'}': ${issue.message}`, { param: param || undefined });
+    throw new AppError(ErrorCode.InvalidRequest, `Invalid value for '${param || 'body'}': ${issue.message}`, {
+      param: param || undefined,
+    });
   }
   const request = result.data;
   if (request.regenerate) {
-    if (!request.conversation_id) throw new AppError(ErrorCode.InvalidRequest, "'regenerate' needs a 'conversation_id'.", { param: 'regenerate' });
-    if (request.messages.length > 0) throw new AppError(ErrorCode.InvalidRequest, "'messages' must be empty when 'regenerate' is true.", { param: 'messages' });
+    if (!request.conversation_id)
+      throw new AppError(ErrorCode.InvalidRequest, "'regenerate' needs a 'conversation_id'.", {
+        param: 'regenerate',
+      });
+    if (request.messages.length > 0)
+      throw new AppError(ErrorCode.InvalidRequest, "'messages' must be empty when 'regenerate' is true.", {
+        param: 'messages',
+      });
   } else if (request.messages.length === 0) {
-    throw new AppError(ErrorCode.InvalidRequest, "Invalid value for 'messages': must contain at least one message", { param: 'messages' });
+    throw new AppError(
+      ErrorCode.InvalidRequest,
+      "Invalid value for 'messages': must contain at least one message",
+      { param: 'messages' },
+    );
   }
   if (request.tools && request.tools.length > 0) {
-    throw new AppError(ErrorCode.InvalidRequest, 'Tool calls are not supported by this endpoint.', { param: 'tools' });
+    throw new AppError(ErrorCode.InvalidRequest, 'Tool calls are not supported by this endpoint.', {
+      param: 'tools',
+    });
   }
-  if (request.logprobs) throw new AppError(ErrorCode.InvalidRequest, 'logprobs are not supported.', { param: 'logprobs' });
+  if (request.logprobs)
+    throw new AppError(ErrorCode.InvalidRequest, 'logprobs are not supported.', { param: 'logprobs' });
   return request;
 }
 

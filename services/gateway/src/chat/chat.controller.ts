@@ -1,7 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { LATENCY_BUCKETS, metricsRegistry, rootLogger } from '@chattensor/common';
+import { LATENCY_BUCKETS, rootLogger, counter, gauge, histogram } from '@chattensor/common';
 import { Authenticated } from '../auth/authenticated.decorator';
 import { toAppError } from '../errors/openai-exception.filter';
 import { httpErrorOf } from '../errors/openai-error';
@@ -11,34 +10,29 @@ import type { AnswerFrame } from './chat-relay.service';
 import { chatCompletionJson, chunkJson, sseEvent, usageOf } from './openai-format.util';
 
 const latency = {
-  ttft: new Histogram({
+  ttft: histogram({
     name: 'chattensor_gateway_time_to_first_token_seconds',
     help: 'Time from request to the first token sent to the client',
     buckets: LATENCY_BUCKETS,
-    registers: [metricsRegistry],
   }),
-  e2e: new Histogram({
+  e2e: histogram({
     name: 'chattensor_gateway_e2e_request_latency_seconds',
     help: 'Time from request to the end of the answer',
     buckets: LATENCY_BUCKETS,
-    registers: [metricsRegistry],
   }),
 };
-const generationTokens = new Counter({
+const generationTokens = counter({
   name: 'chattensor_gateway_generation_tokens_total',
   help: 'Completion tokens delivered to clients',
-  registers: [metricsRegistry],
 });
-const running = new Gauge({
+const running = gauge({
   name: 'chattensor_gateway_num_requests_running',
   help: 'Chat requests in progress',
-  registers: [metricsRegistry],
 });
-const outcomes = new Counter({
+const outcomes = counter({
   name: 'chattensor_gateway_requests_total',
   help: 'Chat requests by outcome (ok, cancelled by the client, or the error code)',
   labelNames: ['outcome', 'stream'],
-  registers: [metricsRegistry],
 });
 
 /** What a request delivered, whatever way it ended. */
@@ -59,10 +53,15 @@ export class ChatController {
 
   @Post('completions')
   @HttpCode(200)
-  async create(@Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async create(
+    @Body() body: unknown,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const started = performance.now();
     const context = requestContext(request);
-    const stream = typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
+    const stream =
+      typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
     running.inc();
     let outcome = 'ok';
     try {
@@ -81,7 +80,9 @@ export class ChatController {
           chat.relayed.cancel();
         }
       });
-      const delivery = chat.request.stream ? await this.stream(chat, reply, started) : await this.json(chat, reply, started);
+      const delivery = chat.request.stream
+        ? await this.stream(chat, reply, started)
+        : await this.json(chat, reply, started);
       completed = true;
       if (delivery.error && outcome !== 'cancelled') outcome = delivery.error;
       latency.e2e.observe((performance.now() - started) / 1000);
@@ -96,8 +97,13 @@ export class ChatController {
   }
 
   private async settle(chat: StartedChat, delivery: Delivery, context: ChatContext): Promise<void> {
-    const used = delivery.choices.length > 0 ? usageOf(delivery.choices).total_tokens : chat.estimatedTokens + delivery.completionTokens;
-    await this.chat.finish(chat, delivery.choices, used, context).catch((error: unknown) => this.log.error({ err: error }, 'storing the conversation failed'));
+    const used =
+      delivery.choices.length > 0
+        ? usageOf(delivery.choices).total_tokens
+        : chat.estimatedTokens + delivery.completionTokens;
+    await this.chat
+      .finish(chat, delivery.choices, used, context)
+      .catch((error: unknown) => this.log.error({ err: error }, 'storing the conversation failed'));
   }
 
   private async json(chat: StartedChat, reply: FastifyReply, started: number): Promise<Delivery> {
@@ -143,7 +149,8 @@ export class ChatController {
           }
           write(sseEvent(chunkJson(chat, frame.index, { content: frame.text }, null)));
         } else {
-          if (!roleSent.has(frame.index)) write(sseEvent(chunkJson(chat, frame.index, { role: 'assistant', content: '' }, null)));
+          if (!roleSent.has(frame.index))
+            write(sseEvent(chunkJson(chat, frame.index, { role: 'assistant', content: '' }, null)));
           write(
             sseEvent(
               chunkJson(chat, frame.index, {}, frame.finishReason === 'length' ? 'length' : 'stop', {

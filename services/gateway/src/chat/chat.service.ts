@@ -59,10 +59,15 @@ export class ChatService {
   async start(body: unknown, context: ChatContext): Promise<StartedChat> {
     const request = parseChatRequest(body);
     const model = this.models.resolve(request.model);
-    const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? this.config.chat.defaultMaxTokens;
+    const maxTokens =
+      request.max_completion_tokens ?? request.max_tokens ?? this.config.chat.defaultMaxTokens;
     if (maxTokens > this.config.chat.maxTokensLimit) {
       const param = request.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens';
-      throw new AppError(ErrorCode.InvalidRequest, `Invalid value for '${param}': must be at most ${this.config.chat.maxTokensLimit}.`, { param });
+      throw new AppError(
+        ErrorCode.InvalidRequest,
+        `Invalid value for '${param}': must be at most ${this.config.chat.maxTokensLimit}.`,
+        { param },
+      );
     }
     const newTurns: ChatTurn[] = request.messages.map((m) => ({
       role: m.role === 'developer' ? 'system' : m.role,
@@ -70,13 +75,17 @@ export class ChatService {
     }));
     let messages = newTurns;
     if (request.conversation_id) {
-      const history: ChatTurn[] = (await this.conversations.messages(request.conversation_id, context.principal.owner)).map((m) => ({
+      const history: ChatTurn[] = (
+        await this.conversations.messages(request.conversation_id, context.principal.owner)
+      ).map((m) => ({
         role: m.role,
         content: m.content,
       }));
       if (request.regenerate) {
         if (history.at(-1)?.role !== 'assistant') {
-          throw new AppError(ErrorCode.InvalidRequest, 'The conversation has no answer to regenerate.', { param: 'regenerate' });
+          throw new AppError(ErrorCode.InvalidRequest, 'The conversation has no answer to regenerate.', {
+            param: 'regenerate',
+          });
         }
         history.pop();
       }
@@ -86,13 +95,24 @@ export class ChatService {
         charsPerToken: this.config.conversations.charsPerToken,
         maxChars: this.config.conversations.maxChars,
       });
-      if (fitted.dropped > 0) this.log.debug({ conversationId: request.conversation_id, dropped: fitted.dropped }, 'history trimmed to the context');
+      if (fitted.dropped > 0)
+        this.log.debug(
+          { conversationId: request.conversation_id, dropped: fitted.dropped },
+          'history trimmed to the context',
+        );
       messages = fitted.messages;
-      if (messages.length === 0) throw new AppError(ErrorCode.InvalidRequest, 'The conversation is empty: send a message.', { param: 'messages' });
+      if (messages.length === 0)
+        throw new AppError(ErrorCode.InvalidRequest, 'The conversation is empty: send a message.', {
+          param: 'messages',
+        });
     }
     // Prompt and answer both count against tokens per minute; the answer's share is settled on completion.
     const estimatedTokens = estimateTokens(messages, this.config.conversations.charsPerToken);
-    const admission = await this.limiter.admit(context.principal.rateSubject, context.principal.limits, estimatedTokens);
+    const admission = await this.limiter.admit(
+      context.principal.rateSubject,
+      context.principal.limits,
+      estimatedTokens,
+    );
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const job: ChatJob = {
       v: 1,
@@ -106,23 +126,43 @@ export class ChatService {
         temperature: request.temperature ?? undefined,
         topP: request.top_p ?? undefined,
         seed: request.seed ?? undefined,
-        stop: request.stop === undefined || request.stop === null ? [] : typeof request.stop === 'string' ? [request.stop] : request.stop,
+        stop:
+          request.stop === undefined || request.stop === null
+            ? []
+            : typeof request.stop === 'string'
+              ? [request.stop]
+              : request.stop,
         presencePenalty: request.presence_penalty ?? 0,
         frequencyPenalty: request.frequency_penalty ?? 0,
       },
     };
     try {
       const relayed = await this.relay.start(job, context.correlationId);
-      return { id, created: Math.floor(Date.now() / 1000), request, relayed, admission, estimatedTokens, newTurns };
+      return {
+        id,
+        created: Math.floor(Date.now() / 1000),
+        request,
+        relayed,
+        admission,
+        estimatedTokens,
+        newTurns,
+      };
     } catch (error) {
       // Nothing was generated: give the estimate back.
-      await this.limiter.charge(context.principal.rateSubject, context.principal.limits, -estimatedTokens).catch(() => undefined);
+      await this.limiter
+        .charge(context.principal.rateSubject, context.principal.limits, -estimatedTokens)
+        .catch(() => undefined);
       throw error;
     }
   }
 
   /** Settles the caller's token bucket and stores the exchange when the request named a conversation. */
-  async finish(chat: StartedChat, choices: FinishedChoice[], usedTokens: number, context: ChatContext): Promise<void> {
+  async finish(
+    chat: StartedChat,
+    choices: FinishedChoice[],
+    usedTokens: number,
+    context: ChatContext,
+  ): Promise<void> {
     await this.limiter
       .charge(context.principal.rateSubject, context.principal.limits, usedTokens - chat.estimatedTokens)
       .catch((error: unknown) => this.log.warn({ err: error }, 'settling the token bucket failed'));
@@ -133,7 +173,10 @@ export class ChatService {
     await this.conversations.append(
       conversationId,
       context.principal.owner,
-      [...chat.newTurns.map((t) => ({ ...t, at: now })), { role: 'assistant', content: answer.text, at: now, miner: answer.miner }],
+      [
+        ...chat.newTurns.map((t) => ({ ...t, at: now })),
+        { role: 'assistant', content: answer.text, at: now, miner: answer.miner },
+      ],
       { replaceLastAnswer: chat.request.regenerate === true },
     );
   }

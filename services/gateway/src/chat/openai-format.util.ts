@@ -30,7 +30,10 @@ export function chatCompletionJson(chat: StartedChat, choices: FinishedChoice[])
     })),
     usage: usageOf(choices),
     // ChatTensor's extension: who answered each choice, and with which model.
-    chattensor: { validator: chat.relayed.validator, miners: choices.map((c) => ({ index: c.index, ...c.miner, model: c.model })) },
+    chattensor: {
+      validator: chat.relayed.validator,
+      miners: choices.map((c) => ({ index: c.index, ...c.miner, model: c.model })),
+    },
   };
 }
 

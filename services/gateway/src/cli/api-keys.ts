@@ -38,13 +38,15 @@ async function main(argv: string[]): Promise<void> {
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const store = new ApiKeyStore(redis);
-  const print = (human: string, data: unknown) => process.stdout.write(`${values.json ? JSON.stringify(data) : human}\n`);
+  const print = (human: string, data: unknown) =>
+    process.stdout.write(`${values.json ? JSON.stringify(data) : human}\n`);
   try {
     switch (command) {
       case 'create': {
         if (!argument) throw new UsageError('create needs a name');
         const { key, record } = await store.create(argument, {
-          requestsPerMinute: positiveInt(values.rpm, '--rpm') ?? config.access.keyDefaultLimits.requestsPerMinute,
+          requestsPerMinute:
+            positiveInt(values.rpm, '--rpm') ?? config.access.keyDefaultLimits.requestsPerMinute,
           tokensPerMinute: positiveInt(values.tpm, '--tpm') ?? config.access.keyDefaultLimits.tokensPerMinute,
         });
         print(
@@ -60,7 +62,10 @@ async function main(argv: string[]): Promise<void> {
           records.length === 0
             ? 'no keys'
             : records
-                .map((r) => `${r.id}  ${r.hint}  ${r.name}  ${r.requestsPerMinute} rpm  ${r.tokensPerMinute} tpm  created ${new Date(r.createdAt).toISOString()}`)
+                .map(
+                  (r) =>
+                    `${r.id}  ${r.hint}  ${r.name}  ${r.requestsPerMinute} rpm  ${r.tokensPerMinute} tpm  created ${new Date(r.createdAt).toISOString()}`,
+                )
                 .join('\n'),
           records,
         );
@@ -82,7 +87,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError) process.stderr.write(`${error.message}\n${USAGE}\n`);
-  else if (error instanceof ConfigError || error instanceof AppError) process.stderr.write(`${error.message}\n`);
+  else if (error instanceof ConfigError || error instanceof AppError)
+    process.stderr.write(`${error.message}\n`);
   else process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = error instanceof UsageError ? 64 : 1;
 });

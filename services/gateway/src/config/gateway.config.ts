@@ -60,7 +60,13 @@ export interface GatewayConfig {
     defaultMaxTokens: number;
     maxTokensLimit: number;
   };
-  conversations: { ttlSeconds: number; maxChars: number; maxMessages: number; contextTokens: number; charsPerToken: number };
+  conversations: {
+    ttlSeconds: number;
+    maxChars: number;
+    maxMessages: number;
+    contextTokens: number;
+    charsPerToken: number;
+  };
   access: {
     anonymous: boolean;
     anonymousLimits: RateLimits;
@@ -102,8 +108,14 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     },
     access: {
       anonymous: e.ANONYMOUS_ACCESS,
-      anonymousLimits: { requestsPerMinute: e.ANONYMOUS_REQUESTS_PER_MINUTE, tokensPerMinute: e.ANONYMOUS_TOKENS_PER_MINUTE },
-      keyDefaultLimits: { requestsPerMinute: e.KEY_REQUESTS_PER_MINUTE, tokensPerMinute: e.KEY_TOKENS_PER_MINUTE },
+      anonymousLimits: {
+        requestsPerMinute: e.ANONYMOUS_REQUESTS_PER_MINUTE,
+        tokensPerMinute: e.ANONYMOUS_TOKENS_PER_MINUTE,
+      },
+      keyDefaultLimits: {
+        requestsPerMinute: e.KEY_REQUESTS_PER_MINUTE,
+        tokensPerMinute: e.KEY_TOKENS_PER_MINUTE,
+      },
       adminToken: e.ADMIN_TOKEN,
       trustProxyHops: e.TRUST_PROXY_HOPS,
     },

@@ -16,7 +16,10 @@ const TEMPLATE_TOKENS_PER_MESSAGE = 4;
 
 /** A deliberately pessimistic token count: the gateway has no tokenizer for whatever model a miner serves. */
 export function estimateTokens(turns: ChatTurn[], charsPerToken: number): number {
-  return turns.reduce((sum, turn) => sum + Math.ceil(turn.content.length / charsPerToken) + TEMPLATE_TOKENS_PER_MESSAGE, 0);
+  return turns.reduce(
+    (sum, turn) => sum + Math.ceil(turn.content.length / charsPerToken) + TEMPLATE_TOKENS_PER_MESSAGE,
+    0,
+  );
 }
 
 /**
@@ -29,11 +32,16 @@ export function estimateTokens(turns: ChatTurn[], charsPerToken: number): number
  *     without its question confuses models more than it helps).
  * Older turns are dropped from what is sent, never from what is stored.
  */
-export function fitHistory(history: ChatTurn[], incoming: ChatTurn[], budget: ContextBudget): { messages: ChatTurn[]; dropped: number } {
+export function fitHistory(
+  history: ChatTurn[],
+  incoming: ChatTurn[],
+  budget: ContextBudget,
+): { messages: ChatTurn[]; dropped: number } {
   const system = history.filter((t) => t.role === 'system');
   const dialogue = history.filter((t) => t.role !== 'system');
   const chars = (turns: ChatTurn[]) => turns.reduce((n, t) => n + t.content.length, 0);
-  let tokensLeft = budget.contextTokens - budget.maxTokens - estimateTokens([...system, ...incoming], budget.charsPerToken);
+  let tokensLeft =
+    budget.contextTokens - budget.maxTokens - estimateTokens([...system, ...incoming], budget.charsPerToken);
   let charsLeft = budget.maxChars - chars(system) - chars(incoming);
   let first = dialogue.length;
   while (first > 0) {

@@ -43,7 +43,10 @@ export class ConversationStore {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {
     if (!('chattensorAppendExchange' in redis.client)) {
-      redis.client.defineCommand('chattensorAppendExchange', { numberOfKeys: 3, lua: APPEND_EXCHANGE_SCRIPT });
+      redis.client.defineCommand('chattensorAppendExchange', {
+        numberOfKeys: 3,
+        lua: APPEND_EXCHANGE_SCRIPT,
+      });
     }
   }
 
@@ -59,11 +62,22 @@ export class ConversationStore {
 
   async create(owner: string, title = DEFAULT_TITLE): Promise<ConversationMeta> {
     const now = Date.now();
-    const meta: ConversationMeta = { id: `conv_${randomUUID().replace(/-/g, '')}`, owner, title: title.slice(0, 200), createdAt: now, updatedAt: now };
+    const meta: ConversationMeta = {
+      id: `conv_${randomUUID().replace(/-/g, '')}`,
+      owner,
+      title: title.slice(0, 200),
+      createdAt: now,
+      updatedAt: now,
+    };
     const ttl = this.config.conversations.ttlSeconds;
     await this.redis.client
       .multi()
-      .hset(this.metaKey(meta.id), { owner, title: meta.title, createdAt: String(now), updatedAt: String(now) })
+      .hset(this.metaKey(meta.id), {
+        owner,
+        title: meta.title,
+        createdAt: String(now),
+        updatedAt: String(now),
+      })
       .expire(this.metaKey(meta.id), ttl)
       .zadd(this.ownerKey(owner), now, meta.id)
       .expire(this.ownerKey(owner), ttl)
@@ -74,8 +88,17 @@ export class ConversationStore {
   /** The conversation if it exists and belongs to `owner`; NotFound otherwise (no hint that it exists). */
   async get(id: string, owner: string): Promise<ConversationMeta> {
     const raw = await this.redis.client.hgetall(this.metaKey(id));
-    if (!raw.owner || raw.owner !== owner) throw new AppError(ErrorCode.NotFound, `No conversation found with id '${id}'.`, { param: 'conversation_id' });
-    return { id, owner: raw.owner, title: raw.title ?? '', createdAt: Number(raw.createdAt), updatedAt: Number(raw.updatedAt) };
+    if (!raw.owner || raw.owner !== owner)
+      throw new AppError(ErrorCode.NotFound, `No conversation found with id '${id}'.`, {
+        param: 'conversation_id',
+      });
+    return {
+      id,
+      owner: raw.owner,
+      title: raw.title ?? '',
+      createdAt: Number(raw.createdAt),
+      updatedAt: Number(raw.updatedAt),
+    };
   }
 
   async messages(id: string, owner: string): Promise<StoredMessage[]> {
@@ -98,7 +121,11 @@ export class ConversationStore {
 
   async delete(id: string, owner: string): Promise<void> {
     await this.get(id, owner);
-    await this.redis.client.multi().del(this.metaKey(id), this.messagesKey(id)).zrem(this.ownerKey(owner), id).exec();
+    await this.redis.client
+      .multi()
+      .del(this.metaKey(id), this.messagesKey(id))
+      .zrem(this.ownerKey(owner), id)
+      .exec();
   }
 
   /**
@@ -109,7 +136,12 @@ export class ConversationStore {
    * at all, so a reader never sees half an exchange and a deletion racing
    * with an answer cannot resurrect the conversation.
    */
-  async append(id: string, owner: string, turns: StoredMessage[], options: { replaceLastAnswer?: boolean } = {}): Promise<void> {
+  async append(
+    id: string,
+    owner: string,
+    turns: StoredMessage[],
+    options: { replaceLastAnswer?: boolean } = {},
+  ): Promise<void> {
     if (turns.length === 0) return;
     const firstUser = turns.find((t) => t.role === 'user');
     const stored = await (this.redis.client as ScriptedRedis).chattensorAppendExchange(
@@ -124,7 +156,10 @@ export class ConversationStore {
       options.replaceLastAnswer ? 'replace' : 'append',
       ...turns.map((t) => JSON.stringify(t)),
     );
-    if (stored !== 1) throw new AppError(ErrorCode.NotFound, `No conversation found with id '${id}'.`, { param: 'conversation_id' });
+    if (stored !== 1)
+      throw new AppError(ErrorCode.NotFound, `No conversation found with id '${id}'.`, {
+        param: 'conversation_id',
+      });
   }
 }
 
@@ -158,7 +193,12 @@ return 1
 `;
 
 type ScriptedRedis = Redis & {
-  chattensorAppendExchange(metaKey: string, messagesKey: string, ownerKey: string, ...args: string[]): Promise<number>;
+  chattensorAppendExchange(
+    metaKey: string,
+    messagesKey: string,
+    ownerKey: string,
+    ...args: string[]
+  ): Promise<number>;
 };
 
 function titleFrom(text: string): string {

@@ -9,7 +9,13 @@ import { ConversationStore, type ConversationMeta } from './conversation.store';
 const createSchema = z.object({ title: z.string().max(200).optional() }).nullish();
 
 function present(meta: ConversationMeta) {
-  return { id: meta.id, object: 'conversation' as const, title: meta.title, created_at: meta.createdAt, updated_at: meta.updatedAt };
+  return {
+    id: meta.id,
+    object: 'conversation' as const,
+    title: meta.title,
+    created_at: meta.createdAt,
+    updated_at: meta.updatedAt,
+  };
 }
 
 /** `/v1/conversations`: stored chats; a chat request continues one with `conversation_id`. */
@@ -22,7 +28,12 @@ export class ConversationsController {
   @HttpCode(201)
   async create(@Body() body: unknown, @Req() request: FastifyRequest) {
     const parsed = createSchema.safeParse(body);
-    if (!parsed.success) throw new AppError(ErrorCode.InvalidRequest, "Invalid value for 'title': must be a string of at most 200 characters", { param: 'title' });
+    if (!parsed.success)
+      throw new AppError(
+        ErrorCode.InvalidRequest,
+        "Invalid value for 'title': must be a string of at most 200 characters",
+        { param: 'title' },
+      );
     return present(await this.store.create(requestContext(request).principal.owner, parsed.data?.title));
   }
 

@@ -31,11 +31,23 @@ export function httpErrorOf(error: AppError): HttpError {
     case ErrorCode.PayloadTooLarge:
       return { status: 413, body: body('invalid_request_error', 'payload_too_large') };
     case ErrorCode.RateLimited:
-      return { status: 429, body: body('rate_limit_error', 'rate_limit_exceeded'), retryAfterSeconds: error.retryAfterSeconds ?? 1 };
+      return {
+        status: 429,
+        body: body('rate_limit_error', 'rate_limit_exceeded'),
+        retryAfterSeconds: error.retryAfterSeconds ?? 1,
+      };
     case ErrorCode.Overloaded:
-      return { status: 429, body: body('rate_limit_error', 'overloaded'), retryAfterSeconds: error.retryAfterSeconds ?? 1 };
+      return {
+        status: 429,
+        body: body('rate_limit_error', 'overloaded'),
+        retryAfterSeconds: error.retryAfterSeconds ?? 1,
+      };
     case ErrorCode.Unavailable:
-      return { status: 503, body: body('service_unavailable', 'unavailable'), retryAfterSeconds: error.retryAfterSeconds ?? 1 };
+      return {
+        status: 503,
+        body: body('service_unavailable', 'unavailable'),
+        retryAfterSeconds: error.retryAfterSeconds ?? 1,
+      };
     case ErrorCode.Timeout:
       return { status: 504, body: body('timeout', 'timeout') };
     case ErrorCode.Cancelled:
@@ -45,7 +57,14 @@ export function httpErrorOf(error: AppError): HttpError {
       return {
         status: 500,
         errorId,
-        body: { error: { message: `internal error (error id ${errorId})`, type: 'server_error', param: null, code: 'internal_error' } },
+        body: {
+          error: {
+            message: `internal error (error id ${errorId})`,
+            type: 'server_error',
+            param: null,
+            code: 'internal_error',
+          },
+        },
       };
     }
   }

@@ -18,7 +18,8 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
       if (!reply.raw.writableEnded) reply.raw.end(`data: ${JSON.stringify(http.body)}\n\n`);
       return;
     }
-    if (http.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(Math.ceil(http.retryAfterSeconds)));
+    if (http.retryAfterSeconds !== undefined)
+      void reply.header('Retry-After', String(Math.ceil(http.retryAfterSeconds)));
     void reply.status(http.status).header('Content-Type', 'application/json').send(http.body);
   }
 }
@@ -27,7 +28,8 @@ export function toAppError(exception: unknown): AppError {
   if (exception instanceof AppError) return exception;
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
-    if (status === 404) return new AppError(ErrorCode.NotFound, 'Unknown route: see /openapi.json for the API');
+    if (status === 404)
+      return new AppError(ErrorCode.NotFound, 'Unknown route: see /openapi.json for the API');
     if (status === 413) return new AppError(ErrorCode.PayloadTooLarge, 'Request body is too large');
     if (status === 400) return new AppError(ErrorCode.InvalidRequest, exception.message);
     if (status === 429) return new AppError(ErrorCode.RateLimited, exception.message);
@@ -36,12 +38,15 @@ export function toAppError(exception: unknown): AppError {
   }
   // Fastify's own errors (body parsing) carry a statusCode.
   const fastifyError = exception as { statusCode?: number; code?: string; message?: string };
-  if (fastifyError?.statusCode === 413) return new AppError(ErrorCode.PayloadTooLarge, 'Request body is too large');
-  if (fastifyError?.statusCode === 415) return new AppError(ErrorCode.InvalidRequest, 'Content-Type must be application/json');
+  if (fastifyError?.statusCode === 413)
+    return new AppError(ErrorCode.PayloadTooLarge, 'Request body is too large');
+  if (fastifyError?.statusCode === 415)
+    return new AppError(ErrorCode.InvalidRequest, 'Content-Type must be application/json');
   if (fastifyError?.statusCode === 400) {
-    const message = fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/i.test(fastifyError.message ?? '')
-      ? 'We could not parse the JSON body of your request.'
-      : (fastifyError.message ?? 'Bad request');
+    const message =
+      fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/i.test(fastifyError.message ?? '')
+        ? 'We could not parse the JSON body of your request.'
+        : (fastifyError.message ?? 'Bad request');
     return new AppError(ErrorCode.InvalidRequest, message);
   }
   return new AppError(ErrorCode.Internal, 'internal error', { cause: exception });

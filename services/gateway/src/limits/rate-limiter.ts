@@ -53,7 +53,14 @@ export interface Admission {
 
 /** Redis client with the bucket script registered as a command. */
 type BucketRedis = Redis & {
-  chattensorBucket(requestsKey: string, tokensKey: string, rpm: number, tpm: number, mode: 'admit' | 'charge', cost: number): Promise<number[]>;
+  chattensorBucket(
+    requestsKey: string,
+    tokensKey: string,
+    rpm: number,
+    tpm: number,
+    mode: 'admit' | 'charge',
+    cost: number,
+  ): Promise<number[]>;
 };
 
 /**
@@ -67,7 +74,8 @@ export class RateLimiter {
   private readonly redis: BucketRedis;
 
   constructor(redis: Redis) {
-    if (!('chattensorBucket' in redis)) redis.defineCommand('chattensorBucket', { numberOfKeys: 2, lua: BUCKET_SCRIPT });
+    if (!('chattensorBucket' in redis))
+      redis.defineCommand('chattensorBucket', { numberOfKeys: 2, lua: BUCKET_SCRIPT });
     this.redis = redis as BucketRedis;
   }
 
@@ -88,11 +96,16 @@ export class RateLimiter {
       Math.max(0, Math.ceil(estimatedTokens)),
     );
     if (admitted !== 1) {
-      const which = requests < 1 ? `${limits.requestsPerMinute} requests` : `${limits.tokensPerMinute} tokens`;
-      throw new AppError(ErrorCode.RateLimited, `Rate limit reached: ${which} per minute. Try again in ${Math.ceil(waitMs / 1000)} s.`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
-        reason: 'rate_limit_exceeded',
-      });
+      const which =
+        requests < 1 ? `${limits.requestsPerMinute} requests` : `${limits.tokensPerMinute} tokens`;
+      throw new AppError(
+        ErrorCode.RateLimited,
+        `Rate limit reached: ${which} per minute. Try again in ${Math.ceil(waitMs / 1000)} s.`,
+        {
+          retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+          reason: 'rate_limit_exceeded',
+        },
+      );
     }
     return { limits, remainingRequests: Math.max(0, requests), remainingTokens: Math.max(0, tokens) };
   }
@@ -100,6 +113,13 @@ export class RateLimiter {
   async charge(subject: string, limits: RateLimits, tokens: number): Promise<void> {
     if (tokens === 0) return;
     const [requestsKey, tokensKey] = this.keys(subject);
-    await this.redis.chattensorBucket(requestsKey, tokensKey, limits.requestsPerMinute, limits.tokensPerMinute, 'charge', Math.round(tokens));
+    await this.redis.chattensorBucket(
+      requestsKey,
+      tokensKey,
+      limits.requestsPerMinute,
+      limits.tokensPerMinute,
+      'charge',
+      Math.round(tokens),
+    );
   }
 }

@@ -5,30 +5,68 @@
  */
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
-const errorResponse = (description: string, headers?: object) => ({ description, content: json(ref('Error')), ...(headers ? { headers } : {}) });
-const retryAfter = { 'Retry-After': { description: 'Seconds after which a retry may succeed', schema: { type: 'integer', minimum: 1 } } };
+const errorResponse = (description: string, headers?: object) => ({
+  description,
+  content: json(ref('Error')),
+  ...(headers ? { headers } : {}),
+});
+const retryAfter = {
+  'Retry-After': {
+    description: 'Seconds after which a retry may succeed',
+    schema: { type: 'integer', minimum: 1 },
+  },
+};
 const rateLimitHeaders = {
-  'x-ratelimit-limit-requests': { schema: { type: 'integer' }, description: 'Requests per minute allowed to the caller' },
-  'x-ratelimit-remaining-requests': { schema: { type: 'integer' }, description: 'Requests left in the current minute window' },
-  'x-ratelimit-limit-tokens': { schema: { type: 'integer' }, description: 'Tokens per minute allowed to the caller' },
-  'x-ratelimit-remaining-tokens': { schema: { type: 'integer' }, description: 'Tokens left, after this request’s estimate' },
+  'x-ratelimit-limit-requests': {
+    schema: { type: 'integer' },
+    description: 'Requests per minute allowed to the caller',
+  },
+  'x-ratelimit-remaining-requests': {
+    schema: { type: 'integer' },
+    description: 'Requests left in the current minute window',
+  },
+  'x-ratelimit-limit-tokens': {
+    schema: { type: 'integer' },
+    description: 'Tokens per minute allowed to the caller',
+  },
+  'x-ratelimit-remaining-tokens': {
+    schema: { type: 'integer' },
+    description: 'Tokens left, after this request’s estimate',
+  },
 };
 const errors = {
   '400': errorResponse('Invalid request (the error names the parameter)'),
   '401': errorResponse('Missing, wrong or revoked API key'),
   '404': errorResponse('Unknown model, conversation or route'),
   '413': errorResponse('Request body larger than MAX_BODY_BYTES'),
-  '429': errorResponse('Rate limit of the key (or client address) reached, or every validator is saturated', retryAfter),
+  '429': errorResponse(
+    'Rate limit of the key (or client address) reached, or every validator is saturated',
+    retryAfter,
+  ),
   '500': errorResponse('Internal error; the message carries an error id that is also in the gateway log'),
   '503': errorResponse('No validator accepted the request in time, or no miner is available', retryAfter),
 };
-const idParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+const idParam = (name: string, description: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'string' },
+});
 const secured = [{ apiKey: [] }, {}];
 
 const textContent = {
   anyOf: [
     { type: 'string' },
-    { type: 'array', minItems: 1, items: { type: 'object', required: ['type', 'text'], properties: { type: { const: 'text' }, text: { type: 'string' } } } },
+    {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['type', 'text'],
+        properties: { type: { const: 'text' }, text: { type: 'string' } },
+      },
+    },
     { type: 'null' },
   ],
 };
@@ -72,7 +110,13 @@ export const openApiDocument = {
             headers: rateLimitHeaders,
             content: {
               'application/json': { schema: ref('ChatCompletion') },
-              'text/event-stream': { schema: { type: 'string', description: 'data: <ChatCompletionChunk JSON> lines, then data: [DONE]' }, itemSchema: ref('ChatCompletionChunk') },
+              'text/event-stream': {
+                schema: {
+                  type: 'string',
+                  description: 'data: <ChatCompletionChunk JSON> lines, then data: [DONE]',
+                },
+                itemSchema: ref('ChatCompletionChunk'),
+              },
             },
           },
           ...errors,
@@ -83,9 +127,17 @@ export const openApiDocument = {
       get: {
         tags: ['models'],
         operationId: 'listModels',
-        summary: 'Models available: DEFAULT_MODEL (any model the network serves) and every model a miner announces',
+        summary:
+          'Models available: DEFAULT_MODEL (any model the network serves) and every model a miner announces',
         responses: {
-          '200': { description: 'Models', content: json({ type: 'object', required: ['object', 'data'], properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Model') } } }) },
+          '200': {
+            description: 'Models',
+            content: json({
+              type: 'object',
+              required: ['object', 'data'],
+              properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Model') } },
+            }),
+          },
           '401': errors['401'],
         },
       },
@@ -96,7 +148,11 @@ export const openApiDocument = {
         operationId: 'retrieveModel',
         summary: 'One model',
         parameters: [idParam('model', 'Model id')],
-        responses: { '200': { description: 'The model', content: json(ref('Model')) }, '401': errors['401'], '404': errors['404'] },
+        responses: {
+          '200': { description: 'The model', content: json(ref('Model')) },
+          '401': errors['401'],
+          '404': errors['404'],
+        },
       },
     },
     '/v1/conversations': {
@@ -104,15 +160,28 @@ export const openApiDocument = {
         tags: ['conversations'],
         operationId: 'createConversation',
         summary: 'Start a conversation owned by the caller (API key, or the anonymous tier)',
-        requestBody: { required: false, content: json({ type: 'object', properties: { title: { type: 'string', maxLength: 200 } } }) },
-        responses: { '201': { description: 'Created', content: json(ref('Conversation')) }, '400': errors['400'], '401': errors['401'] },
+        requestBody: {
+          required: false,
+          content: json({ type: 'object', properties: { title: { type: 'string', maxLength: 200 } } }),
+        },
+        responses: {
+          '201': { description: 'Created', content: json(ref('Conversation')) },
+          '400': errors['400'],
+          '401': errors['401'],
+        },
       },
       get: {
         tags: ['conversations'],
         operationId: 'listConversations',
         summary: "The caller's conversations, most recently updated first",
         responses: {
-          '200': { description: 'Conversations', content: json({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Conversation') } } }) },
+          '200': {
+            description: 'Conversations',
+            content: json({
+              type: 'object',
+              properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Conversation') } },
+            }),
+          },
           '401': errors['401'],
         },
       },
@@ -126,7 +195,12 @@ export const openApiDocument = {
         responses: {
           '200': {
             description: 'The conversation',
-            content: json({ allOf: [ref('Conversation'), { type: 'object', properties: { messages: { type: 'array', items: ref('StoredMessage') } } }] }),
+            content: json({
+              allOf: [
+                ref('Conversation'),
+                { type: 'object', properties: { messages: { type: 'array', items: ref('StoredMessage') } } },
+              ],
+            }),
           },
           '401': errors['401'],
           '404': errors['404'],
@@ -138,7 +212,17 @@ export const openApiDocument = {
         summary: 'Delete a conversation',
         parameters: [idParam('conversation_id', 'Conversation id')],
         responses: {
-          '200': { description: 'Deleted', content: json({ type: 'object', properties: { id: { type: 'string' }, object: { const: 'conversation.deleted' }, deleted: { const: true } } }) },
+          '200': {
+            description: 'Deleted',
+            content: json({
+              type: 'object',
+              properties: {
+                id: { type: 'string' },
+                object: { const: 'conversation.deleted' },
+                deleted: { const: true },
+              },
+            }),
+          },
           '401': errors['401'],
           '404': errors['404'],
         },
@@ -148,7 +232,8 @@ export const openApiDocument = {
       get: {
         tags: ['status'],
         operationId: 'getStatus',
-        summary: 'Validator identity, stake and delegation, metagraph miners with scores and weights, last weights, service health',
+        summary:
+          'Validator identity, stake and delegation, metagraph miners with scores and weights, last weights, service health',
         security: [],
         responses: { '200': { description: 'Status', content: json(ref('Status')) } },
       },
@@ -167,13 +252,33 @@ export const openApiDocument = {
             additionalProperties: false,
             properties: {
               name: { type: 'string', minLength: 1, maxLength: 100 },
-              requests_per_minute: { type: 'integer', minimum: 1, description: 'Default KEY_REQUESTS_PER_MINUTE' },
-              tokens_per_minute: { type: 'integer', minimum: 1, description: 'Default KEY_TOKENS_PER_MINUTE' },
+              requests_per_minute: {
+                type: 'integer',
+                minimum: 1,
+                description: 'Default KEY_REQUESTS_PER_MINUTE',
+              },
+              tokens_per_minute: {
+                type: 'integer',
+                minimum: 1,
+                description: 'Default KEY_TOKENS_PER_MINUTE',
+              },
             },
           }),
         },
         responses: {
-          '201': { description: 'Created', content: json({ allOf: [ref('ApiKey'), { type: 'object', required: ['key'], properties: { key: { type: 'string', pattern: '^ct-' } } }] }) },
+          '201': {
+            description: 'Created',
+            content: json({
+              allOf: [
+                ref('ApiKey'),
+                {
+                  type: 'object',
+                  required: ['key'],
+                  properties: { key: { type: 'string', pattern: '^ct-' } },
+                },
+              ],
+            }),
+          },
           '400': errors['400'],
           '401': errors['401'],
           '404': errorResponse('The admin API is disabled (no ADMIN_TOKEN)'),
@@ -185,7 +290,13 @@ export const openApiDocument = {
         summary: 'List API keys (never the keys themselves)',
         security: [{ adminToken: [] }],
         responses: {
-          '200': { description: 'Keys', content: json({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('ApiKey') } } }) },
+          '200': {
+            description: 'Keys',
+            content: json({
+              type: 'object',
+              properties: { object: { const: 'list' }, data: { type: 'array', items: ref('ApiKey') } },
+            }),
+          },
           '401': errors['401'],
           '404': errorResponse('The admin API is disabled (no ADMIN_TOKEN)'),
         },
@@ -199,7 +310,17 @@ export const openApiDocument = {
         security: [{ adminToken: [] }],
         parameters: [idParam('key_id', 'Key id (key_...)')],
         responses: {
-          '200': { description: 'Revoked', content: json({ type: 'object', properties: { id: { type: 'string' }, object: { const: 'api_key.deleted' }, deleted: { const: true } } }) },
+          '200': {
+            description: 'Revoked',
+            content: json({
+              type: 'object',
+              properties: {
+                id: { type: 'string' },
+                object: { const: 'api_key.deleted' },
+                deleted: { const: true },
+              },
+            }),
+          },
           '401': errors['401'],
           '404': errors['404'],
         },
@@ -221,9 +342,27 @@ export const openApiDocument = {
             required: ['message', 'type', 'param', 'code'],
             properties: {
               message: { type: 'string' },
-              type: { type: 'string', examples: ['invalid_request_error', 'authentication_error', 'rate_limit_error', 'server_error', 'service_unavailable'] },
+              type: {
+                type: 'string',
+                examples: [
+                  'invalid_request_error',
+                  'authentication_error',
+                  'rate_limit_error',
+                  'server_error',
+                  'service_unavailable',
+                ],
+              },
               param: { type: ['string', 'null'] },
-              code: { type: ['string', 'null'], examples: ['model_not_found', 'invalid_api_key', 'rate_limit_exceeded', 'overloaded', 'internal_error'] },
+              code: {
+                type: ['string', 'null'],
+                examples: [
+                  'model_not_found',
+                  'invalid_api_key',
+                  'rate_limit_exceeded',
+                  'overloaded',
+                  'internal_error',
+                ],
+              },
             },
           },
         },
@@ -242,32 +381,73 @@ export const openApiDocument = {
         required: ['model', 'messages'],
         properties: {
           model: { type: 'string', description: 'A model id from /v1/models' },
-          messages: { type: 'array', items: ref('ChatMessage'), description: 'At least one, unless regenerate is true' },
+          messages: {
+            type: 'array',
+            items: ref('ChatMessage'),
+            description: 'At least one, unless regenerate is true',
+          },
           stream: { type: ['boolean', 'null'] },
           stream_options: { type: ['object', 'null'], properties: { include_usage: { type: 'boolean' } } },
-          max_tokens: { type: ['integer', 'null'], minimum: 1, description: 'Deprecated alias of max_completion_tokens' },
-          max_completion_tokens: { type: ['integer', 'null'], minimum: 1, description: 'Default DEFAULT_MAX_TOKENS, at most MAX_TOKENS_LIMIT' },
+          max_tokens: {
+            type: ['integer', 'null'],
+            minimum: 1,
+            description: 'Deprecated alias of max_completion_tokens',
+          },
+          max_completion_tokens: {
+            type: ['integer', 'null'],
+            minimum: 1,
+            description: 'Default DEFAULT_MAX_TOKENS, at most MAX_TOKENS_LIMIT',
+          },
           temperature: { type: ['number', 'null'], minimum: 0, maximum: 2 },
           top_p: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: 1 },
-          n: { type: ['integer', 'null'], minimum: 1, maximum: 8, description: 'Answers wanted; each comes from a different miner when enough are available' },
-          stop: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, maxItems: 4 }, { type: 'null' }] },
+          n: {
+            type: ['integer', 'null'],
+            minimum: 1,
+            maximum: 8,
+            description: 'Answers wanted; each comes from a different miner when enough are available',
+          },
+          stop: {
+            anyOf: [
+              { type: 'string' },
+              { type: 'array', items: { type: 'string' }, maxItems: 4 },
+              { type: 'null' },
+            ],
+          },
           seed: { type: ['integer', 'null'], minimum: 0 },
           presence_penalty: { type: ['number', 'null'], minimum: -2, maximum: 2 },
           frequency_penalty: { type: ['number', 'null'], minimum: -2, maximum: 2 },
           user: { type: ['string', 'null'], maxLength: 256 },
-          conversation_id: { type: ['string', 'null'], description: 'ChatTensor extension: continue this stored conversation (its history is sent, trimmed to the context)' },
-          regenerate: { type: ['boolean', 'null'], description: 'ChatTensor extension: with conversation_id and no messages, answer again and replace the stored last answer' },
+          conversation_id: {
+            type: ['string', 'null'],
+            description:
+              'ChatTensor extension: continue this stored conversation (its history is sent, trimmed to the context)',
+          },
+          regenerate: {
+            type: ['boolean', 'null'],
+            description:
+              'ChatTensor extension: with conversation_id and no messages, answer again and replace the stored last answer',
+          },
         },
       },
       Usage: {
         type: 'object',
         required: ['prompt_tokens', 'completion_tokens', 'total_tokens'],
-        properties: { prompt_tokens: { type: 'integer' }, completion_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } },
+        properties: {
+          prompt_tokens: { type: 'integer' },
+          completion_tokens: { type: 'integer' },
+          total_tokens: { type: 'integer' },
+        },
       },
       MinerRef: {
         type: 'object',
         description: 'ChatTensor extension: the miner that produced an answer',
-        properties: { uid: { type: 'integer' }, hotkey: { type: 'string' }, score: { type: 'number' }, model: { type: 'string' }, index: { type: 'integer' } },
+        properties: {
+          uid: { type: 'integer' },
+          hotkey: { type: 'string' },
+          score: { type: 'number' },
+          model: { type: 'string' },
+          index: { type: 'integer' },
+        },
       },
       ChatCompletion: {
         type: 'object',
@@ -284,14 +464,24 @@ export const openApiDocument = {
               type: 'object',
               properties: {
                 index: { type: 'integer' },
-                message: { type: 'object', properties: { role: { const: 'assistant' }, content: { type: 'string' }, refusal: { type: 'null' } } },
+                message: {
+                  type: 'object',
+                  properties: {
+                    role: { const: 'assistant' },
+                    content: { type: 'string' },
+                    refusal: { type: 'null' },
+                  },
+                },
                 logprobs: { type: 'null' },
                 finish_reason: { enum: ['stop', 'length'] },
               },
             },
           },
           usage: ref('Usage'),
-          chattensor: { type: 'object', properties: { validator: { type: 'string' }, miners: { type: 'array', items: ref('MinerRef') } } },
+          chattensor: {
+            type: 'object',
+            properties: { validator: { type: 'string' }, miners: { type: 'array', items: ref('MinerRef') } },
+          },
         },
       },
       ChatCompletionChunk: {
@@ -308,7 +498,10 @@ export const openApiDocument = {
               type: 'object',
               properties: {
                 index: { type: 'integer' },
-                delta: { type: 'object', properties: { role: { const: 'assistant' }, content: { type: 'string' } } },
+                delta: {
+                  type: 'object',
+                  properties: { role: { const: 'assistant' }, content: { type: 'string' } },
+                },
                 finish_reason: { enum: ['stop', 'length', null] },
               },
             },
@@ -324,7 +517,12 @@ export const openApiDocument = {
       Model: {
         type: 'object',
         required: ['id', 'object', 'created', 'owned_by'],
-        properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } },
+        properties: {
+          id: { type: 'string' },
+          object: { const: 'model' },
+          created: { type: 'integer' },
+          owned_by: { type: 'string' },
+        },
       },
       Conversation: {
         type: 'object',
@@ -340,7 +538,12 @@ export const openApiDocument = {
       StoredMessage: {
         type: 'object',
         required: ['role', 'content', 'at'],
-        properties: { role: { enum: ['system', 'user', 'assistant'] }, content: { type: 'string' }, at: { type: 'integer' }, miner: ref('MinerRef') },
+        properties: {
+          role: { enum: ['system', 'user', 'assistant'] },
+          content: { type: 'string' },
+          at: { type: 'integer' },
+          miner: ref('MinerRef'),
+        },
       },
       ApiKey: {
         type: 'object',
@@ -364,7 +567,8 @@ export const openApiDocument = {
           updated_at: { type: ['integer', 'null'] },
           validator: {
             type: ['object', 'null'],
-            description: 'The validator this gateway serves: hotkey, stake, delegate take and how to delegate to it',
+            description:
+              'The validator this gateway serves: hotkey, stake, delegate take and how to delegate to it',
             properties: {
               hotkey: { type: 'string' },
               uid: { type: ['integer', 'null'] },

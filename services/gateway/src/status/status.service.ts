@@ -1,7 +1,13 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Subscription } from 'nats';
 import { NatsService, ReadinessRegistry } from '@chattensor/common';
-import { MetagraphWatcher, Subjects, decodeJson, validatorScoresSchema, type ValidatorScores } from '@chattensor/protocol';
+import {
+  MetagraphWatcher,
+  Subjects,
+  decodeJson,
+  validatorScoresSchema,
+  type ValidatorScores,
+} from '@chattensor/protocol';
 import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
 
@@ -61,9 +67,14 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     const live = this.liveReports();
     const validators = (snapshot?.neurons ?? []).filter((n) => n.validatorPermit || n.role === 'validator');
     const miners = (snapshot?.neurons ?? []).filter((n) => !(n.validatorPermit || n.role === 'validator'));
-    const weights = new Map((snapshot?.lastWeights?.uids ?? []).map((uid, i) => [uid, snapshot!.lastWeights!.weights[i]]));
+    const weights = new Map(
+      (snapshot?.lastWeights?.uids ?? []).map((uid, i) => [uid, snapshot!.lastWeights!.weights[i]]),
+    );
     const ours =
-      this.config.validatorHotkey ?? snapshot?.delegate?.hotkey ?? [...live].sort((a, b) => b.at - a.at)[0]?.validator ?? validators[0]?.hotkey;
+      this.config.validatorHotkey ??
+      snapshot?.delegate?.hotkey ??
+      [...live].sort((a, b) => b.at - a.at)[0]?.validator ??
+      validators[0]?.hotkey;
     const ourNeuron = validators.find((v) => v.hotkey === ours);
     const delegate = snapshot?.delegate && snapshot.delegate.hotkey === ours ? snapshot.delegate : undefined;
     return {
@@ -105,7 +116,8 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       })),
       health: {
         gateway: gateway.ready ? 'up' : 'degraded',
-        chain_indexer: snapshot && Date.now() - snapshot.updatedAt < 10 * 60_000 ? 'up' : snapshot ? 'stale' : 'down',
+        chain_indexer:
+          snapshot && Date.now() - snapshot.updatedAt < 10 * 60_000 ? 'up' : snapshot ? 'stale' : 'down',
         validators: live.length > 0 ? 'up' : 'down',
         miners: miners.some((m) => m.active) ? 'up' : 'down',
         checks: gateway.checks,

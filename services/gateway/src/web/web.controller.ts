@@ -51,7 +51,10 @@ export class WebController {
       .header('Content-Type', TYPES[extname(name)] ?? 'application/octet-stream')
       .header('Cache-Control', name.endsWith('.html') ? 'no-cache' : 'public, max-age=300')
       .header('X-Content-Type-Options', 'nosniff')
-      .header('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'")
+      .header(
+        'Content-Security-Policy',
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'",
+      )
       .send(body);
   }
 }
