@@ -1,0 +1,29 @@
+import { ConfigError } from '@chattensor/common';
+import { readmeVariables } from '../../../../test/support/config-table';
+import { loadMinerConfig, minerEnvSchema } from './miner.config';
+
+describe('the miner configuration', () => {
+  const valid = { MODEL_DIR: '/models/x', HOTKEY_URI: '//Alice' };
+
+  it('loads with only the required variables set', () => {
+    expect(() => loadMinerConfig(valid)).not.toThrow();
+  });
+
+  it('names every invalid variable', () => {
+    try {
+      loadMinerConfig({ ...valid, HTTP_PORT: 'eighty', NATS_URL: 'http://nats', LOG_LEVEL: 'loud' });
+      throw new Error('accepted an invalid configuration');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual(['HTTP_PORT', 'LOG_LEVEL', 'NATS_URL']);
+    }
+  });
+
+  it('requires a hotkey', () => {
+    expect(() => loadMinerConfig({ ...valid, HOTKEY_URI: undefined })).toThrow(/HOTKEY_URI/);
+  });
+
+  it('documents every variable it reads in the README', () => {
+    expect(readmeVariables('miner').sort()).toEqual(Object.keys(minerEnvSchema.shape).sort());
+  });
+});
