@@ -21,7 +21,8 @@ export interface Harness {
 export async function connectHarness(endpoint: string): Promise<Harness> {
   await cryptoWaitReady();
   const api = await ApiPromise.create({
-    provider: new WsProvider(endpoint),
+    // Long timeout: a dev chain answers slowly while an indexer reads every block.
+    provider: new WsProvider(endpoint, 2500, {}, 300_000),
     noInitWarn: true,
     signedExtensions: { SubtensorTransactionExtension: { extrinsic: {}, payload: {} } },
   });

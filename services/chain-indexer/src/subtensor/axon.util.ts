@@ -27,7 +27,7 @@ function compressIpv6(groups: string[]): string {
   // RFC 5952: the longest run (of two or more) of zero groups becomes "::".
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     if (groups[i] !== '0') {
       i++;
       continue;
@@ -72,8 +72,14 @@ function expandIpv6(address: string): number[] | undefined {
   const tailGroups = tail ? tail.split(':') : [];
   const missing = 8 - headGroups.length - tailGroups.length;
   if (tail === undefined ? missing !== 0 : missing < 1) return undefined;
-  const groups = [...headGroups, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...tailGroups].map((g) => parseInt(g, 16));
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
+  const groups = [
+    ...headGroups,
+    ...Array<string>(tail === undefined ? 0 : missing).fill('0'),
+    ...tailGroups,
+  ].map((g) => parseInt(g, 16));
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff)
+    ? groups
+    : undefined;
 }
 
 /**
@@ -92,6 +98,7 @@ export function unservableReason(address: string): string | undefined {
   }
   if (encoded.ip === 0n) return ':: cannot be served';
   if (encoded.ip === 1n) return 'loopback address ::1 cannot be served';
-  if (encoded.ip >> 32n === 0xffffn && Number((encoded.ip >> 24n) & 0xffn) === 127) return 'IPv4-mapped loopback cannot be served';
+  if (encoded.ip >> 32n === 0xffffn && Number((encoded.ip >> 24n) & 0xffn) === 127)
+    return 'IPv4-mapped loopback cannot be served';
   return undefined;
 }

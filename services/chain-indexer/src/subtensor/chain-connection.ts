@@ -86,7 +86,10 @@ export class SubtensorConnection implements OnApplicationShutdown {
         this.session = session;
         attempt = 0;
         this.metrics.connected.set({ endpoint }, 1);
-        this.log.info({ endpoint, spec: api.runtimeVersion.specVersion.toNumber(), chain: api.runtimeChain.toString() }, 'connected to Subtensor');
+        this.log.info(
+          { endpoint, spec: api.runtimeVersion.specVersion.toNumber(), chain: api.runtimeChain.toString() },
+          'connected to Subtensor',
+        );
         await this.notify(this.onOpen, session);
         await closed;
         this.session = undefined;
@@ -102,7 +105,10 @@ export class SubtensorConnection implements OnApplicationShutdown {
       index++;
       const delay = backoffDelay(attempt++, this.config.reconnect.minMs, this.config.reconnect.maxMs);
       this.metrics.reconnects.inc();
-      this.log.info({ next: this.config.endpoints[index % this.config.endpoints.length], delayMs: delay }, 'reconnecting');
+      this.log.info(
+        { next: this.config.endpoints[index % this.config.endpoints.length], delayMs: delay },
+        'reconnecting',
+      );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wake = () => {
@@ -136,7 +142,12 @@ export class SubtensorConnection implements OnApplicationShutdown {
         `connect to ${endpoint}`,
       );
       return await withTimeout(
-        ApiPromise.create({ provider, noInitWarn: true, throwOnConnect: true, signedExtensions: SUBTENSOR_SIGNED_EXTENSIONS }),
+        ApiPromise.create({
+          provider,
+          noInitWarn: true,
+          throwOnConnect: true,
+          signedExtensions: SUBTENSOR_SIGNED_EXTENSIONS,
+        }),
         this.config.rpcTimeoutMs,
         `load metadata from ${endpoint}`,
       );

@@ -15,12 +15,23 @@ export type BlockListener = (block: BlockRef, session: ChainSession) => void | P
  * otherwise turn every block into a publication.
  */
 export function snapshotFingerprint(snapshot: MetagraphSnapshot): string {
-  const { block: _block, blockHash: _hash, updatedAt: _at, alphaPrice: _price, lastWeights: _weights, ...rest } = snapshot;
+  const {
+    block: _block,
+    blockHash: _hash,
+    updatedAt: _at,
+    alphaPrice: _price,
+    lastWeights: _weights,
+    ...rest
+  } = snapshot;
   return JSON.stringify(rest);
 }
 
 /** Which finalized blocks to process next: in order, none twice, and bounded after an outage. */
-export function nextBlocks(lastProcessed: number | undefined, head: number, catchupMax: number): { from: number; skipped: number } {
+export function nextBlocks(
+  lastProcessed: number | undefined,
+  head: number,
+  catchupMax: number,
+): { from: number; skipped: number } {
   if (lastProcessed === undefined) return { from: head, skipped: 0 };
   const from = Math.max(lastProcessed + 1, head - catchupMax + 1);
   return { from, skipped: Math.max(0, from - (lastProcessed + 1)) };
@@ -72,7 +83,8 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       const previous = await this.publisher.latest(netuid).catch(() => undefined);
       if (previous?.mode === 'subtensor') {
         this.fingerprints.set(netuid, snapshotFingerprint(previous));
-        this.lastProcessed = this.lastProcessed === undefined ? previous.block : Math.min(this.lastProcessed, previous.block);
+        this.lastProcessed =
+          this.lastProcessed === undefined ? previous.block : Math.min(this.lastProcessed, previous.block);
       }
     }
     this.connection.onSession(
@@ -130,7 +142,10 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
     const { from, skipped } = nextBlocks(this.lastProcessed, head, this.config.catchupMaxBlocks);
     if (skipped > 0) {
       this.metrics.skippedBlocks.inc(skipped);
-      this.log.warn({ lastProcessed: this.lastProcessed, from, skipped }, 'outage longer than the catch-up window: older blocks not replayed');
+      this.log.warn(
+        { lastProcessed: this.lastProcessed, from, skipped },
+        'outage longer than the catch-up window: older blocks not replayed',
+      );
     }
     for (let number = from; number <= head; number++) {
       if (this.connection.current !== session) return;
@@ -162,7 +177,10 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       this.fingerprints.set(netuid, fingerprint);
       const seen = this.headSeenAt.get(block.number);
       if (seen !== undefined) {
-        this.metrics.snapshotLatency.observe({ netuid: String(netuid), source: read.source }, (performance.now() - seen) / 1000);
+        this.metrics.snapshotLatency.observe(
+          { netuid: String(netuid), source: read.source },
+          (performance.now() - seen) / 1000,
+        );
       }
     }
     this.lastProcessed = block.number;
@@ -175,12 +193,16 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       try {
         await listener(block, session);
       } catch (error) {
-        this.log.error({ block: block.number, err: (error as Error).message }, 'finalized-block listener failed');
+        this.log.error(
+          { block: block.number, err: (error as Error).message },
+          'finalized-block listener failed',
+        );
       }
     }
   }
 
   private updateLag(): void {
-    if (this.lastProcessed !== undefined) this.metrics.syncLag.set(Math.max(0, this.finalizedHead - this.lastProcessed));
+    if (this.lastProcessed !== undefined)
+      this.metrics.syncLag.set(Math.max(0, this.finalizedHead - this.lastProcessed));
   }
 }

@@ -1,7 +1,13 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { ApiDecoration } from '@polkadot/api/types';
 import type { Codec } from '@polkadot/types/types';
-import type { AxonInfo, DelegateInfo, Hyperparameters, MetagraphSnapshot, Neuron } from '@chattensor/protocol';
+import type {
+  AxonInfo,
+  DelegateInfo,
+  Hyperparameters,
+  MetagraphSnapshot,
+  Neuron,
+} from '@chattensor/protocol';
 import { ipFromChain } from './axon.util';
 import { account, big, bool, field, list, num, raoToTao, u16Fraction, unwrap } from './chain-values.util';
 
@@ -27,7 +33,12 @@ export interface ReadResult {
  */
 export class MetagraphReader {
   /** Undefined when the subnet does not exist at that block. */
-  async read(api: ApiPromise, block: BlockRef, netuid: number, delegateHotkey?: string): Promise<ReadResult | undefined> {
+  async read(
+    api: ApiPromise,
+    block: BlockRef,
+    netuid: number,
+    delegateHotkey?: string,
+  ): Promise<ReadResult | undefined> {
     const at = await api.at(block.hash);
     const read = await this.readSubnet(at, netuid);
     if (!read) return undefined;
@@ -59,7 +70,9 @@ export class MetagraphReader {
       const metagraph = unwrap(await subnetApi.getMetagraph(netuid));
       if (!metagraph) return undefined;
       // get_metagraph (spec 293) carries no validator trust: one storage read adds it.
-      const validatorTrust = field(metagraph, 'validatorTrust') ? undefined : await this.storageVector(at, 'validatorTrust', netuid);
+      const validatorTrust = field(metagraph, 'validatorTrust')
+        ? undefined
+        : await this.storageVector(at, 'validatorTrust', netuid);
       return {
         neurons: neuronsFromMetagraph(metagraph, validatorTrust),
         hyperparameters: hyperparametersFrom(metagraph),
@@ -72,11 +85,15 @@ export class MetagraphReader {
       const lite = list(await neuronApi.getNeuronsLite(netuid));
       const registeredAt = await this.registrationBlocks(at, netuid, lite.length);
       const hyper =
-        (subnetApi?.getSubnetHyperparamsV2 ? unwrap(await subnetApi.getSubnetHyperparamsV2(netuid)) : undefined) ??
+        (subnetApi?.getSubnetHyperparamsV2
+          ? unwrap(await subnetApi.getSubnetHyperparamsV2(netuid))
+          : undefined) ??
         (subnetApi?.getSubnetHyperparams ? unwrap(await subnetApi.getSubnetHyperparams(netuid)) : undefined);
       return {
         neurons: lite.map((n) => neuronFromLite(n, registeredAt)),
-        hyperparameters: hyper ? hyperparametersFrom(hyper) : await this.hyperparametersFromStorage(at, netuid),
+        hyperparameters: hyper
+          ? hyperparametersFrom(hyper)
+          : await this.hyperparametersFromStorage(at, netuid),
         source: 'runtime:get_neurons_lite',
       };
     }
@@ -116,14 +133,27 @@ export class MetagraphReader {
     }
     const n = hotkeys.size === 0 ? 0 : Math.max(...hotkeys.keys()) + 1;
     const vectors: Record<string, Codec[] | undefined> = {};
-    for (const item of ['active', 'incentive', 'dividends', 'emission', 'consensus', 'trust', 'rank', 'validatorTrust', 'validatorPermit', 'lastUpdate']) {
+    for (const item of [
+      'active',
+      'incentive',
+      'dividends',
+      'emission',
+      'consensus',
+      'trust',
+      'rank',
+      'validatorTrust',
+      'validatorPermit',
+      'lastUpdate',
+    ]) {
       vectors[item] = await this.storageVector(at, item, netuid);
     }
     const registeredAt = await this.registrationBlocks(at, netuid, n);
     const hotkeyList = Array.from({ length: n }, (_, uid) => hotkeys.get(uid) ?? '');
     const coldkeys = q.owner ? await at.queryMulti(hotkeyList.map((h) => [q.owner, h])) : [];
     const axons = q.axons ? await at.queryMulti(hotkeyList.map((h) => [q.axons, [netuid, h]])) : [];
-    const alpha = q.totalHotkeyAlpha ? await at.queryMulti(hotkeyList.map((h) => [q.totalHotkeyAlpha, [h, netuid]])) : [];
+    const alpha = q.totalHotkeyAlpha
+      ? await at.queryMulti(hotkeyList.map((h) => [q.totalHotkeyAlpha, [h, netuid]]))
+      : [];
     const at16 = (item: string, uid: number) => num(vectors[item]?.[uid]);
     return hotkeyList.map((hotkey, uid) => {
       const alphaStake = raoToTao(big(alpha[uid]));
@@ -152,19 +182,20 @@ export class MetagraphReader {
   private async hyperparametersFromStorage(at: At, netuid: number): Promise<Hyperparameters> {
     const q = at.query.subtensorModule ?? {};
     const read = async (item: string) => (q[item] ? await q[item](netuid) : undefined);
-    const [tempo, rateLimit, minWeights, maxWeights, versionKey, crEnabled, crPeriod, cutoff, serving] = await Promise.all(
-      [
-        'tempo',
-        'weightsSetRateLimit',
-        'minAllowedWeights',
-        'maxWeightsLimit',
-        'weightsVersionKey',
-        'commitRevealWeightsEnabled',
-        'revealPeriodEpochs',
-        'activityCutoff',
-        'servingRateLimit',
-      ].map(read),
-    );
+    const [tempo, rateLimit, minWeights, maxWeights, versionKey, crEnabled, crPeriod, cutoff, serving] =
+      await Promise.all(
+        [
+          'tempo',
+          'weightsSetRateLimit',
+          'minAllowedWeights',
+          'maxWeightsLimit',
+          'weightsVersionKey',
+          'commitRevealWeightsEnabled',
+          'revealPeriodEpochs',
+          'activityCutoff',
+          'servingRateLimit',
+        ].map(read),
+      );
     return compact<Hyperparameters>({
       tempo: num(tempo),
       weightsRateLimit: num(rateLimit),
@@ -185,8 +216,19 @@ export class MetagraphReader {
       return info ? delegateFrom(info, netuid) : undefined;
     }
     // Without the runtime API only the take is in storage under the hotkey.
-    const take = at.query.subtensorModule?.delegates ? num(await at.query.subtensorModule.delegates(hotkey)) : undefined;
-    return take === undefined ? undefined : { hotkey, take: take / 65_535, totalStake: 0, nominators: [], registrations: [], validatorPermits: [] };
+    const take = at.query.subtensorModule?.delegates
+      ? num(await at.query.subtensorModule.delegates(hotkey))
+      : undefined;
+    return take === undefined
+      ? undefined
+      : {
+          hotkey,
+          take: take / 65_535,
+          totalStake: 0,
+          nominators: [],
+          registrations: [],
+          validatorPermits: [],
+        };
   }
 
   private async readAlphaPrice(at: At, netuid: number): Promise<number | undefined> {
@@ -210,13 +252,31 @@ export function axonFrom(axon: Codec | undefined): AxonInfo | null {
   if (ip === undefined || ip === 0n || ipType === undefined || !port) return null;
   const text = ipFromChain(ip, ipType);
   if (!text || (ipType !== 4 && ipType !== 6)) return null;
-  return { ip: text, port, ipType, protocol: num(field(axon, 'protocol')) ?? 0, version: num(field(axon, 'version')) ?? 0 };
+  return {
+    ip: text,
+    port,
+    ipType,
+    protocol: num(field(axon, 'protocol')) ?? 0,
+    version: num(field(axon, 'version')) ?? 0,
+  };
 }
 
 export function neuronsFromMetagraph(metagraph: Codec, validatorTrust?: Codec[]): Neuron[] {
   const column = (name: string) => list(field(metagraph, name));
   const hotkeys = column('hotkeys');
-  const [coldkeys, active, permits, lastUpdate, emission, dividends, incentives, consensus, trust, rank, registeredAt] = [
+  const [
+    coldkeys,
+    active,
+    permits,
+    lastUpdate,
+    emission,
+    dividends,
+    incentives,
+    consensus,
+    trust,
+    rank,
+    registeredAt,
+  ] = [
     'coldkeys',
     'active',
     'validatorPermit',
@@ -229,7 +289,9 @@ export function neuronsFromMetagraph(metagraph: Codec, validatorTrust?: Codec[])
     'rank',
     'blockAtRegistration',
   ].map(column);
-  const [axons, alphaStake, taoStake, totalStake] = ['axons', 'alphaStake', 'taoStake', 'totalStake'].map(column);
+  const [axons, alphaStake, taoStake, totalStake] = ['axons', 'alphaStake', 'taoStake', 'totalStake'].map(
+    column,
+  );
   const vtrust = field(metagraph, 'validatorTrust') ? column('validatorTrust') : validatorTrust;
   return hotkeys.map((hotkey, uid) => {
     const alpha = raoToTao(big(alphaStake?.[uid]));
@@ -260,7 +322,10 @@ export function neuronsFromMetagraph(metagraph: Codec, validatorTrust?: Codec[])
 export function neuronFromLite(lite: Codec, registeredAt: (number | undefined)[]): Neuron {
   const uid = num(field(lite, 'uid')) ?? 0;
   // NeuronInfoLite.stake lists (coldkey, stake) pairs; their sum is the hotkey's stake here.
-  const stakeRao = list(field(lite, 'stake')).reduce((sum, pair) => sum + (big((pair as unknown as Codec[])[1]) ?? 0n), 0n);
+  const stakeRao = list(field(lite, 'stake')).reduce(
+    (sum, pair) => sum + (big((pair as unknown as Codec[])[1]) ?? 0n),
+    0n,
+  );
   const stake = raoToTao(stakeRao) ?? 0;
   return compact<Neuron>({
     uid,
@@ -303,7 +368,10 @@ export function delegateFrom(info: Codec, netuid: number): DelegateInfo {
     const [coldkey, stakes] = entry as unknown as [Codec, Codec];
     // Stake per subnet, in that subnet's alpha: the snapshot's subnet is what this cluster earns on.
     const onSubnet = list(stakes).find((pair) => num((pair as unknown as Codec[])[0]) === netuid);
-    return { coldkey: account(coldkey)!, stake: raoToTao(big(onSubnet ? (onSubnet as unknown as Codec[])[1] : undefined)) ?? 0 };
+    return {
+      coldkey: account(coldkey)!,
+      stake: raoToTao(big(onSubnet ? (onSubnet as unknown as Codec[])[1] : undefined)) ?? 0,
+    };
   });
   return {
     hotkey: account(field(info, 'delegateSs58'))!,

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { ConfigError, baseEnvSchema, env, hotkeyEnvSchema, hotkeySourceOf, parseEnv, type HotkeySource } from '@chattensor/common';
+import {
+  ConfigError,
+  baseEnvSchema,
+  env,
+  hotkeyEnvSchema,
+  hotkeySourceOf,
+  parseEnv,
+  type HotkeySource,
+} from '@chattensor/common';
 
 /**
  * Variables of `CHAIN_MODE=subtensor`. Kept beside the feature so the
@@ -50,18 +58,27 @@ export interface SubtensorConfig {
 export function loadSubtensorConfig(source: NodeJS.ProcessEnv = process.env): SubtensorConfig {
   const e = parseEnv(subtensorEnvSchema, source);
   if (!e.SUBTENSOR_WS) {
-    throw new ConfigError([{ variable: 'SUBTENSOR_WS', problem: 'is required when CHAIN_MODE=subtensor (ws:// or wss:// URL, or a comma list)' }]);
+    throw new ConfigError([
+      {
+        variable: 'SUBTENSOR_WS',
+        problem: 'is required when CHAIN_MODE=subtensor (ws:// or wss:// URL, or a comma list)',
+      },
+    ]);
   }
   const extra = (e.SUBTENSOR_NETUIDS ?? []).map((value) => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0 || n > 65535) {
-      throw new ConfigError([{ variable: 'SUBTENSOR_NETUIDS', problem: `"${value}" is not a netuid (0..65535)` }]);
+      throw new ConfigError([
+        { variable: 'SUBTENSOR_NETUIDS', problem: `"${value}" is not a netuid (0..65535)` },
+      ]);
     }
     return n;
   });
   const hasHotkey = Boolean(e.HOTKEY_URI || e.WALLET_PATH);
   if (e.SUBTENSOR_RECONNECT_MAX_MS < e.SUBTENSOR_RECONNECT_MIN_MS) {
-    throw new ConfigError([{ variable: 'SUBTENSOR_RECONNECT_MAX_MS', problem: 'must not be below SUBTENSOR_RECONNECT_MIN_MS' }]);
+    throw new ConfigError([
+      { variable: 'SUBTENSOR_RECONNECT_MAX_MS', problem: 'must not be below SUBTENSOR_RECONNECT_MIN_MS' },
+    ]);
   }
   return {
     endpoints: e.SUBTENSOR_WS,

@@ -12,15 +12,30 @@ function shared<T extends Metric>(name: string, create: () => T): T {
 export class SubtensorMetrics {
   readonly blockHeight = shared(
     'chattensor_chain_block_height',
-    () => new Gauge({ name: 'chattensor_chain_block_height', help: 'Last finalized block the indexer has processed', registers: [metricsRegistry] }),
+    () =>
+      new Gauge({
+        name: 'chattensor_chain_block_height',
+        help: 'Last finalized block the indexer has processed',
+        registers: [metricsRegistry],
+      }),
   );
   readonly finalizedHead = shared(
     'chattensor_chain_finalized_head',
-    () => new Gauge({ name: 'chattensor_chain_finalized_head', help: 'Finalized head reported by the Subtensor node', registers: [metricsRegistry] }),
+    () =>
+      new Gauge({
+        name: 'chattensor_chain_finalized_head',
+        help: 'Finalized head reported by the Subtensor node',
+        registers: [metricsRegistry],
+      }),
   );
   readonly syncLag = shared(
     'chattensor_chain_sync_lag_blocks',
-    () => new Gauge({ name: 'chattensor_chain_sync_lag_blocks', help: 'Finalized blocks the indexer has not processed yet', registers: [metricsRegistry] }),
+    () =>
+      new Gauge({
+        name: 'chattensor_chain_sync_lag_blocks',
+        help: 'Finalized blocks the indexer has not processed yet',
+        registers: [metricsRegistry],
+      }),
   );
   readonly connected = shared(
     'chattensor_chain_connected',
@@ -34,7 +49,12 @@ export class SubtensorMetrics {
   );
   readonly reconnects = shared(
     'chattensor_chain_reconnects_total',
-    () => new Counter({ name: 'chattensor_chain_reconnects_total', help: 'Connection attempts after a failure or a lost connection', registers: [metricsRegistry] }),
+    () =>
+      new Counter({
+        name: 'chattensor_chain_reconnects_total',
+        help: 'Connection attempts after a failure or a lost connection',
+        registers: [metricsRegistry],
+      }),
   );
   readonly skippedBlocks = shared(
     'chattensor_chain_skipped_blocks_total',
