@@ -1,9 +1,18 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@chattensor/common';
 import { readmeVariables } from '../../../../test/support/config-table';
 import { loadMinerConfig, minerEnvSchema } from './miner.config';
 
 describe('the miner configuration', () => {
-  const valid = { MODEL_DIR: '/models/x', HOTKEY_URI: '//Alice' };
+  const modelDir = mkdtempSync(join(tmpdir(), 'miner-config-'));
+  writeFileSync(join(modelDir, 'config.json'), '{}');
+  const valid = { MODEL_DIR: modelDir, HOTKEY_URI: '//Alice' };
+
+  it('refuses a MODEL_DIR that is not a model folder', () => {
+    expect(() => loadMinerConfig({ ...valid, MODEL_DIR: tmpdir() })).toThrow(/MODEL_DIR/);
+  });
 
   it('loads with only the required variables set', () => {
     expect(() => loadMinerConfig(valid)).not.toThrow();

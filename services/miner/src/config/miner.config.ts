@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
+  ConfigError,
   baseEnvSchema,
   env,
   hotkeyEnvSchema,
@@ -54,6 +57,10 @@ export const MINER_CONFIG = Symbol('MINER_CONFIG');
 
 export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerConfig {
   const e = parseEnv(minerEnvSchema, source);
+  // Checked here, before any connection is made, so a wrong path fails at once.
+  if (!existsSync(join(e.MODEL_DIR, 'config.json'))) {
+    throw new ConfigError([{ variable: 'MODEL_DIR', problem: `${e.MODEL_DIR} is not a model folder (no config.json in it)` }]);
+  }
   return {
     netuid: e.NETUID,
     chainMode: e.CHAIN_MODE,
