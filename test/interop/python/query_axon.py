@@ -56,7 +56,7 @@ async def main():
                 "axon_status_code": final.axon.status_code,
                 "axon_hotkey": final.axon.hotkey,
                 "axon_signature": final.axon.signature,
-                "axon_nonce": final.axon.nonce,
+                "axon_nonce": str(final.axon.nonce),
                 "axon_uuid": final.axon.uuid,
                 "dendrite_hotkey": final.dendrite.hotkey,
                 "is_success": final.is_success,

@@ -9,6 +9,7 @@ import asyncio
 import sys
 import time
 from functools import partial
+from typing import Tuple
 
 import common  # noqa: F401  (patches external IP discovery)
 import bittensor as bt
@@ -31,7 +32,7 @@ def forward(synapse: StreamPrompting) -> StreamPrompting.BTStreamingResponse:
     return synapse.create_streaming_response(partial(stream_answer, answer))
 
 
-def blacklist(synapse: StreamPrompting) -> tuple[bool, str]:
+def blacklist(synapse: StreamPrompting) -> Tuple[bool, str]:
     if synapse.dendrite.hotkey != allowed:
         return True, "not an allowed validator"
     return False, "allowed"

@@ -83,7 +83,7 @@ export function runPython(script: string, args: string[], timeoutMs = 60_000): P
 }
 
 /** Starts a long-running interop script and waits for its `READY ...` line. */
-export async function startPython(script: string, args: string[], timeoutMs = 60_000): Promise<{ ready: string; stop: () => Promise<void> }> {
+export async function startPython(script: string, args: string[], timeoutMs = 60_000): Promise<{ ready: string; stop: () => Promise<void>; stderr: () => string }> {
   const child = spawn(PYTHON, [join(SCRIPTS, script), ...args], { env: pythonEnv() });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
@@ -102,6 +102,7 @@ export async function startPython(script: string, args: string[], timeoutMs = 60
   });
   return {
     ready,
+    stderr: () => stderr,
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AuthError, AxonVerifier, timeNs } from '../auth/dendrite-auth';
+import { AxonError } from './axon-error';
 import type { Keypair } from '../keys/keypair';
 import { BITTENSOR_VERSION_AS_INT } from '../chain/axon-info';
 import { pyJsonDumps } from '../synapse/py-json';
@@ -108,16 +109,6 @@ export const PingSynapse = defineSynapse({
   requiredHashFields: [],
 });
 
-class AxonHttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly errorId?: string,
-  ) {
-    super(message);
-  }
-}
-
 interface Route {
   type: SynapseType<z.ZodObject>;
   streaming: boolean;
@@ -193,9 +184,9 @@ export class Axon {
       started,
     };
     try {
-      if (request.method !== 'POST' && request.method !== 'GET') throw new AxonHttpError(405, `Method ${request.method} not allowed`);
+      if (request.method !== 'POST' && request.method !== 'GET') throw new AxonError(405, `Method ${request.method} not allowed`);
       if (!route) {
-        throw new AxonHttpError(404, `Synapse name '${name}' not found. Available synapses ${pyRepr(this.synapseNames)}`);
+        throw new AxonError(404, `Synapse name '${name}' not found. Available synapses ${pyRepr(this.synapseNames)}`);
       }
       this.preprocess(request, state);
       const hotkey = state.dendrite.hotkey;
@@ -203,7 +194,7 @@ export class Axon {
 
       if (handler.blacklist) {
         const verdict = await handler.blacklist(hotkey ?? '');
-        if (verdict.blocked) throw new AxonHttpError(403, `Forbidden. Key is blacklisted: ${verdict.reason}.`);
+        if (verdict.blocked) throw new AxonError(403, `Forbidden. Key is blacklisted: ${verdict.reason}.`);
       }
       this.verify(state);
       const priority = handler.priority ? await handler.priority(hotkey!) : 0;
@@ -232,7 +223,7 @@ export class Axon {
       state.claimedAxonHotkey = claimedAxon.hotkey;
       state.axon = { ...claimedAxon, statusCode: undefined, statusMessage: undefined, processTime: undefined };
     } catch (error) {
-      if (error instanceof SynapseParseError) throw new AxonHttpError(400, `Improperly formatted request. Could not parse headers: ${error.message}`);
+      if (error instanceof SynapseParseError) throw new AxonError(400, `Improperly formatted request. Could not parse headers: ${error.message}`);
       throw error;
     }
     state.dendrite.ip = request.remoteAddress ?? state.dendrite.ip;
@@ -260,7 +251,7 @@ export class Axon {
         state.timeoutSeconds,
       );
     } catch (error) {
-      if (error instanceof AuthError) throw new AxonHttpError(401, `Not Verified with error: ${error.message}`);
+      if (error instanceof AuthError) throw new AxonError(401, `Not Verified with error: ${error.message}`);
       throw error;
     }
   }
@@ -272,15 +263,15 @@ export class Axon {
       json = body.trim() === '' ? {} : JSON.parse(body);
       hash = body.trim() === '' ? synapseBodyHashOfJson(route.type.requiredHashFields, '{}') : synapseBodyHashOfJson(route.type.requiredHashFields, body);
     } catch {
-      throw new AxonHttpError(400, 'Improperly formatted request. The body is not a JSON object.');
+      throw new AxonError(400, 'Improperly formatted request. The body is not a JSON object.');
     }
     if (hash !== state.bodyHash) {
-      throw new AxonHttpError(401, `Not Verified with error: Hash mismatch between header body hash ${state.bodyHash} and parsed body hash ${hash}`);
+      throw new AxonError(401, `Not Verified with error: Hash mismatch between header body hash ${state.bodyHash} and parsed body hash ${hash}`);
     }
     const parsed = route.type.schema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new AxonHttpError(400, `Improperly formatted request. Field ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`);
+      throw new AxonError(400, `Improperly formatted request. Field ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`);
     }
     return parsed.data;
   }
@@ -288,9 +279,9 @@ export class Axon {
   private forwardContext(callerSignal: AbortSignal, state: RequestState, fields: unknown, priority: number): ForwardContext<unknown> {
     const timeoutSeconds = Math.min(state.timeoutSeconds, this.maxTimeoutSeconds);
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new AxonHttpError(408, `Response timeout after: ${pyNumber(state.timeoutSeconds)}s`)), timeoutSeconds * 1000);
+    const timer = setTimeout(() => controller.abort(new AxonError(408, `Response timeout after: ${pyNumber(state.timeoutSeconds)}s`)), timeoutSeconds * 1000);
     timer.unref();
-    const onCallerGone = () => controller.abort(new AxonHttpError(499, 'caller went away'));
+    const onCallerGone = () => controller.abort(new AxonError(499, 'caller went away'));
     if (callerSignal.aborted) onCallerGone();
     else callerSignal.addEventListener('abort', onCallerGone, { once: true });
     controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
@@ -327,7 +318,7 @@ export class Axon {
         if (next.value) yield next.value;
       }
     } catch (error) {
-      const aborted = error instanceof AxonHttpError && (error.status === 408 || error.status === 499);
+      const aborted = error instanceof AxonError && (error.status === 408 || error.status === 499);
       if (!aborted) {
         const errorId = randomUUID();
         this.options.logger?.error({ err: error, errorId, synapse: state.name, caller: state.dendrite.hotkey }, 'synapse stream failed after it started');
@@ -367,11 +358,11 @@ export class Axon {
   private errorResponse(error: unknown, state: RequestState): AxonResponse {
     let status: number;
     let message: string;
-    if (error instanceof AxonHttpError && error.status === 499) {
+    if (error instanceof AxonError && error.status === 499) {
       // Nobody is left to read the answer; 499 is what proxies log for it.
       status = 499;
       message = error.message;
-    } else if (error instanceof AxonHttpError) {
+    } else if (error instanceof AxonError) {
       status = error.status;
       message = error.message;
       this.options.logger?.debug({ synapse: state.name, caller: state.dendrite.hotkey, status, reason: message }, 'synapse request refused');

@@ -145,8 +145,11 @@ export class Dendrite {
 
   private prepare(target: AxonTarget, type: SynapseType<z.ZodObject>, fields: Record<string, PyValue>, options: DendriteCallOptions): PreparedRequest {
     const timeoutSeconds = options.timeoutSeconds ?? DEFAULT_SYNAPSE_TIMEOUT_S;
+    // Validated with the synapse's defaults; unset fields are left out so the
+    // Python class applies its own defaults (a None would fail a `str` field).
+    const parsed = type.schema.parse(fields) as Record<string, PyValue>;
     const own: Record<string, PyValue> = {};
-    for (const key of Object.keys(type.schema.shape)) own[key] = fields[key] ?? null;
+    for (const key of Object.keys(type.schema.shape)) if (parsed[key] !== undefined) own[key] = parsed[key];
     const bodyHash = synapseBodyHash(type.requiredHashFields, own);
     const auth = this.signer.sign(target.hotkey, bodyHash);
     const dendrite: TerminalInfo = {

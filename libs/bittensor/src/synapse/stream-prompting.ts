@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AxonError } from '../axon/axon-error';
 import { defineSynapse, type SynapseFields } from './synapse';
 
 /**
@@ -30,3 +31,33 @@ export const StreamPrompting = defineSynapse({
 });
 
 export type StreamPromptingFields = SynapseFields<typeof StreamPrompting>;
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface StreamPromptingChat {
+  messages: { role: ChatRole; content: string }[];
+  sampling: { maxTokens?: number; temperature?: number; topP?: number; seed?: number };
+}
+
+const ROLES = new Set<string>(['system', 'user', 'assistant']);
+
+/**
+ * The conversation and sampling a StreamPrompting asks for, or an
+ * AxonError(400) when the roles and messages do not pair up.
+ */
+export function streamPromptingToChat(fields: StreamPromptingFields): StreamPromptingChat {
+  if (fields.roles.length !== fields.messages.length) {
+    throw new AxonError(400, `roles and messages differ in length (${fields.roles.length} and ${fields.messages.length})`);
+  }
+  if (fields.messages.length === 0) throw new AxonError(400, 'messages is empty');
+  const messages = fields.roles.map((role, i) => {
+    if (!ROLES.has(role)) throw new AxonError(400, `role ${JSON.stringify(role.slice(0, 20))} is not system, user or assistant`);
+    return { role: role as ChatRole, content: fields.messages[i] };
+  });
+  const sampling: StreamPromptingChat['sampling'] = {};
+  if (fields.max_tokens != null) sampling.maxTokens = fields.max_tokens;
+  if (fields.temperature != null) sampling.temperature = fields.temperature;
+  if (fields.top_p != null) sampling.topP = fields.top_p;
+  if (fields.seed != null) sampling.seed = fields.seed;
+  return { messages, sampling };
+}
