@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseEnvSchema, env, parseEnv } from '@chattensor/common';
+import { loadSubtensorConfig, subtensorEnvSchema, type SubtensorConfig } from '../subtensor/subtensor.config';
 
 /** Every variable the chain-indexer reads; see the table in services/chain-indexer/README.md. */
 export const chainIndexerEnvSchema = baseEnvSchema.extend({
@@ -11,7 +12,7 @@ export const chainIndexerEnvSchema = baseEnvSchema.extend({
   ANNOUNCE_TTL_MS: env.int(1000, 86_400_000).default(30_000),
   /** Standalone mode: stake given to announced validators (so they hold a permit). */
   LOCAL_VALIDATOR_STAKE: env.number(0, Number.MAX_SAFE_INTEGER).default(1000),
-});
+}).extend(subtensorEnvSchema.shape);
 
 export interface ChainIndexerConfig {
   netuid: number;
@@ -20,6 +21,8 @@ export interface ChainIndexerConfig {
   redisUrl: string;
   http: { host: string; port: number };
   local: { announceTtlMs: number; validatorStake: number };
+  /** Set in `CHAIN_MODE=subtensor`, validated at start like everything else. */
+  subtensor?: SubtensorConfig;
 }
 
 export function loadChainIndexerConfig(source: NodeJS.ProcessEnv = process.env): ChainIndexerConfig {
@@ -31,5 +34,6 @@ export function loadChainIndexerConfig(source: NodeJS.ProcessEnv = process.env):
     redisUrl: e.REDIS_URL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     local: { announceTtlMs: e.ANNOUNCE_TTL_MS, validatorStake: e.LOCAL_VALIDATOR_STAKE },
+    subtensor: e.CHAIN_MODE === 'subtensor' ? loadSubtensorConfig(source) : undefined,
   };
 }
