@@ -24,7 +24,7 @@ describe('a service started with a bad variable', () => {
     ['chain-indexer', { CHAIN_MODE: 'mainnet' }, 'CHAIN_MODE'],
     ['chain-indexer', { NATS_URL: 'nats://ok:4222,http://bad' }, 'NATS_URL'],
   ])('%s exits at once with code 78, naming %j', (service, env, variable) => {
-    const { code, stderr } = start(service, env as Record<string, string>);
+    const { code, stderr } = start(service, env);
     expect(code).toBe(78);
     expect(stderr).toContain(variable);
   });

@@ -1,28 +1,28 @@
-import { metricsRegistry } from '../metrics/metrics';
 import { ReadinessRegistry } from './readiness.registry';
 
 describe('ReadinessRegistry', () => {
-  it('exports each check as chattensor_readiness_check_ok, evaluated when metrics are scraped', async () => {
+  it('is ready when every check passes', async () => {
     const registry = new ReadinessRegistry();
-    let redisUp = true;
-    registry.register('nats', () => true);
-    registry.register('redis', () => (redisUp ? true : 'redis reconnecting'));
-
-    const before = await metricsRegistry.getSingleMetricAsString('chattensor_readiness_check_ok');
-    expect(before).toContain('chattensor_readiness_check_ok{check="nats"} 1');
-    expect(before).toContain('chattensor_readiness_check_ok{check="redis"} 1');
-
-    redisUp = false;
-    const after = await metricsRegistry.getSingleMetricAsString('chattensor_readiness_check_ok');
-    expect(after).toContain('chattensor_readiness_check_ok{check="redis"} 0');
-    expect(after).toContain('chattensor_readiness_check_ok{check="nats"} 1');
+    registry.register('a', () => true);
+    registry.register('b', async () => true);
+    expect(await registry.report()).toEqual({ ready: true, checks: { a: { ok: true }, b: { ok: true } } });
   });
 
-  it('reports a shutting-down instance as not ready in the metric too', async () => {
+  it('reports the reason of a failing or throwing check', async () => {
     const registry = new ReadinessRegistry();
-    registry.register('nats', () => true);
+    registry.register('model', () => 'model is loading');
+    registry.register('redis', () => {
+      throw new Error('connection refused');
+    });
+    const report = await registry.report();
+    expect(report.ready).toBe(false);
+    expect(report.checks).toEqual({ model: { ok: false, detail: 'model is loading' }, redis: { ok: false, detail: 'connection refused' } });
+  });
+
+  it('turns not ready once shutdown starts', async () => {
+    const registry = new ReadinessRegistry();
+    registry.register('a', () => true);
     registry.markShuttingDown();
-    const text = await metricsRegistry.getSingleMetricAsString('chattensor_readiness_check_ok');
-    expect(text).toContain('chattensor_readiness_check_ok{check="shutdown"} 0');
+    expect((await registry.report()).ready).toBe(false);
   });
 });
