@@ -1,5 +1,6 @@
 /* eslint-disable no-restricted-imports -- this test checks the deployment files against each service's own env schema */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
@@ -36,7 +37,7 @@ const contracts: Record<ServiceName, { schemas: z.ZodObject<z.ZodRawShape>[]; lo
   {
     gateway: { schemas: [gatewayEnvSchema], load: (env) => loadGatewayConfig(env) },
     validator: { schemas: [validatorEnvSchema], load: (env) => loadValidatorConfig(env) },
-    miner: { schemas: [minerEnvSchema], load: (env) => loadMinerConfig(env) },
+    miner: { schemas: [minerEnvSchema], load: (env) => loadMinerConfig(withModelFolder(env)) },
     'chain-indexer': {
       schemas: [chainIndexerEnvSchema, subtensorEnvSchema],
       load: (env) =>
@@ -45,6 +46,20 @@ const contracts: Record<ServiceName, { schemas: z.ZodObject<z.ZodRawShape>[]; lo
           : loadChainIndexerConfig(env),
     },
   };
+
+/**
+ * The miner checks at start that MODEL_DIR holds a model. The folder exists in
+ * the pod (a volume); here an empty model folder stands in for it at the same
+ * absolute path below a scratch root.
+ */
+const scratch = mkdtempSync(join(tmpdir(), 'chattensor-deploy-'));
+function withModelFolder(env: Env): Env {
+  if (!env.MODEL_DIR?.startsWith('/')) return env;
+  const dir = join(scratch, env.MODEL_DIR);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), '{}');
+  return { ...env, MODEL_DIR: dir };
+}
 
 const knownVariables = (service: ServiceName) =>
   new Set(contracts[service].schemas.flatMap((schema) => Object.keys(schema.shape)));
@@ -82,6 +97,7 @@ const WIRING: Record<ServiceName, string[]> = {
 // Values a Secret would supply at run time; shaped like real ones so the schemas can check everything else.
 const SECRET_STAND_INS: Env = {
   HOTKEY_URI: '//Alice',
+  ADMIN_TOKEN: 'admin-token-from-a-secret-0123456789',
   NATS_URL: 'nats://nats.example.internal:4222',
   REDIS_URL: 'redis://:password@redis.example.internal:6379',
 };
@@ -140,6 +156,8 @@ function composeDeployments(): Deployment[] {
 const deployments = [...chartDeployments(), ...composeDeployments()];
 
 describe('environment of the deployed services', () => {
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
   it('covers every service in the chart and in the compose file', () => {
     for (const service of SERVICES) {
       expect(
@@ -171,6 +189,7 @@ describe('environment of the deployed services', () => {
     '%s gives values %s accepts at start',
     (_where, service, d) => {
       expect(() => contracts[service].load(d.env)).not.toThrow();
+      if (d.env.MODEL_DIR !== undefined) expect(d.env.MODEL_DIR).toMatch(/^\//);
     },
   );
 });

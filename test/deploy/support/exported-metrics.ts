@@ -23,7 +23,8 @@ function* sourceFiles(dir: string): Generator<string> {
 
 /**
  * Metrics the services register with prom-client, read from their sources:
- * every `new Counter|Gauge|Histogram|Summary({ name: '...', labelNames: [...] })`.
+ * every `new Counter|Gauge|Histogram|Summary({ name: '...', labelNames: [...] })`
+ * and every `counter|gauge|histogram({ ... })` of libs/common.
  */
 export function metricsDeclaredInSources(): ExportedMetric[] {
   const found: ExportedMetric[] = [];
@@ -36,17 +37,20 @@ export function metricsDeclaredInSources(): ExportedMetric[] {
       );
       const resolve = (literal: string) =>
         literal.replace(/\$\{(\w+)\}/g, (whole, id: string) => constants.get(id) ?? whole);
+      // `new Gauge({...})`, or the get-or-create helpers of libs/common (`gauge({...})`).
       for (const m of text.matchAll(
-        /new\s+(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\s*\(\s*\{([\s\S]*?)\}\s*\)/g,
+        /(?:\bnew\s+(Counter|Gauge|Histogram|Summary)|\b(counter|gauge|histogram|summary))\s*(?:<[^>]*>)?\s*\(\s*\{([\s\S]*?)\}\s*\)/g,
       )) {
-        const literal = /\bname:\s*(['"`])([^'"`]+)\1/.exec(m[2])?.[2];
+        const kind = (m[1] ?? m[2]).toLowerCase() as MetricType;
+        const body = m[3];
+        const literal = /\bname:\s*(['"`])([^'"`]+)\1/.exec(body)?.[2];
         if (!literal) continue;
         const name = resolve(literal);
-        const labelList = /\blabelNames:\s*\[([^\]]*)\]/.exec(m[2])?.[1] ?? '';
+        const labelList = /\blabelNames:\s*\[([^\]]*)\]/.exec(body)?.[1] ?? '';
         const labels = new Set([...labelList.matchAll(/['"]([^'"]+)['"]/g)].map((l) => l[1]));
         found.push({
           name,
-          type: m[1].toLowerCase() as MetricType,
+          type: kind,
           labels,
           origin: file.slice(repoRoot.length + 1),
         });

@@ -1,0 +1,297 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import {
+  ciValueFiles,
+  ciValues,
+  chartDir,
+  find,
+  only,
+  podSpecOf,
+  readRepoFile,
+  render,
+  renderError,
+  specOf,
+  workloads,
+  type Container,
+  type Manifest,
+  type WorkloadSpec,
+} from './support/chart';
+
+const APP_COMPONENTS = ['gateway', 'validator', 'miner', 'chain-indexer'];
+
+const componentOf = (m: Manifest) => m.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+const env = (container: Container, name: string) => container.env?.find((e) => e.name === name);
+const mainContainer = (manifest: Manifest) => podSpecOf(manifest).containers[0];
+
+describe('helm chart', () => {
+  const rendered = new Map(ciValueFiles.map(({ name, path }) => [name, render({ valueFiles: [path] })]));
+  const everySet = [...rendered.entries()];
+
+  describe.each(everySet)('value set %s', (_name, manifests) => {
+    it('runs every ChatTensor container unprivileged on a read-only root file system with resources and probes', () => {
+      for (const workload of workloads(manifests).filter((w) => APP_COMPONENTS.includes(componentOf(w)))) {
+        const pod = podSpecOf(workload);
+        expect(pod.securityContext).toMatchObject({
+          runAsNonRoot: true,
+          seccompProfile: { type: 'RuntimeDefault' },
+        });
+        for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
+          expect(container.securityContext).toMatchObject({
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+          });
+          expect(container.resources?.requests).toBeDefined();
+        }
+        expect(pod.containers[0].livenessProbe?.httpGet?.path).toBe('/healthz');
+        expect(pod.containers[0].readinessProbe?.httpGet?.path).toBe('/readyz');
+      }
+    });
+
+    it('keeps the chain-indexer a single writer that is stopped before its replacement starts', () => {
+      const deployment = only(manifests, 'Deployment', 'chain-indexer');
+      expect(specOf<WorkloadSpec>(deployment)).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+      expect(find(manifests, 'HorizontalPodAutoscaler', 'chain-indexer')).toEqual([]);
+    });
+
+    it('serves HTTP_PORT on the container port probes and Prometheus use', () => {
+      for (const deployment of find(manifests, 'Deployment').filter((d) =>
+        APP_COMPONENTS.includes(componentOf(d)),
+      )) {
+        const container = mainContainer(deployment);
+        const http = container.ports?.find((p) => p.name === 'http');
+        expect(String(http?.containerPort)).toBe(env(container, 'HTTP_PORT')?.value);
+      }
+    });
+
+    it('lets only the expected peers reach NATS, Redis and the miners', () => {
+      const policies = find(manifests, 'NetworkPolicy');
+      if (policies.length === 0) return;
+      type Peer = { podSelector?: { matchLabels: Record<string, string> } };
+      type Policy = { ingress: { from?: Peer[]; ports?: { port: number }[] }[] };
+      const peersOf = (component: string, port: number) =>
+        specOf<Policy>(only(policies, 'NetworkPolicy', component))
+          .ingress.filter((rule) => rule.ports?.some((p) => p.port === port))
+          .flatMap((rule) => rule.from ?? [])
+          .map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component'])
+          .sort();
+      if (find(manifests, 'StatefulSet', 'redis').length > 0) {
+        expect(peersOf('redis', 6379)).toEqual(['chain-indexer', 'gateway', 'validator']);
+      }
+      if (find(manifests, 'StatefulSet', 'nats').length > 0) {
+        expect(peersOf('nats', 4222)).toEqual(['chain-indexer', 'gateway', 'miner', 'validator']);
+      }
+      expect(peersOf('miner', 50051)).toEqual(['validator']);
+      // Every pod the chart runs is covered by a policy of its own component.
+      for (const workload of workloads(manifests)) {
+        expect(find(policies, 'NetworkPolicy', componentOf(workload))).toHaveLength(1);
+      }
+    });
+
+    it('never puts a hotkey secret into a plain env value outside standalone mode', () => {
+      const chainMode = env(mainContainer(only(manifests, 'Deployment', 'validator')), 'CHAIN_MODE')?.value;
+      if (chainMode !== 'subtensor') return;
+      for (const workload of workloads(manifests)) {
+        for (const container of podSpecOf(workload).containers) {
+          const uri = env(container, 'HOTKEY_URI');
+          if (uri) expect(uri.value).toBeUndefined();
+        }
+      }
+    });
+  });
+
+  it('puts miners on GPU nodes with the CUDA image, the GPU resource and a start window for loading the model', () => {
+    const manifests = rendered.get('gpu-miners')!;
+    const miner = only(manifests, 'Deployment', 'miner');
+    const pod = podSpecOf(miner);
+    const container = pod.containers[0];
+    expect(container.image).toMatch(/\/miner-cuda:/);
+    expect(container.resources?.limits?.['nvidia.com/gpu']).toBe('1');
+    expect(env(container, 'MINER_DEVICE')?.value).toBe('cuda');
+    expect(pod.runtimeClassName).toBe('nvidia');
+    expect(pod.tolerations).toContainEqual(expect.objectContaining({ key: 'nvidia.com/gpu' }));
+    expect(pod.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    const window = container.startupProbe!.periodSeconds * container.startupProbe!.failureThreshold;
+    expect(window).toBeGreaterThanOrEqual(600);
+  });
+
+  it('mounts a wallet hotkey file read-only in the Bittensor layout and points WALLET_* at it', () => {
+    const validator = only(rendered.get('gpu-miners')!, 'Deployment', 'validator');
+    const pod = podSpecOf(validator);
+    const container = pod.containers[0];
+    const volume = pod.volumes!.find((v) => v.name === 'wallet')!;
+    expect(volume.secret).toMatchObject({
+      secretName: 'chattensor-validator-wallet',
+      items: [{ key: 'hotkey', path: 'validator/hotkeys/default' }],
+    });
+    expect(container.volumeMounts).toContainEqual({ name: 'wallet', mountPath: '/wallets', readOnly: true });
+    expect(env(container, 'WALLET_PATH')?.value).toBe('/wallets');
+    expect(env(container, 'WALLET_NAME')?.value).toBe('validator');
+    expect(env(container, 'WALLET_HOTKEY')?.value).toBe('default');
+  });
+
+  it('generates the model in an init container into the volume the miner reads', () => {
+    const miner = only(rendered.get('minimal-cpu')!, 'Deployment', 'miner');
+    const pod = podSpecOf(miner);
+    const init = pod.initContainers!.find((c) => c.name === 'generate-model')!;
+    const modelDir = env(pod.containers[0], 'MODEL_DIR')!.value;
+    expect(env(init, 'MODEL_DIR')?.value).toBe(modelDir);
+    expect(init.command!.join(' ')).toContain('dist/libs/inference/src/cli/generate-model.js');
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: 'model',
+      mountPath: '/models',
+      readOnly: true,
+    });
+  });
+
+  it('scales miners with either the HPA on queued generations or a KEDA ScaledObject, and refuses both', () => {
+    const keda = rendered.get('autoscaling-keda')!;
+    expect(find(keda, 'ScaledObject', 'miner')).toHaveLength(1);
+    expect(find(keda, 'HorizontalPodAutoscaler', 'miner')).toEqual([]);
+    expect(specOf<WorkloadSpec>(only(keda, 'Deployment', 'miner')).replicas).toBeUndefined();
+    const hpa = render({
+      valueFiles: [ciValues('autoscaling-keda')],
+      set: { 'miner.keda.enabled': false, 'miner.autoscaling.enabled': true },
+    });
+    expect(only(hpa, 'HorizontalPodAutoscaler', 'miner').spec).toMatchObject({
+      metrics: [{ type: 'Pods', pods: { metric: { name: 'chattensor_miner_num_requests_waiting' } } }],
+    });
+    expect(
+      renderError({ valueFiles: [ciValues('autoscaling-keda')], set: { 'miner.autoscaling.enabled': true } }),
+    ).toMatch(/enable one of them/);
+  });
+
+  it.each([
+    [
+      'subtensor mode without a node',
+      {
+        'chain.mode': 'subtensor',
+        'validator.hotkey.existingSecret': 'validator-hotkey',
+        'miner.hotkey.existingSecret': 'miner-hotkey',
+      },
+      /chain.subtensorWs is required/,
+    ],
+    [
+      'a dev hotkey in subtensor mode',
+      { 'chain.mode': 'subtensor', 'chain.subtensorWs': 'ws://node:9944' },
+      /devUri is for local mode only/,
+    ],
+    ['a validator without a hotkey', { 'validator.hotkey.devUri': '' }, /validator needs a hotkey/],
+    ['an unknown chain mode', { 'chain.mode': 'mainnet' }, /value must be one of 'local', 'subtensor'/],
+    ['a misspelt value', { 'gateway.replicas': 3 }, /additional properties 'replicas' not allowed/],
+    [
+      'a lower-case service variable',
+      { 'gateway.env.log_level': 'debug' },
+      /'log_level' does not match pattern/,
+    ],
+    [
+      'external NATS without a URL',
+      { 'nats.enabled': false },
+      /nats.external.url or nats.external.existingSecret/,
+    ],
+  ])('refuses %s', (_what, set, message) => {
+    expect(renderError({ valueFiles: [ciValues('minimal-cpu')], set })).toMatch(message);
+  });
+
+  it('reads external NATS and Redis URLs from Secrets and deploys neither', () => {
+    const manifests = rendered.get('external-nats-redis')!;
+    expect(find(manifests, 'StatefulSet')).toEqual([]);
+    const gateway = mainContainer(only(manifests, 'Deployment', 'gateway'));
+    expect(env(gateway, 'NATS_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'chattensor-nats',
+      key: 'url',
+    });
+    expect(env(gateway, 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'chattensor-redis',
+      key: 'url',
+    });
+  });
+
+  it('persists JetStream and the Redis append-only file when they run in the chart', () => {
+    const manifests = render({ valueFiles: [ciValues('autoscaling-keda')] });
+    type StatefulSetSpec = { volumeClaimTemplates: { metadata: { name: string } }[] };
+    for (const component of ['nats', 'redis']) {
+      expect(
+        specOf<StatefulSetSpec>(only(manifests, 'StatefulSet', component)).volumeClaimTemplates[0].metadata
+          .name,
+      ).toBe('data');
+    }
+    const redisConf = only(manifests, 'ConfigMap', 'redis').data!['redis.conf'];
+    expect(redisConf).toMatch(/^appendonly yes$/m);
+    expect(only(manifests, 'ConfigMap', 'nats').data!['nats.conf']).toMatch(
+      /jetstream \{[^}]*store_dir: \/data/,
+    );
+  });
+
+  it('sends a real chat request through the gateway Service in the helm test', () => {
+    const manifests = rendered.get('gpu-miners')!;
+    const test = find(manifests, 'Pod').find((p) => p.metadata.annotations?.['helm.sh/hook'] === 'test')!;
+    const container = podSpecOf(test).containers[0];
+    const service = only(manifests, 'Service', 'gateway');
+    type ServiceSpec = { ports: { port: number }[] };
+    expect(env(container, 'GATEWAY_URL')?.value).toBe(
+      `http://${service.metadata.name}:${specOf<ServiceSpec>(service).ports[0].port}`,
+    );
+    expect(env(container, 'API_KEY')?.valueFrom?.secretKeyRef?.name).toBe('chattensor-helm-test-key');
+    expect(container.command!.join('\n')).toContain('/v1/chat/completions');
+  });
+
+  it('ships every dashboard as a ConfigMap the Grafana sidecar picks up', () => {
+    const manifests = rendered.get('gpu-miners')!;
+    const configMaps = find(manifests, 'ConfigMap').filter(
+      (c) => c.metadata.labels?.grafana_dashboard === '1',
+    );
+    expect(configMaps.map((c) => c.metadata.namespace)).toEqual(configMaps.map(() => 'monitoring'));
+    const uids = configMaps.flatMap((c) =>
+      Object.values(c.data!).map((json) => (JSON.parse(json) as { uid: string }).uid),
+    );
+    expect(uids.sort()).toEqual(['chattensor-chain', 'chattensor-miners', 'chattensor-overview']);
+  });
+
+  it('links every alert to its entry in the operations guide', () => {
+    const manifests = rendered.get('gpu-miners')!;
+    type Rules = { groups: { rules: { alert: string; annotations: { runbook: string } }[] }[] };
+    const rules = specOf<Rules>(only(manifests, 'PrometheusRule')).groups.flatMap((g) => g.rules);
+    const headings = new Set(
+      [...readRepoFile('docs/operations.md').matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
+        m[1]
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
+    for (const rule of rules) {
+      const anchor = rule.annotations.runbook.split('#')[1];
+      expect(anchor).toBe(rule.alert.toLowerCase());
+      expect(headings.has(anchor)).toBe(true);
+    }
+  });
+
+  it('documents every value with @param and lists nothing that is not a value', () => {
+    const text = readFileSync(join(chartDir, 'values.yaml'), 'utf8');
+    const documented = new Set([...text.matchAll(/^\s*## @param (\S+)/gm)].map((m) => m[1]));
+    const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')) as SchemaNode;
+    const leaves: string[] = [];
+    // The schema's closed objects are the chart's own structure; open ones are passed through to Kubernetes.
+    (function walk(node: SchemaNode, path: string) {
+      if (node.type === 'object' && node.properties && node.additionalProperties === false) {
+        for (const [key, child] of Object.entries(node.properties))
+          walk(child, path ? `${path}.${key}` : key);
+      } else {
+        leaves.push(path);
+      }
+    })(schema, '');
+    expect(leaves.filter((leaf) => !documented.has(leaf))).toEqual([]);
+    expect([...documented].filter((param) => !leaves.includes(param))).toEqual([]);
+    const values = parse(text) as Record<string, unknown>;
+    expect(Object.keys(values).sort()).toEqual(Object.keys(schema.properties!).sort());
+  });
+});
+
+interface SchemaNode {
+  type?: string | string[];
+  properties?: Record<string, SchemaNode>;
+  additionalProperties?: boolean | SchemaNode;
+}
