@@ -7,7 +7,8 @@
 #   3. promtool on the alert rules rendered from the chart, and on the compose
 #      stack's Prometheus config and rules (which must match the chart's)
 #   4. docker compose config, where a compose client is installed
-#   5. the Jest deploy tests (test/deploy): env variables against the services'
+#   5. the compiled services need only production dependencies (what the images install)
+#   6. the Jest deploy tests (test/deploy): env variables against the services'
 #      schemas, metric names against what the services export, chart behaviour
 # `--write` regenerates deploy/prometheus/alerts.yml from the chart instead of
 # failing when it is stale.
@@ -122,6 +123,24 @@ elif command -v docker-compose >/dev/null 2>&1; then
 else
   echo "no compose client here: the Jest tests validate the file against the compose specification's schema"
 fi
+
+step "production dependencies"
+# The images install production dependencies only: every package the compiled
+# services (and the model generator the miner's init container runs) require
+# must be one of them.
+prod="$work/prod-deps"
+lock_hash=$(sha256sum package-lock.json .npmrc | sha256sum | cut -c1-16)
+if [ ! -f "$prod/.installed-$lock_hash" ]; then
+  rm -rf "$prod" && mkdir -p "$prod"
+  cp package.json package-lock.json .npmrc "$prod/"
+  (cd "$prod" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+  touch "$prod/.installed-$lock_hash"
+fi
+# CI builds before this script runs (`npm test`); building again here would
+# delete dist/ under anyone running the end-to-end tests.
+[ -f dist/services/gateway/src/main.js ] || npm run build --silent
+node test/deploy/tools/prod-deps.mjs --node-modules "$prod/node_modules" \
+  dist/services/*/src/main.js dist/libs/inference/src/cli/generate-model.js
 
 step "Jest deploy tests"
 DEPLOY_RENDERED_DIR="$work/rendered" DEPLOY_K8S_VERSION="$KUBERNETES_VERSION" COMPOSE_SCHEMA="$compose_schema" \
