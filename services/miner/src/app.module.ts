@@ -7,13 +7,16 @@ import { GenerationService } from './generation/generation.service';
 import { CallerPolicy } from './grpc/caller-policy.service';
 import { MinerGrpcServer } from './grpc/miner-grpc.server';
 import { AnnouncerService } from './announce/announcer.service';
+import { AxonModule } from './axon/axon.module';
 
 @Module({})
 export class MinerModule {
   static forRoot(config: MinerConfig, identity: MinerIdentity): DynamicModule {
     return {
       module: MinerModule,
-      imports: [OpsModule, NatsModule.forRoot({ servers: config.natsServers, name: 'miner' }), MetagraphModule.forRoot(config.netuid)],
+      // Global so the feature modules it imports (the axon) reach its generation, policy and identity.
+      global: true,
+      imports: [OpsModule, NatsModule.forRoot({ servers: config.natsServers, name: 'miner' }), MetagraphModule.forRoot(config.netuid), AxonModule.forRoot()],
       providers: [
         { provide: MINER_CONFIG, useValue: config },
         { provide: MinerIdentity, useValue: identity },
@@ -22,6 +25,7 @@ export class MinerModule {
         MinerGrpcServer,
         AnnouncerService,
       ],
+      exports: [MINER_CONFIG, MinerIdentity, GenerationService, CallerPolicy],
     };
   }
 }
