@@ -3,3 +3,4 @@ export { InferenceEngine } from './engine/inference-engine';
 export { generateModel, MODEL_PRESETS, type GenerateModelOptions, type ModelPreset } from './generator/generate-model';
 export { InvalidRequestError, ModelLoadError, QueueFullError } from './errors';
 export { Tokenizer, StreamingDetokenizer } from './tokenizer/tokenizer';
+export { OnnxDataType, OnnxGraphBuilder } from './onnx/onnx-builder';

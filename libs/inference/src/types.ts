@@ -19,6 +19,8 @@ export interface SamplingOptions {
   presencePenalty?: number;
   frequencyPenalty?: number;
   repetitionPenalty?: number;
+  /** Keep generating past end-of-sequence tokens (benchmarks measuring a fixed number of tokens). */
+  ignoreEos?: boolean;
 }
 
 export type FinishReason = 'stop' | 'length';

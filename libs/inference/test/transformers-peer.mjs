@@ -6,7 +6,8 @@
 //   { "mode": "greedy", "modelDir", "dtype": "fp32"|"fp16", "conversations": [[{role, content}]], "maxNewTokens" }
 //     -> { "results": [{ "promptIds": number[], "generatedIds": number[] }] }
 //   { "mode": "decode-speed", "modelDir", "dtype", "promptTokens", "newTokens", "repeats" }
-//     -> { "tokensPerSecond": number, "seconds": number[] }
+//     -> { "tokensPerSecond": number, "seconds": number[], "peakRssMiB": number }
+import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, Tensor, env } from '@huggingface/transformers';
 
@@ -26,6 +27,11 @@ const modelId = basename(modelDir);
 const tokenizer = await AutoTokenizer.from_pretrained(modelId);
 const model = await AutoModelForCausalLM.from_pretrained(modelId, { dtype: job.dtype ?? 'fp32', device: 'cpu' });
 
+// VmHWM, not getrusage: Linux carries the parent's maxrss across exec.
+const peakRssMiB = () => {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+};
 const toNumbers = (tensor) => tensor.tolist()[0].map(Number);
 
 if (job.mode === 'greedy') {
@@ -57,7 +63,7 @@ if (job.mode === 'greedy') {
     seconds.push(full - first);
   }
   const best = Math.min(...seconds);
-  process.stdout.write(JSON.stringify({ tokensPerSecond: job.newTokens / best, seconds }));
+  process.stdout.write(JSON.stringify({ tokensPerSecond: job.newTokens / best, seconds, peakRssMiB: peakRssMiB() }));
 } else {
   throw new Error(`unknown mode ${job.mode}`);
 }

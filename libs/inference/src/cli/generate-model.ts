@@ -3,7 +3,7 @@ import { generateModel, MODEL_PRESETS, type ModelPreset } from '../generator/gen
 
 const usage = `Usage: npm run model:gen -- --out <dir> [--preset tiny|100m|400m] [--seed N] [--dtype fp32|fp16]
   [--hidden N] [--layers N] [--heads N] [--kv-heads N] [--intermediate N] [--vocab N]
-  [--max-positions N] [--rope-theta N] [--tied|--untied] [--external-data] [--name NAME]`;
+  [--max-positions N] [--rope-theta N] [--tied|--untied] [--external-data] [--merged] [--name NAME]`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
       tied: { type: 'boolean' },
       untied: { type: 'boolean' },
       'external-data': { type: 'boolean', default: false },
+      merged: { type: 'boolean', default: false },
       name: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     ropeTheta: values['rope-theta'] === undefined ? undefined : Number(values['rope-theta']),
     tieWordEmbeddings: values.tied ? true : values.untied ? false : undefined,
     externalData: values['external-data'],
+    mergedDecoder: values.merged,
     name: values.name,
   });
   console.log(`model written to ${values.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

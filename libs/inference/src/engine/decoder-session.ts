@@ -21,6 +21,17 @@ export interface ForwardInput {
   past: KvCache;
 }
 
+/** Optional inputs that exports differ on. */
+interface DecoderInputs {
+  positionIds: boolean;
+  /** Merged decoders (decoder_model_merged.onnx) switch between their with- and without-cache branches. */
+  cacheBranch: boolean;
+  /** Newer exports can compute logits for the last N positions only; the name changed across transformers versions. */
+  logitsToKeep?: string;
+}
+
+const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'position_ids', 'use_cache_branch', 'num_logits_to_keep', 'logits_to_keep']);
+
 export interface ForwardOutput {
   /** Logits of the last position of each row, as float32 [batch][vocab]. */
   lastLogits: Float32Array[];
@@ -44,8 +55,7 @@ export class DecoderSession {
     private readonly session: ort.InferenceSession,
     readonly layout: KvLayout,
     readonly vocabSize: number,
-    private readonly hasPositionIds: boolean,
-    private readonly hasCacheBranch: boolean,
+    private readonly inputs: DecoderInputs,
   ) {}
 
   static async create(onnxPath: string, config: ModelConfig, options: DecoderSessionOptions): Promise<DecoderSession> {
@@ -92,7 +102,13 @@ export class DecoderSession {
     const logitsShape = logitsMeta?.isTensor ? logitsMeta.shape : [];
     const vocabSize = typeof logitsShape[2] === 'number' ? logitsShape[2] : config.vocab_size!;
     if (!vocabSize) throw new ModelLoadError('vocabulary size unknown: neither the logits output nor config.json gives it');
-    return new DecoderSession(session, { numLayers, kvHeads, headDim, elementType }, vocabSize, inputs.has('position_ids'), inputs.has('use_cache_branch'));
+    const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.has(name) && !/^past_key_values\.\d+\.(key|value)$/.test(name));
+    if (unknown.length > 0) throw new ModelLoadError(`ONNX graph has inputs this runtime does not know how to feed: ${unknown.join(', ')}`);
+    return new DecoderSession(session, { numLayers, kvHeads, headDim, elementType }, vocabSize, {
+      positionIds: inputs.has('position_ids'),
+      cacheBranch: inputs.has('use_cache_branch'),
+      logitsToKeep: ['num_logits_to_keep', 'logits_to_keep'].find((name) => inputs.has(name)),
+    });
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
@@ -103,8 +119,9 @@ export class DecoderSession {
       input_ids: new ort.Tensor('int64', input.inputIds, [batch, seqLength]),
       attention_mask: new ort.Tensor('int64', input.attentionMask, [batch, total]),
     };
-    if (this.hasPositionIds) feeds.position_ids = new ort.Tensor('int64', input.positionIds, [batch, seqLength]);
-    if (this.hasCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
+    if (this.inputs.positionIds) feeds.position_ids = new ort.Tensor('int64', input.positionIds, [batch, seqLength]);
+    if (this.inputs.cacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
+    if (this.inputs.logitsToKeep) feeds[this.inputs.logitsToKeep] = new ort.Tensor('int64', BigInt64Array.of(1n), []);
     const pastDims = [batch, kvHeads, past.length, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
       feeds[`past_key_values.${layer}.key`] = new ort.Tensor(elementType, past.keys[layer], pastDims);
@@ -112,10 +129,10 @@ export class DecoderSession {
     }
     const outputs = await this.session.run(feeds);
     const logits = outputs.logits;
-    const vocab = logits.dims[2];
+    const [, positions, vocab] = logits.dims;
     const lastLogits: Float32Array[] = [];
     for (let row = 0; row < batch; row++) {
-      const offset = (row * seqLength + seqLength - 1) * vocab;
+      const offset = (row * positions + positions - 1) * vocab;
       if (logits.type === 'float16') {
         const halves = logits.data as Uint16Array;
         const out = new Float32Array(vocab);

@@ -24,6 +24,7 @@ interface Sequence {
   /** Sampled but not yet fed to the model. */
   nextToken: number;
   cancelled: boolean;
+  ignoreEos: boolean;
 }
 
 /**
@@ -132,6 +133,7 @@ export class InferenceEngine {
       cached: 0,
       nextToken: -1,
       cancelled: false,
+      ignoreEos: sampling.ignoreEos === true,
     };
     if (sampling.maxTokens !== undefined && (!Number.isInteger(sampling.maxTokens) || sampling.maxTokens < 1)) {
       throw new InvalidRequestError('maxTokens must be a positive integer');
@@ -198,10 +200,11 @@ export class InferenceEngine {
       try {
         this.dropFinished();
         while (this.waiting.length > 0 && this.running.length < this.options.maxBatchSize) {
-          // Stays at the head of the queue while its prompt is prefilled, so stats() and the queue bound count it.
-          const sequence = this.waiting[0];
-          if (!sequence.cancelled) await this.prefill(sequence);
-          this.waiting.shift();
+          // Requests stay at the head of the queue while their prompts are prefilled, so stats() and the queue bound count them.
+          const { taken, group } = this.nextPrefillGroup();
+          if (group.length === 1) await this.prefillChunked(group[0]);
+          else if (group.length > 1) await this.prefillTogether(group);
+          this.waiting.splice(0, taken);
         }
         this.dropFinished();
         if (this.running.length > 0) await this.decodeStep();
@@ -217,7 +220,77 @@ export class InferenceEngine {
     this.looping = false;
   }
 
-  private async prefill(sequence: Sequence): Promise<void> {
+  /**
+   * Picks the requests at the head of the queue to prefill in one forward
+   * pass: as many as there are free batch slots, while the left-padded batch
+   * stays within one prefill chunk. A prompt longer than a chunk goes alone
+   * and is prefilled chunk by chunk. Half-precision graphs prefill one request
+   * at a time: their fully masked padding rows can overflow to NaN.
+   */
+  private nextPrefillGroup(): { taken: number; group: Sequence[] } {
+    const budget = this.options.prefillChunkSize;
+    const slots = this.options.maxBatchSize - this.running.length;
+    const canBatch = this.session.layout.elementType === 'float32';
+    const group: Sequence[] = [];
+    let taken = 0;
+    let longest = 0;
+    for (const sequence of this.waiting) {
+      if (sequence.cancelled) {
+        taken++;
+        continue;
+      }
+      const length = sequence.promptIds.length;
+      if (group.length > 0 && (!canBatch || group.length >= slots || length > budget || (group.length + 1) * Math.max(longest, length) > budget)) break;
+      group.push(sequence);
+      taken++;
+      longest = Math.max(longest, length);
+      if (length > budget) break;
+    }
+    return { taken, group };
+  }
+
+  /** Prefills several prompts in one left-padded forward pass and adds them to the running batch. */
+  private async prefillTogether(group: Sequence[]): Promise<void> {
+    const batch = group.length;
+    const width = Math.max(...group.map((sequence) => sequence.promptIds.length));
+    const inputIds = new BigInt64Array(batch * width);
+    const positionIds = new BigInt64Array(batch * width);
+    const attentionMask = new BigInt64Array(batch * width);
+    group.forEach((sequence, row) => {
+      const ids = sequence.promptIds;
+      const offset = row * width + width - ids.length;
+      ids.forEach((id, index) => {
+        inputIds[offset + index] = BigInt(id);
+        positionIds[offset + index] = BigInt(index);
+      });
+      attentionMask.fill(1n, offset, (row + 1) * width);
+    });
+    let result;
+    try {
+      result = await this.session.forward({ batch, seqLength: width, inputIds, positionIds, attentionMask, past: emptyKvCache(this.session.layout, batch) });
+    } catch (error) {
+      for (const sequence of group) sequence.channel.fail(error);
+      return;
+    }
+    const joining: { sequence: Sequence; row: number }[] = [];
+    group.forEach((sequence, row) => {
+      sequence.cached = sequence.promptIds.length;
+      if (!sequence.cancelled && !this.advance(sequence, result.lastLogits[row])) joining.push({ sequence, row });
+    });
+    this.join(joining.map(({ sequence, row }) => ({ sequence, cache: result.present, row })));
+  }
+
+  /** Adds freshly prefilled sequences to the running batch, rebuilding the batch cache once. */
+  private join(entries: { sequence: Sequence; cache: KvCache; row: number }[]): void {
+    if (entries.length === 0) return;
+    this.cache = assembleKvCache(this.session.layout, [
+      ...this.running.map((running, row) => ({ cache: this.cache, row, valid: running.cached })),
+      ...entries.map(({ sequence, cache, row }) => ({ cache, row, valid: sequence.cached })),
+    ]);
+    this.running.push(...entries.map(({ sequence }) => sequence));
+  }
+
+  private async prefillChunked(sequence: Sequence): Promise<void> {
     const ids = sequence.promptIds;
     let past = emptyKvCache(this.session.layout, 1);
     let lastLogits: Float32Array | undefined;
@@ -243,11 +316,7 @@ export class InferenceEngine {
     sequence.cached = ids.length;
     if (sequence.cancelled || !lastLogits) return;
     if (this.advance(sequence, lastLogits)) return;
-    this.cache = assembleKvCache(this.session.layout, [
-      ...this.running.map((running, row) => ({ cache: this.cache, row, valid: running.cached })),
-      { cache: past, row: 0, valid: sequence.cached },
-    ]);
-    this.running.push(sequence);
+    this.join([{ sequence, cache: past, row: 0 }]);
   }
 
   private async decodeStep(): Promise<void> {
@@ -279,7 +348,7 @@ export class InferenceEngine {
     sequence.nextToken = id;
     let finish: FinishReason | undefined;
     let text: string;
-    if (this.eosIds.has(id)) {
+    if (this.eosIds.has(id) && !sequence.ignoreEos) {
       finish = 'stop';
       text = this.drain(sequence);
     } else {

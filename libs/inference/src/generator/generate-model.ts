@@ -25,6 +25,8 @@ export interface GenerateModelOptions {
   dtype?: 'fp32' | 'fp16';
   /** Force weights into `model.onnx_data` (`model_fp16.onnx_data`) even for small models (they go there anyway above ~1.8 GB). */
   externalData?: boolean;
+  /** Write Optimum's merged-decoder form (`decoder_model_merged.onnx` with a `use_cache_branch` input) instead of `model.onnx`. */
+  mergedDecoder?: boolean;
   /** Model name written into config.json (`_name_or_path`). */
   name?: string;
 }
@@ -176,8 +178,8 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
   writeJson('special_tokens_map.json', { bos_token: '<|begin_of_text|>', eos_token: '<|eot_id|>' });
 
   // onnx-community names graphs by precision (model.onnx, model_fp16.onnx), which is how transformers.js picks one by dtype.
-  const graphName = arch.dtype === 'fp16' ? 'model_fp16.onnx' : 'model.onnx';
-  const graph = buildLlamaGraph(arch, seed);
+  const graphName = `${options.mergedDecoder ? 'decoder_model_merged' : 'model'}${arch.dtype === 'fp16' ? '_fp16' : ''}.onnx`;
+  const graph = buildLlamaGraph({ ...arch, reservedFrom: bpe.tokens.length + SPECIAL_TOKENS.length, mergedDecoderInputs: options.mergedDecoder }, seed);
   const external = options.externalData || graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
   const { model, externalTensors } = graph.build({
     opset: 17,

@@ -13,6 +13,18 @@ export interface LlamaArchitecture {
   rmsNormEps: number;
   tieWordEmbeddings: boolean;
   dtype: 'fp32' | 'fp16';
+  /**
+   * Token ids from here on are reserved placeholders. Their embedding and
+   * output rows are zero, like the untrained reserved tokens of Llama 3, so
+   * the model practically never produces them.
+   */
+  reservedFrom?: number;
+  /**
+   * Declare the `use_cache_branch` input of Optimum's merged decoders. This
+   * graph treats an empty past as "no cache", so one branch serves both and
+   * the flag only has to be accepted.
+   */
+  mergedDecoderInputs?: boolean;
 }
 
 /**
@@ -39,6 +51,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
   const inputIds = g.input('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
   const attentionMask = g.input('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']);
   const positionIds = g.input('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
+  if (arch.mergedDecoderInputs) g.input('use_cache_branch', OnnxDataType.BOOL, [1]);
   const pastKeys: string[] = [];
   const pastValues: string[] = [];
   for (let layer = 0; layer < arch.numLayers; layer++) {
@@ -54,7 +67,13 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
   // A large logit scale on random weights keeps the next-token distribution
   // peaked, so generations vary with the context instead of being uniform noise.
   const embedStd = arch.tieWordEmbeddings ? 4 / Math.sqrt(arch.hiddenSize) : 1;
-  const embed = weight('model.embed_tokens.weight', [arch.vocabSize, arch.hiddenSize], limitForStd(embedStd));
+  const reservedFrom = arch.reservedFrom ?? arch.vocabSize;
+  const embed = g.initializer(
+    toTensor('model.embed_tokens.weight', [arch.vocabSize, arch.hiddenSize], arch.dtype, (data) => {
+      rng.fillUniform(data, limitForStd(embedStd));
+      data.fill(0, reservedFrom * arch.hiddenSize);
+    }),
+  );
 
   // Rotary tables, gathered by position_ids. Rotating by half (as Hugging Face's
   // Llama does) is x * cos + concat(x2, x1) * sinSigned with sinSigned = [-sin, sin].
@@ -156,7 +175,12 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
   const finalNormed = rmsNorm(hidden, ones('model.norm.weight', arch.hiddenSize));
   const lmHead = arch.tieWordEmbeddings
     ? g.op('Transpose', [embed], { perm: [1, 0] })
-    : weight('lm_head.weight', [arch.hiddenSize, arch.vocabSize], limitForStd(4 / Math.sqrt(arch.hiddenSize)));
+    : g.initializer(
+        toTensor('lm_head.weight', [arch.hiddenSize, arch.vocabSize], arch.dtype, (data) => {
+          rng.fillUniform(data, limitForStd(4 / Math.sqrt(arch.hiddenSize)));
+          for (let row = 0; row < arch.hiddenSize; row++) data.fill(0, row * arch.vocabSize + reservedFrom, (row + 1) * arch.vocabSize);
+        }),
+      );
   g.op('MatMul', [finalNormed, lmHead], {}, 'logits');
   return g;
 }
