@@ -5,7 +5,9 @@
 #      generated here from the Kubernetes OpenAPI document and the CRDs used
 #      (nothing is downloaded but Go modules)
 #   3. promtool on the alert rules rendered from the chart, and on the compose
-#      stack's Prometheus config and rules (which must match the chart's)
+#      stack's Prometheus config and rules (which must match the chart's);
+#      promtool unit tests of the alerts (test/deploy/alerts.test.yml); every
+#      dashboard query parsed as PromQL
 #   4. docker compose config, where a compose client is installed
 #   5. the compiled services need only production dependencies (what the images install)
 #   6. the Jest deploy tests (test/deploy): env variables against the services'
@@ -116,6 +118,7 @@ if ! cmp -s "$work/rules/compose.yml" deploy/prometheus/alerts.yml; then
 fi
 promtool check rules deploy/prometheus/alerts.yml
 promtool check config --syntax-only deploy/prometheus/prometheus.yml
+
 if docker compose version >/dev/null 2>&1; then
   docker compose -f deploy/docker-compose.yml config --quiet && echo "docker compose config: ok"
 elif command -v docker-compose >/dev/null 2>&1; then
@@ -123,6 +126,11 @@ elif command -v docker-compose >/dev/null 2>&1; then
 else
   echo "no compose client here: the Jest tests validate the file against the compose specification's schema"
 fi
+
+step "alert rule unit tests and dashboard queries"
+promtool test rules test/deploy/alerts.test.yml
+node test/deploy/tools/dashboard-queries.mjs "$chart"/dashboards/*.json >"$work/rules/dashboards.yml"
+promtool check rules "$work/rules/dashboards.yml"
 
 step "production dependencies"
 # The images install production dependencies only: every package the compiled
