@@ -14,9 +14,7 @@ if (files.length === 0) {
 }
 // Grafana's variables, replaced by what they stand for at query time.
 const grafana = (expr) =>
-  expr
-    .replace(/\$__rate_interval|\$__interval|\$__range/g, '5m')
-    .replace(/\$\{?namespace\}?/g, '.+');
+  expr.replace(/\$__rate_interval|\$__interval|\$__range/g, '5m').replace(/\$\{?namespace\}?/g, '.+');
 
 const groups = files.map((file) => {
   const dashboard = JSON.parse(readFileSync(file, 'utf8'));

@@ -9,7 +9,10 @@ import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ options: { 'node-modules': { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { 'node-modules': { type: 'string' } },
+  allowPositionals: true,
+});
 if (!values['node-modules'] || positionals.length === 0) {
   console.error('usage: prod-deps.mjs --node-modules DIR entry.js ...');
   process.exit(2);
