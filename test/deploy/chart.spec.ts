@@ -68,13 +68,16 @@ describe('helm chart', () => {
     it('lets only the expected peers reach NATS, Redis and the miners', () => {
       const policies = find(manifests, 'NetworkPolicy');
       if (policies.length === 0) return;
-      type Peer = { podSelector?: { matchLabels: Record<string, string> } };
+      type Peer = { podSelector?: { matchLabels: Record<string, string> }; ipBlock?: { cidr: string } };
       type Policy = { ingress: { from?: Peer[]; ports?: { port: number }[] }[] };
       const peersOf = (component: string, port: number) =>
         specOf<Policy>(only(policies, 'NetworkPolicy', component))
           .ingress.filter((rule) => rule.ports?.some((p) => p.port === port))
           .flatMap((rule) => rule.from ?? [])
-          .map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component'])
+          .map(
+            (peer) =>
+              peer.podSelector?.matchLabels['app.kubernetes.io/component'] ?? `ipBlock ${peer.ipBlock?.cidr}`,
+          )
           .sort();
       if (find(manifests, 'StatefulSet', 'redis').length > 0) {
         expect(peersOf('redis', 6379)).toEqual(['chain-indexer', 'gateway', 'validator']);
@@ -82,7 +85,11 @@ describe('helm chart', () => {
       if (find(manifests, 'StatefulSet', 'nats').length > 0) {
         expect(peersOf('nats', 4222)).toEqual(['chain-indexer', 'gateway', 'miner', 'validator']);
       }
-      expect(peersOf('miner', 50051)).toEqual(['validator']);
+      // Outside callers reach miners only through the external Service, and then from any address.
+      const external = find(manifests, 'Service', 'miner').some((svc) =>
+        svc.metadata.name.endsWith('-external'),
+      );
+      expect(peersOf('miner', 50051)).toEqual(external ? ['ipBlock 0.0.0.0/0', 'validator'] : ['validator']);
       // Every pod the chart runs is covered by a policy of its own component.
       for (const workload of workloads(manifests)) {
         expect(find(policies, 'NetworkPolicy', componentOf(workload))).toHaveLength(1);
