@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { generateModel, MODEL_PRESETS, type ModelPreset } from '../generator/generate-model';
+import { generateModel, MODEL_PRESETS, type ChatFormat, type ModelPreset } from '../generator/generate-model';
 
 const usage = `Usage: npm run model:gen -- --out <dir> [--preset tiny|100m|400m] [--seed N] [--dtype fp32|fp16]
   [--hidden N] [--layers N] [--heads N] [--kv-heads N] [--intermediate N] [--vocab N]
-  [--max-positions N] [--rope-theta N] [--tied|--untied] [--external-data] [--merged] [--name NAME]`;
+  [--max-positions N] [--rope-theta N] [--tied|--untied] [--external-data] [--merged] [--chat-format llama3|chatml] [--name NAME]`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       untied: { type: 'boolean' },
       'external-data': { type: 'boolean', default: false },
       merged: { type: 'boolean', default: false },
+      'chat-format': { type: 'string', default: 'llama3' },
       name: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!(values.preset in MODEL_PRESETS)) throw new Error(`unknown preset "${values.preset}" (expected ${Object.keys(MODEL_PRESETS).join(', ')})`);
+  if (values['chat-format'] !== 'llama3' && values['chat-format'] !== 'chatml') throw new Error(`--chat-format must be llama3 or chatml, got "${values['chat-format']}"`);
   if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error(`--dtype must be fp32 or fp16, got "${values.dtype}"`);
   const int = (flag: string, value: string | undefined): number | undefined => {
     if (value === undefined) return undefined;
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     tieWordEmbeddings: values.tied ? true : values.untied ? false : undefined,
     externalData: values['external-data'],
     mergedDecoder: values.merged,
+    chatFormat: values['chat-format'] as ChatFormat,
     name: values.name,
   });
   console.log(`model written to ${values.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

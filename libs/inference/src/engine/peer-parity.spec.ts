@@ -55,6 +55,8 @@ describe('greedy generation matches transformers.js on the same model folder', (
     ['fp32 with grouped-query attention', { preset: 'tiny', dtype: 'fp32', seed: 11 }],
     ['fp16 with grouped-query attention', { preset: 'tiny', dtype: 'fp16', seed: 12 }],
     ['fp32 with tied embeddings and multi-head attention', { preset: 'tiny', dtype: 'fp32', seed: 13, numKvHeads: 4, tieWordEmbeddings: true, numLayers: 3 }],
+    // generation_config.json of this format sets repetition_penalty 1.05, which both sides apply to greedy decoding too.
+    ['ChatML / Qwen2-style folder', { preset: 'tiny', dtype: 'fp32', seed: 14, chatFormat: 'chatml' }],
   ];
 
   it.each(cases)('%s', async (name, options) => {

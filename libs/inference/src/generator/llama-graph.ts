@@ -20,6 +20,12 @@ export interface LlamaArchitecture {
    */
   reservedFrom?: number;
   /**
+   * Tokens whose embedding and output rows are scaled down so that the random
+   * model rarely emits them (lone UTF-8 bytes and control characters), which
+   * keeps its output readable word salad instead of replacement characters.
+   */
+  quietIds?: readonly number[];
+  /**
    * Declare the `use_cache_branch` input of Optimum's merged decoders. This
    * graph treats an empty past as "no cache", so one branch serves both and
    * the flag only has to be accepted.
@@ -72,6 +78,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
     toTensor('model.embed_tokens.weight', [arch.vocabSize, arch.hiddenSize], arch.dtype, (data) => {
       rng.fillUniform(data, limitForStd(embedStd));
       data.fill(0, reservedFrom * arch.hiddenSize);
+      if (arch.tieWordEmbeddings) for (const id of arch.quietIds ?? []) scale(data.subarray(id * arch.hiddenSize, (id + 1) * arch.hiddenSize), QUIET_SCALE);
     }),
   );
 
@@ -178,11 +185,20 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
     : g.initializer(
         toTensor('lm_head.weight', [arch.hiddenSize, arch.vocabSize], arch.dtype, (data) => {
           rng.fillUniform(data, limitForStd(4 / Math.sqrt(arch.hiddenSize)));
-          for (let row = 0; row < arch.hiddenSize; row++) data.fill(0, row * arch.vocabSize + reservedFrom, (row + 1) * arch.vocabSize);
+          for (let row = 0; row < arch.hiddenSize; row++) {
+            data.fill(0, row * arch.vocabSize + reservedFrom, (row + 1) * arch.vocabSize);
+            for (const id of arch.quietIds ?? []) data[row * arch.vocabSize + id] *= QUIET_SCALE;
+          }
         }),
       );
   g.op('MatMul', [finalNormed, lmHead], {}, 'logits');
   return g;
+}
+
+const QUIET_SCALE = 0.1;
+
+function scale(values: Float32Array, factor: number): void {
+  for (let i = 0; i < values.length; i++) values[i] *= factor;
 }
 
 function toTensor(name: string, dims: number[], dtype: 'fp32' | 'fp16', fill: (data: Float32Array) => void): OnnxTensor {
