@@ -16,7 +16,12 @@ export class MinerModule {
       module: MinerModule,
       // Global so the feature modules it imports (the axon) reach its generation, policy and identity.
       global: true,
-      imports: [OpsModule, NatsModule.forRoot({ servers: config.natsServers, name: 'miner' }), MetagraphModule.forRoot(config.netuid), AxonModule.forRoot()],
+      imports: [
+        OpsModule,
+        NatsModule.forRoot({ servers: config.natsServers, name: 'miner' }),
+        MetagraphModule.forRoot(config.netuid),
+        AxonModule.forRoot(config.axon),
+      ],
       providers: [
         { provide: MINER_CONFIG, useValue: config },
         { provide: MinerIdentity, useValue: identity },

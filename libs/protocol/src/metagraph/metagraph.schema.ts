@@ -1,5 +1,12 @@
 import { z } from 'zod';
 
+/**
+ * How a neuron's axon is reached, from AxonInfo.protocol: ChatTensor miners
+ * announced in standalone mode serve gRPC (0); an axon registered on chain by
+ * the Bittensor SDK (its default protocol 4) speaks the SDK's HTTP protocol.
+ */
+export const AxonProtocol = { grpc: 0, bittensorHttp: 4 } as const;
+
 export const axonInfoSchema = z.object({
   /** Dotted IPv4 or IPv6 text, or a host name in standalone mode. */
   ip: z.string(),

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { axonEnvSchema, loadAxonConfig, type AxonConfig } from '../axon/axon.config';
 import {
   ConfigError,
   baseEnvSchema,
@@ -12,27 +13,30 @@ import {
 } from '@chattensor/common';
 
 /** Every variable the miner reads; see the table in services/miner/README.md. */
-export const minerEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).extend({
-  HTTP_HOST: z.string().default('0.0.0.0'),
-  /** Ops port: /healthz, /readyz, /metrics. */
-  HTTP_PORT: env.port().default(9200),
-  GRPC_HOST: z.string().default('0.0.0.0'),
-  GRPC_PORT: env.port().default(50051),
-  /** Host validators should dial, announced in standalone mode. */
-  ANNOUNCE_HOST: z.string().default('127.0.0.1'),
-  ANNOUNCE_INTERVAL_MS: env.int(100, 3_600_000).default(5000),
-  MODEL_DIR: z.string({ message: 'is required: a model folder in the Hugging Face / Optimum ONNX layout' }),
-  MINER_DEVICE: z.enum(['cpu', 'cuda'], { message: 'must be cpu or cuda' }).default('cpu'),
-  MAX_BATCH_SIZE: env.int(1, 256).default(8),
-  MAX_QUEUE: env.int(0, 10_000).default(64),
-  INTRA_OP_THREADS: env.int(0, 256).default(0),
-  /** Standalone mode: validator hotkeys allowed to call (comma-separated SS58). */
-  MINER_ALLOWED_HOTKEYS: env.list().default([]),
-  /** Chain mode: minimum stake (TAO) a caller with a validator permit must hold. */
-  MIN_VALIDATOR_STAKE: env.number(0, Number.MAX_SAFE_INTEGER).default(0),
-  /** Longest a single generation may run; also the nonce window's timeout part. */
-  REQUEST_TIMEOUT_MS: env.int(1000, 3_600_000).default(120_000),
-});
+export const minerEnvSchema = baseEnvSchema
+  .extend(hotkeyEnvSchema.shape)
+  .extend({
+    HTTP_HOST: z.string().default('0.0.0.0'),
+    /** Ops port: /healthz, /readyz, /metrics. */
+    HTTP_PORT: env.port().default(9200),
+    GRPC_HOST: z.string().default('0.0.0.0'),
+    GRPC_PORT: env.port().default(50051),
+    /** Host validators should dial, announced in standalone mode. */
+    ANNOUNCE_HOST: z.string().default('127.0.0.1'),
+    ANNOUNCE_INTERVAL_MS: env.int(100, 3_600_000).default(5000),
+    MODEL_DIR: z.string({ message: 'is required: a model folder in the Hugging Face / Optimum ONNX layout' }),
+    MINER_DEVICE: z.enum(['cpu', 'cuda'], { message: 'must be cpu or cuda' }).default('cpu'),
+    MAX_BATCH_SIZE: env.int(1, 256).default(8),
+    MAX_QUEUE: env.int(0, 10_000).default(64),
+    INTRA_OP_THREADS: env.int(0, 256).default(0),
+    /** Standalone mode: validator hotkeys allowed to call (comma-separated SS58). */
+    MINER_ALLOWED_HOTKEYS: env.list().default([]),
+    /** Chain mode: minimum stake (TAO) a caller with a validator permit must hold. */
+    MIN_VALIDATOR_STAKE: env.number(0, Number.MAX_SAFE_INTEGER).default(0),
+    /** Longest a single generation may run; also the nonce window's timeout part. */
+    REQUEST_TIMEOUT_MS: env.int(1000, 3_600_000).default(120_000),
+  })
+  .extend(axonEnvSchema.shape);
 
 export interface MinerConfig {
   netuid: number;
@@ -51,6 +55,8 @@ export interface MinerConfig {
   };
   auth: { allowedHotkeys: string[]; minValidatorStake: number };
   requestTimeoutMs: number;
+  /** The Bittensor HTTP axon (for Python validators). */
+  axon: AxonConfig;
 }
 
 export const MINER_CONFIG = Symbol('MINER_CONFIG');
@@ -59,7 +65,9 @@ export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerC
   const e = parseEnv(minerEnvSchema, source);
   // Checked here, before any connection is made, so a wrong path fails at once.
   if (!existsSync(join(e.MODEL_DIR, 'config.json'))) {
-    throw new ConfigError([{ variable: 'MODEL_DIR', problem: `${e.MODEL_DIR} is not a model folder (no config.json in it)` }]);
+    throw new ConfigError([
+      { variable: 'MODEL_DIR', problem: `${e.MODEL_DIR} is not a model folder (no config.json in it)` },
+    ]);
   }
   return {
     netuid: e.NETUID,
@@ -78,5 +86,6 @@ export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerC
     },
     auth: { allowedHotkeys: e.MINER_ALLOWED_HOTKEYS, minValidatorStake: e.MIN_VALIDATOR_STAKE },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    axon: loadAxonConfig(source),
   };
 }

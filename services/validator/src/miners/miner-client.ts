@@ -1,8 +1,9 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Client, Metadata, credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { sha3Hex } from '@chattensor/bittensor';
+import { Dendrite, sha3Hex } from '@chattensor/bittensor';
 import { AppError, CORRELATION_HEADER, ErrorCode, appErrorFromGrpc } from '@chattensor/common';
-import { authToMetadata, minerV1, type Neuron } from '@chattensor/protocol';
+import { AxonProtocol, authToMetadata, minerV1, type Neuron } from '@chattensor/protocol';
+import { generateOverAxon } from './axon-miner.transport';
 import { ValidatorIdentity } from '../identity/validator-identity';
 
 const GENERATE_PATH = '/chattensor.miner.v1.MinerService/Generate';
@@ -13,7 +14,9 @@ export interface MinerCall {
 }
 
 /**
- * Calls miners over gRPC with Bittensor dendrite-style authentication: the
+ * Calls miners: over the Bittensor SDK's HTTP axon protocol when the
+ * metagraph says the axon speaks it, otherwise over gRPC with Bittensor
+ * dendrite-style authentication: the
  * request is encoded once, its exact bytes are hashed and signed and those
  * same bytes are sent. One channel per miner endpoint, reused across calls.
  */
@@ -21,7 +24,11 @@ export interface MinerCall {
 export class MinerClient implements OnApplicationShutdown {
   private readonly clients = new Map<string, Client>();
 
-  constructor(private readonly identity: ValidatorIdentity) {}
+  private readonly dendrite: Dendrite;
+
+  constructor(private readonly identity: ValidatorIdentity) {
+    this.dendrite = new Dendrite(identity.hotkey);
+  }
 
   generate(
     miner: Neuron,
@@ -29,6 +36,7 @@ export class MinerClient implements OnApplicationShutdown {
     options: { timeoutMs: number; correlationId?: string },
   ): MinerCall {
     if (!miner.axon) throw new AppError(ErrorCode.Unavailable, `miner ${miner.uid} serves no endpoint`);
+    if (miner.axon.protocol === AxonProtocol.bittensorHttp) return generateOverAxon(this.dendrite, miner, request, options.timeoutMs);
     const client = this.clientFor(`${miner.axon.ip}:${miner.axon.port}`);
     const bytes = Buffer.from(minerV1.GenerateRequest.encode(request).finish());
     const auth = this.identity.signer.sign(miner.hotkey, sha3Hex(bytes));
