@@ -68,5 +68,15 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
     },
   },
+  {
+    // Cross-service flows in the root test/ folder start several services in one process.
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@chattensor/*/*'], message: 'Import a lib through its index.ts (@chattensor/<lib>) only.' }] },
+      ],
+    },
+  },
   prettier,
 );

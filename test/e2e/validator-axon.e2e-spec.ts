@@ -1,0 +1,131 @@
+/**
+ * @jest-environment ./libs/inference/test/onnxruntime-environment.js
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { connect, createInbox, type NatsConnection } from 'nats';
+import { Keypair, initCrypto } from '@chattensor/bittensor';
+import { generateModel } from '@chattensor/inference';
+import { AxonProtocol, Buckets, Subjects, chatFrameSchema, decodeJson, encodeJson, metagraphKey, type ChatFrame } from '@chattensor/protocol';
+import { MinerModule } from '../../services/miner/src/app.module';
+import { MinerAxonServer } from '../../services/miner/src/axon/miner-axon.server';
+import { loadMinerConfig } from '../../services/miner/src/config/miner.config';
+import { MinerIdentity } from '../../services/miner/src/identity/miner-identity';
+import { ValidatorModule } from '../../services/validator/src/app.module';
+import { loadValidatorConfig } from '../../services/validator/src/config/validator.config';
+import { ValidatorIdentity } from '../../services/validator/src/identity/validator-identity';
+
+/**
+ * A validator whose metagraph lists a miner with an SDK-style HTTP axon
+ * (protocol 4) queries it with the StreamPrompting synapse, as it would a
+ * Python miner, and streams its answer.
+ */
+describe('a validator querying a miner over the Bittensor HTTP axon', () => {
+  const netuid = 50_000 + Math.floor(Math.random() * 10_000);
+  const dir = mkdtempSync(join(tmpdir(), 'validator-axon-'));
+  let miner: INestApplicationContext;
+  let validator: INestApplicationContext;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    await initCrypto();
+    await generateModel({ outDir: join(dir, 'model'), preset: 'tiny' });
+    nc = await connect({ servers: process.env.NATS_URL });
+    const validatorKey = Keypair.fromUri('//axon-path/validator');
+    const minerConfig = loadMinerConfig({
+      NATS_URL: process.env.NATS_URL,
+      NETUID: String(netuid),
+      MODEL_DIR: join(dir, 'model'),
+      HOTKEY_URI: '//axon-path/miner',
+      GRPC_HOST: '127.0.0.1',
+      GRPC_PORT: '0',
+      AXON_ENABLED: 'true',
+      AXON_HOST: '127.0.0.1',
+      AXON_PORT: '0',
+      MINER_ALLOWED_HOTKEYS: validatorKey.ss58Address,
+      INTRA_OP_THREADS: '1',
+    });
+    const minerIdentity = await MinerIdentity.load(minerConfig.hotkey);
+    miner = await NestFactory.createApplicationContext(MinerModule.forRoot(minerConfig, minerIdentity), { logger: false, abortOnError: false });
+    await miner.init();
+    const axonPort = miner.get(MinerAxonServer).port;
+    expect(axonPort).toBeGreaterThan(0);
+
+    const kv = await nc.jetstream().views.kv(Buckets.metagraph, { history: 1 });
+    await kv.put(
+      metagraphKey(netuid),
+      encodeJson({
+        v: 1,
+        netuid,
+        mode: 'subtensor',
+        block: 10,
+        updatedAt: Date.now(),
+        hyperparameters: {},
+        neurons: [
+          {
+            uid: 7,
+            hotkey: minerIdentity.hotkey.ss58Address,
+            stake: 0,
+            validatorPermit: false,
+            active: true,
+            axon: { ip: '127.0.0.1', port: axonPort, protocol: AxonProtocol.bittensorHttp, version: 0 },
+          },
+        ],
+      }),
+    );
+    const validatorConfig = loadValidatorConfig({
+      NATS_URL: process.env.NATS_URL,
+      REDIS_URL: process.env.REDIS_URL,
+      NETUID: String(netuid),
+      HOTKEY_URI: '//axon-path/validator',
+      WEIGHTS_INTERVAL_SECONDS: '0',
+    });
+    validator = await NestFactory.createApplicationContext(
+      ValidatorModule.forRoot(validatorConfig, await ValidatorIdentity.load(validatorConfig.hotkey)),
+      { logger: false, abortOnError: false },
+    );
+    await validator.init();
+  });
+
+  afterAll(async () => {
+    await validator?.close();
+    await miner?.close();
+    await nc?.drain();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('streams the miner answer back as delta frames and ends with the miner uid', async () => {
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox, { timeout: 30_000 });
+    nc.publish(
+      Subjects.chatCompletions,
+      encodeJson({
+        v: 1,
+        jobId: 'axon-job',
+        model: '*',
+        messages: [{ role: 'user', content: 'hello over http' }],
+        sampling: { maxTokens: 6, temperature: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0 },
+        n: 1,
+        deadline: Date.now() + 30_000,
+      }),
+      { reply: inbox },
+    );
+    const frames: ChatFrame[] = [];
+    for await (const message of sub) {
+      const decoded = decodeJson(chatFrameSchema, message.data);
+      if (!decoded.ok) continue;
+      frames.push(decoded.value);
+      if (decoded.value.type === 'end' || decoded.value.type === 'error') break;
+    }
+    sub.unsubscribe();
+    expect(frames[0]).toMatchObject({ type: 'accepted' });
+    const end = frames[frames.length - 1];
+    expect(end).toMatchObject({ type: 'end', index: 0, miner: { uid: 7 } });
+    const text = frames.flatMap((f) => (f.type === 'delta' ? [f.text] : [])).join('');
+    expect(text.length).toBeGreaterThan(0);
+    expect(end.type === 'end' && end.usage.completionTokens).toBeGreaterThan(0);
+  });
+});
