@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { generateModel, MODEL_PRESETS, type ChatFormat, type ModelPreset } from '../generator/generate-model';
+import { generateModel, MODEL_PRESETS, type ModelPreset } from '../generator/generate-model';
 
 const usage = `Usage: npm run model:gen -- --out <dir> [--preset tiny|100m|400m] [--seed N] [--dtype fp32|fp16]
   [--hidden N] [--layers N] [--heads N] [--kv-heads N] [--intermediate N] [--vocab N]
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     tieWordEmbeddings: values.tied ? true : values.untied ? false : undefined,
     externalData: values['external-data'],
     mergedDecoder: values.merged,
-    chatFormat: values['chat-format'] as ChatFormat,
+    chatFormat: values['chat-format'],
     name: values.name,
   });
   console.log(`model written to ${values.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
