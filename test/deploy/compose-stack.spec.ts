@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { expectEventually } from '../support/expect-eventually';
+import { freePort, provideInfra, type Infra } from '../support/infra';
+import {
+  ciValues,
+  podSpecOf,
+  readRepoFile,
+  render,
+  repoRoot,
+  SERVICES,
+  type ServiceName,
+} from './support/chart';
+
+/**
+ * The compose stack without Docker: the four built services run as processes
+ * with exactly the environment deploy/docker-compose.yml gives them (container
+ * host names and ports swapped for local ones), and the chart's `helm test`
+ * script must get a chat answer through them.
+ */
+const compose = parse(readRepoFile('deploy/docker-compose.yml'), { merge: true }) as {
+  services: Record<string, { environment: Record<string, string> }>;
+};
+
+interface Running {
+  service: ServiceName;
+  child: ChildProcess;
+  httpPort: number;
+  output: string[];
+}
+
+describe('compose environment, run as processes', () => {
+  let infra: Infra;
+  let scratch: string;
+  const running: Running[] = [];
+
+  beforeAll(async () => {
+    // A NATS and a Redis of its own: shared ones may hold other tests' miners and locks.
+    const shared = { nats: process.env.NATS_URL, redis: process.env.REDIS_URL };
+    delete process.env.NATS_URL;
+    delete process.env.REDIS_URL;
+    try {
+      infra = await provideInfra();
+    } finally {
+      if (shared.nats) process.env.NATS_URL = shared.nats;
+      if (shared.redis) process.env.REDIS_URL = shared.redis;
+    }
+    scratch = mkdtempSync(join(tmpdir(), 'chattensor-compose-'));
+    const models = join(scratch, 'models');
+    // What the compose `model` service does before miners start.
+    execFileSync(
+      'node',
+      ['dist/libs/inference/src/cli/generate-model.js', '--out', join(models, 'tiny'), '--preset', 'tiny'],
+      {
+        cwd: repoRoot,
+        stdio: 'ignore',
+      },
+    );
+    for (const service of SERVICES) {
+      const httpPort = await freePort();
+      const env: Record<string, string> = { ...compose.services[service].environment };
+      for (const [name, value] of Object.entries(env)) {
+        env[name] = String(value)
+          .replace('nats://nats:4222', infra.natsUrl)
+          .replace('redis://redis:6379', infra.redisUrl);
+      }
+      env.HTTP_PORT = String(httpPort);
+      if (env.GRPC_PORT) env.GRPC_PORT = String(await freePort());
+      if (env.ANNOUNCE_HOST) env.ANNOUNCE_HOST = '127.0.0.1';
+      if (env.MODEL_DIR) env.MODEL_DIR = env.MODEL_DIR.replace(/^\/models/, models);
+      const child = spawn('node', [`dist/services/${service}/src/main.js`], {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const output: string[] = [];
+      child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      running.push({ service, child, httpPort, output });
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(
+      running.map(
+        ({ child }) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+          }),
+      ),
+    );
+    await infra?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }, 30_000);
+
+  it('brings every service to ready', async () => {
+    for (const { service, httpPort, child, output } of running) {
+      await expectEventually(
+        async () => {
+          if (child.exitCode !== null)
+            throw new Error(`${service} exited ${child.exitCode}:\n${output.join('').slice(-2000)}`);
+          const response = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+          expect({ service, status: response.status }).toEqual({ service, status: 200 });
+        },
+        60_000,
+        250,
+      );
+    }
+  }, 90_000);
+
+  it("answers the chart's helm test request through gateway, validator and miner", async () => {
+    const testPod = render({
+      valueFiles: [ciValues('minimal-cpu')],
+      showOnly: 'templates/tests/chat-request.yaml',
+    })[0];
+    const script = podSpecOf(testPod).containers[0].command![2];
+    const gateway = running.find((r) => r.service === 'gateway')!;
+    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn('node', ['-e', script], {
+        env: {
+          PATH: process.env.PATH,
+          GATEWAY_URL: `http://127.0.0.1:${gateway.httpPort}`,
+          CHAT_MODEL: '',
+          TIMEOUT_MS: '60000',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, output }));
+    });
+    expect(result.output).toMatch(/chat ok: model=\S+ completion_tokens=\d+ content=".+"/);
+    expect(result.code).toBe(0);
+  }, 90_000);
+
+  it('reports the NATS and Redis readiness checks as metrics', async () => {
+    for (const { service, httpPort } of running) {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      expect(text).toMatch(
+        new RegExp(`^chattensor_readiness_check_ok\\{check="nats",service="${service}"\\} 1$`, 'm'),
+      );
+      if (compose.services[service].environment.REDIS_URL) {
+        expect(text).toMatch(
+          new RegExp(`^chattensor_readiness_check_ok\\{check="redis",service="${service}"\\} 1$`, 'm'),
+        );
+      }
+    }
+  });
+});
