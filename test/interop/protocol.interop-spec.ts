@@ -10,7 +10,9 @@ import {
   parsePyJson,
   pyJsonDumps,
   pyStr,
+  epistulaHeaders,
   ss58FromPublicKey,
+  verifyEpistula,
   synapseBodyHash,
   synapseBodyHashOfJson,
   verifySignature,
@@ -114,5 +116,23 @@ describe('axon info encodings agree with the SDK', () => {
       const ours = ipToInt(ip);
       expect({ ip, int: ours.ip.toString(), version: ours.ipType, back: intToIp(ours.ip) }).toEqual({ ip, int: theirs.int, version: theirs.version, back: theirs.back });
     }
+  });
+});
+
+describe('Epistula v2 agrees with the reference construction over the SDK keypair', () => {
+  const body = JSON.stringify({ messages: [{ role: 'user', content: 'ünï 🚀' }] });
+  const alice = () => Keypair.fromUri('//Alice');
+  const bob = () => Keypair.fromUri('//Bob');
+
+  it('produces headers the Python side verifies, interval signatures included', async () => {
+    const headers = epistulaHeaders(alice(), body, { signedFor: bob().ss58Address });
+    await expect(py.call('epistula_verify', { headers, body })).resolves.toEqual({ request: true, secrets: [true, true, true] });
+  });
+
+  it('verifies headers the Python side produced, and only for their body', async () => {
+    const timestamp = Date.now();
+    const headers = await py.call<Record<string, string>>('epistula_sign', { uri: '//Alice', body, timestamp, uuid: '0b7f3c2e-8a51-4c1e-9d7a-3f9e2b6c4d10', signed_for: bob().ss58Address });
+    expect(verifyEpistula(headers, body, { receiver: bob().ss58Address })).toMatchObject({ signedBy: alice().ss58Address, timestampMs: timestamp });
+    expect(() => verifyEpistula(headers, `${body} `, { receiver: bob().ss58Address })).toThrow(expect.objectContaining({ reason: 'bad_signature' }));
   });
 });

@@ -133,6 +133,48 @@ def op_encrypt(req):
     return keyfile.encrypt_keyfile_data(req["text"].encode("utf-8"), req["password"]).hex()
 
 
+def op_epistula_sign(req):
+    """Epistula v2 headers built the way the reference implementation builds them."""
+    from hashlib import sha256
+    from math import ceil
+
+    kp = Keypair.create_from_uri(req["uri"])
+    body, timestamp, uuid, signed_for = req["body"].encode("utf-8"), req["timestamp"], req["uuid"], req.get("signed_for")
+    message = f"{sha256(body).hexdigest()}.{uuid}.{timestamp}.{signed_for or ''}"
+    headers = {
+        "Epistula-Version": "2",
+        "Epistula-Timestamp": str(timestamp),
+        "Epistula-Uuid": uuid,
+        "Epistula-Signed-By": kp.ss58_address,
+        "Epistula-Request-Signature": "0x" + kp.sign(message).hex(),
+    }
+    if signed_for:
+        headers["Epistula-Signed-For"] = signed_for
+        interval = ceil(timestamp / 1e4) * 1e4
+        for i, offset in enumerate([-1, 0, 1]):
+            headers[f"Epistula-Secret-Signature-{i}"] = "0x" + kp.sign(f"{interval + offset}.{signed_for}").hex()
+    return headers
+
+
+def op_epistula_verify(req):
+    """The reference verification of Epistula v2 headers against the body."""
+    from hashlib import sha256
+
+    h = req["headers"]
+    signed_for = h.get("Epistula-Signed-For")
+    message = f"{sha256(req['body'].encode('utf-8')).hexdigest()}.{h['Epistula-Uuid']}.{h['Epistula-Timestamp']}.{signed_for or ''}"
+    keypair = Keypair(ss58_address=h["Epistula-Signed-By"])
+    ok = keypair.verify(message, bytes.fromhex(h["Epistula-Request-Signature"][2:]))
+    secrets = []
+    if signed_for:
+        from math import ceil
+
+        interval = ceil(int(h["Epistula-Timestamp"]) / 1e4) * 1e4
+        for i, offset in enumerate([-1, 0, 1]):
+            secrets.append(keypair.verify(f"{interval + offset}.{signed_for}", bytes.fromhex(h[f"Epistula-Secret-Signature-{i}"][2:])))
+    return {"request": ok, "secrets": secrets}
+
+
 OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}
 
 for line in sys.stdin:

@@ -96,7 +96,8 @@ export class AxonVerifier {
     const key = `${auth.dendriteHotkey}:${auth.uuid}`;
     const last = this.nonces.get(key);
     if (last === undefined) {
-      const window = now - ALLOWED_DELTA_NS - BigInt(Math.ceil(timeoutSeconds)) * NS_PER_SECOND;
+      // The SDK's allowed_nonce_window_ns: now - 4 s - the synapse timeout.
+      const window = now - ALLOWED_DELTA_NS - BigInt(Math.round(timeoutSeconds * Number(NS_PER_SECOND)));
       if (auth.nonce <= window) throw new AuthError('stale_nonce', 'nonce is too old');
     } else if (auth.nonce <= last) {
       throw new AuthError('replayed_nonce', 'nonce is not newer than the last one processed');

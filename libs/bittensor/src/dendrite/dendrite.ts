@@ -180,7 +180,9 @@ export class Dendrite {
       totalSize: Buffer.byteLength(body),
       bodyHash,
     });
-    const host = target.ip.includes(':') ? `[${target.ip}]` : target.ip;
+    // Like the SDK, an axon on this host's own public address is dialled locally (no hairpin NAT needed).
+    const ip = this.options.externalIp !== undefined && target.ip === this.options.externalIp ? '127.0.0.1' : target.ip;
+    const host = ip.includes(':') ? `[${ip}]` : ip;
     return { url: `http://${host}:${target.port}/${type.name}`, headers: { ...headers, 'content-type': 'application/json' }, body, timeoutSeconds };
   }
 
