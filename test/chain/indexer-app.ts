@@ -1,5 +1,5 @@
 /** Boots the subtensor half of the chain-indexer against real NATS, Redis and a Subtensor node. */
-/* eslint-disable no-restricted-imports -- the chain suites boot the indexer's subtensor module in-process (the service cannot be started in subtensor mode as a process until the lead wires it); they are the service's own tests, kept here because they need a live chain. */
+ 
 import { Global, Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NatsModule, OpsModule, RedisModule, createRootLogger } from '@chattensor/common';

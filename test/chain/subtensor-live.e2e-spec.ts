@@ -4,7 +4,7 @@
  * miners, stakes, serves axons, sets weights through the indexer's writer over
  * NATS, runs epochs, and checks the published metagraph against the chain.
  */
-/* eslint-disable no-restricted-imports -- the chain suites boot the indexer's subtensor module in-process (the service cannot be started in subtensor mode as a process until the lead wires it); they are the service's own tests, kept here because they need a live chain. */
+ 
 import type { INestApplicationContext } from '@nestjs/common';
 import { connect, type NatsConnection } from 'nats';
 import { Subjects, decodeJson, encodeJson, extrinsicOutcomeSchema, type ExtrinsicOutcome, type MetagraphSnapshot } from '@chattensor/protocol';

@@ -7,3 +7,4 @@ export * from './metagraph/metagraph.watcher';
 export * from './grpc/miner-auth';
 export * from './metagraph/announce.util';
 export * from './metagraph/announcer';
+export * as indexerV1 from './generated/chattensor/indexer/v1/indexer';

@@ -8,7 +8,7 @@ import type {
   MetagraphSnapshot,
   Neuron,
 } from '@chattensor/protocol';
-import { ipFromChain } from './axon.util';
+import { intToIp } from '@chattensor/bittensor';
 import { account, big, bool, field, list, num, raoToTao, u16Fraction, unwrap } from './chain-values.util';
 
 type At = ApiDecoration<'promise'>;
@@ -250,10 +250,9 @@ export function axonFrom(axon: Codec | undefined): AxonInfo | null {
   const ipType = num(field(axon, 'ipType'));
   const port = num(field(axon, 'port'));
   if (ip === undefined || ip === 0n || ipType === undefined || !port) return null;
-  const text = ipFromChain(ip, ipType);
-  if (!text || (ipType !== 4 && ipType !== 6)) return null;
+  if (ipType !== 4 && ipType !== 6) return null;
   return {
-    ip: text,
+    ip: intToIp(ip),
     port,
     ipType,
     protocol: num(field(axon, 'protocol')) ?? 0,
