@@ -7,6 +7,7 @@ import { GenerationService } from './generation/generation.service';
 import { CallerPolicy } from './grpc/caller-policy.service';
 import { MinerGrpcServer } from './grpc/miner-grpc.server';
 import { AnnouncerService } from './announce/announcer.service';
+import { AxonRegistrationService } from './announce/axon-registration.service';
 import { AxonModule } from './axon/axon.module';
 
 @Module({})
@@ -29,6 +30,7 @@ export class MinerModule {
         CallerPolicy,
         MinerGrpcServer,
         AnnouncerService,
+        AxonRegistrationService,
       ],
       exports: [MINER_CONFIG, MinerIdentity, GenerationService, CallerPolicy],
     };

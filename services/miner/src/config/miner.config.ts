@@ -35,6 +35,10 @@ export const minerEnvSchema = baseEnvSchema
     MIN_VALIDATOR_STAKE: env.number(0, Number.MAX_SAFE_INTEGER).default(0),
     /** Longest a single generation may run; also the nonce window's timeout part. */
     REQUEST_TIMEOUT_MS: env.int(1000, 3_600_000).default(120_000),
+    /** Chain mode: the public address of this miner's axon (its load balancer), registered with serve_axon. */
+    AXON_EXTERNAL_IP: z.union([z.ipv4(), z.ipv6()], { message: 'must be a public IPv4 or IPv6 address' }).optional(),
+    /** Chain mode: the public port of the axon; defaults to AXON_PORT. */
+    AXON_EXTERNAL_PORT: env.port().optional(),
   })
   .extend(axonEnvSchema.shape);
 
@@ -57,6 +61,8 @@ export interface MinerConfig {
   requestTimeoutMs: number;
   /** The Bittensor HTTP axon (for Python validators). */
   axon: AxonConfig;
+  /** Chain mode: where the axon is registered on chain, when the miner should ask for it. */
+  serveAxon?: { ip: string; port: number };
 }
 
 export const MINER_CONFIG = Symbol('MINER_CONFIG');
@@ -87,5 +93,6 @@ export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerC
     auth: { allowedHotkeys: e.MINER_ALLOWED_HOTKEYS, minValidatorStake: e.MIN_VALIDATOR_STAKE },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     axon: loadAxonConfig(source),
+    serveAxon: e.AXON_EXTERNAL_IP ? { ip: e.AXON_EXTERNAL_IP, port: e.AXON_EXTERNAL_PORT ?? e.AXON_PORT } : undefined,
   };
 }
