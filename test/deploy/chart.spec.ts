@@ -114,6 +114,7 @@ describe('helm chart', () => {
     const pod = podSpecOf(miner);
     const container = pod.containers[0];
     expect(container.image).toMatch(/\/miner-cuda:/);
+    expect(container.resources?.requests?.['nvidia.com/gpu']).toBe('1');
     expect(container.resources?.limits?.['nvidia.com/gpu']).toBe('1');
     expect(env(container, 'MINER_DEVICE')?.value).toBe('cuda');
     expect(pod.runtimeClassName).toBe('nvidia');
