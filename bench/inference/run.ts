@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { generateModel, OnnxDataType, OnnxGraphBuilder, type ModelPreset } from '@chattensor/inference';
+import { generateModel, GENERATOR_REVISION, OnnxDataType, OnnxGraphBuilder, type ModelPreset } from '@chattensor/inference';
 
 const root = resolve(__dirname, '../../../');
 const cacheDir = join(root, '.cache', 'models');
@@ -74,10 +74,11 @@ async function ensureModel(preset: ModelPreset): Promise<string> {
   const dir = join(cacheDir, `bench-${preset}`);
   const stamp = join(dir, '.generator-options.json');
   const options = { preset, seed: 42, dtype: 'fp32' as const };
-  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== JSON.stringify(options)) {
+  const stampText = JSON.stringify({ ...options, revision: GENERATOR_REVISION });
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== stampText) {
     const started = performance.now();
     await generateModel({ outDir: dir, ...options, name: `chattensor/bench-${preset}` });
-    writeFileSync(stamp, JSON.stringify(options));
+    writeFileSync(stamp, stampText);
     console.error(`generated ${preset} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
   return dir;

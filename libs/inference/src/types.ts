@@ -42,6 +42,8 @@ export interface EngineOptions {
   intraOpThreads?: number;
   /** Graph file inside the model folder, when not the first of the usual names. */
   onnxFile?: string;
+  /** Caps the context window below the model's own (which may be 128k tokens); it bounds KV cache memory per sequence. */
+  contextLength?: number;
   /** Prompt tokens per prefill forward pass; longer prompts are prefilled in chunks (default 512). */
   prefillChunkSize?: number;
 }

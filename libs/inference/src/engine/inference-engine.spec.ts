@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelLoadError, QueueFullError } from '../errors';
+import { InvalidRequestError, ModelLoadError, QueueFullError } from '../errors';
 import { generateModel } from '../generator/generate-model';
 import { Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, GenerationChunk, SamplingOptions } from '../types';
@@ -117,6 +117,28 @@ describe('InferenceEngine', () => {
     ).rejects.toMatchObject({ name: 'AbortError' });
     expect(received.length).toBeLessThanOrEqual(4);
     expect(engine.stats()).toEqual({ running: 0, waiting: 0 });
+  });
+});
+
+describe('InferenceEngine context window', () => {
+  it('rejects prompts that do not fit and stops with "length" at the end of the window', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inference-context-'));
+    try {
+      await generateModel({ outDir: dir, preset: 'tiny', seed: 5 });
+      const engine = await InferenceEngine.load(dir, { contextLength: 40 });
+      try {
+        expect(engine.contextLength).toBe(40);
+        expect(() => engine.generate([{ role: 'user', content: 'x '.repeat(60) }], {})).toThrow(InvalidRequestError);
+        const prompt: ChatTurn[] = [{ role: 'user', content: 'Short' }];
+        const promptTokens = engine.countTokens(prompt);
+        const result = await collect(engine.generate(prompt, { temperature: 0, maxTokens: 500, ignoreEos: true }));
+        expect(result.chunks[result.chunks.length - 1]).toMatchObject({ finishReason: 'length', usage: { promptTokens, completionTokens: 40 - promptTokens } });
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

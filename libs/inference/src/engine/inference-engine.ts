@@ -70,6 +70,7 @@ export class InferenceEngine {
     const contextLength = Math.min(
       folder.config.max_position_embeddings ?? Number.MAX_SAFE_INTEGER,
       typeof maxModelLength === 'number' && maxModelLength > 0 ? maxModelLength : Number.MAX_SAFE_INTEGER,
+      options.contextLength ?? Number.MAX_SAFE_INTEGER,
     );
     const positiveInt = (value: number | undefined, fallback: number, name: string): number => {
       if (value === undefined) return fallback;
@@ -166,7 +167,14 @@ export class InferenceEngine {
   }
 
   private encodeChat(messages: ChatTurn[]): number[] {
-    return this.tokenizer.encode(this.template.render(messages, true));
+    let prompt: string;
+    try {
+      prompt = this.template.render(messages, true);
+    } catch (error) {
+      // Templates reject conversations they do not support (raise_exception), e.g. a system turn or roles out of order.
+      throw new InvalidRequestError(`the model's chat template rejected the conversation: ${(error as Error).message}`);
+    }
+    return this.tokenizer.encode(prompt);
   }
 
   private samplerSettings(sampling: SamplingOptions): SamplerSettings {

@@ -57,8 +57,11 @@ export class TokenSampler {
     // Unnormalised probabilities; only relative sizes matter below.
     const probs = this.scratch;
     let total = 0;
+    // exp() underflows to zero far below the maximum; skipping it there saves most of the pass on large vocabularies.
+    const cutoff = max - 104 * temperature;
     for (let i = 0; i < vocab; i++) {
-      const p = Math.exp((logits[i] - max) / temperature);
+      const logit = logits[i];
+      const p = logit < cutoff ? 0 : Math.exp((logit - max) / temperature);
       probs[i] = p;
       total += p;
     }

@@ -99,6 +99,9 @@ const CHAT_FORMATS: Record<ChatFormat, ChatFormatSpec> = {
   },
 };
 
+/** Bumped whenever the same options start producing different files, so caches of generated models can tell. */
+export const GENERATOR_REVISION = 3;
+
 // Protobuf messages are limited to 2 GiB; stay clear of it as exporters do.
 const EXTERNAL_DATA_THRESHOLD_BYTES = 1.8e9;
 
