@@ -214,6 +214,17 @@ readinessProbe:
   failureThreshold: 2
 {{- end -}}
 
+{{/* Endpoint removal reaches kube-proxy and load balancers a moment after
+SIGTERM: waiting first keeps new requests off a pod that is shutting down. */}}
+{{- define "chattensor.preStopSleep" -}}
+{{- if gt (int .) 0 -}}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", {{ . | toString | quote }}]
+{{- end }}
+{{- end -}}
+
 {{/* Spreads replicas over nodes unless the operator gave constraints. */}}
 {{- define "chattensor.topologySpread" -}}
 {{- if .values.topologySpreadConstraints }}
