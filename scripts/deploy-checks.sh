@@ -11,7 +11,10 @@
 #   4. docker compose config, where a compose client is installed
 #   5. the compiled services need only production dependencies (what the images install)
 #   6. the Jest deploy tests (test/deploy): env variables against the services'
-#      schemas, metric names against what the services export, chart behaviour
+#      schemas, metric names against what the services export, chart behaviour,
+#      images and compose file, and the services run with the compose
+#      environment answering the chart's helm test request (needs nats-server
+#      and redis-server, which it starts on free ports)
 # `--write` regenerates deploy/prometheus/alerts.yml from the chart instead of
 # failing when it is stale.
 set -euo pipefail
