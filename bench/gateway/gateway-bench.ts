@@ -13,7 +13,11 @@
  * per request.
  *
  * Variables: ROUNDS (default 3), REQUESTS_PER_STREAM (default 4),
- * RPS_SECONDS (default 15), RPS_CONCURRENCY (default 64), MAX_TOKENS (default 4).
+ * RPS_SECONDS (default 15), RPS_CONCURRENCY (default 64), MAX_TOKENS
+ * (default 4), PIN_CPUS (true: give the miner half the cores of its own; for
+ * a dedicated machine with four cores or more, where it keeps the path under
+ * test from slowing the miner down; on a small or shared machine it starves
+ * whichever side gets fewer cores).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -56,18 +60,28 @@ function waitForPort(port: number): Promise<void> {
         socket.destroy();
         resolve();
       });
-      socket.once('error', () => (Date.now() > deadline ? reject(new Error(`nothing on port ${port}`)) : setTimeout(attempt, 50)));
+      socket.once('error', () =>
+        Date.now() > deadline ? reject(new Error(`nothing on port ${port}`)) : setTimeout(attempt, 50),
+      );
     };
     attempt();
   });
 }
 
-async function startInfra(dir: string): Promise<{ natsUrl: string; redisUrl: string; children: ChildProcess[] }> {
+async function startInfra(
+  dir: string,
+): Promise<{ natsUrl: string; redisUrl: string; children: ChildProcess[] }> {
   const natsPort = await freePort();
   const redisPort = await freePort();
   const children = [
-    spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')], { stdio: 'ignore' }),
-    spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(redisPort), '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
+    spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')], {
+      stdio: 'ignore',
+    }),
+    spawn(
+      'redis-server',
+      ['--bind', '127.0.0.1', '--port', String(redisPort), '--dir', dir, '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    ),
   ];
   await Promise.all([waitForPort(natsPort), waitForPort(redisPort)]);
   return { natsUrl: `nats://127.0.0.1:${natsPort}`, redisUrl: `redis://127.0.0.1:${redisPort}`, children };
@@ -79,7 +93,14 @@ function gatewayStream(url: URL, agent: Agent, body: string): Promise<number> {
     const started = performance.now();
     let ttft = -1;
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path: '/v1/chat/completions', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/v1/chat/completions',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         if (res.statusCode !== 200) {
           res.resume();
@@ -91,12 +112,15 @@ function gatewayStream(url: URL, agent: Agent, body: string): Promise<number> {
         res.setEncoding('utf8');
         res.on('data', (data: string) => {
           buffer += data;
-          if (ttft < 0 && buffer.includes('"content":"') && /"delta":\{"content":"[^"]/.test(buffer)) ttft = performance.now() - started;
-          if (buffer.includes('"error"')) failed = buffer.slice(buffer.indexOf('"error"'), buffer.indexOf('"error"') + 200);
+          if (ttft < 0 && buffer.includes('"content":"') && /"delta":\{"content":"[^"]/.test(buffer))
+            ttft = performance.now() - started;
+          if (buffer.includes('"error"'))
+            failed = buffer.slice(buffer.indexOf('"error"'), buffer.indexOf('"error"') + 200);
         });
         res.on('end', () => {
           if (failed) reject(new Error(failed));
-          else if (ttft < 0 || !buffer.endsWith('data: [DONE]\n\n')) reject(new Error('stream ended without content'));
+          else if (ttft < 0 || !buffer.endsWith('data: [DONE]\n\n'))
+            reject(new Error('stream ended without content'));
           else resolve(ttft);
         });
         res.on('error', reject);
@@ -107,7 +131,11 @@ function gatewayStream(url: URL, agent: Agent, body: string): Promise<number> {
   });
 }
 
-async function closedLoop(concurrency: number, perStream: number, call: () => Promise<number>): Promise<Sample> {
+async function closedLoop(
+  concurrency: number,
+  perStream: number,
+  call: () => Promise<number>,
+): Promise<Sample> {
   const sample: Sample = { ttftMs: [], errors: 0 };
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -137,8 +165,10 @@ function pinProcesses(minerPids: number[], otherPids: number[]): string {
   const minerList = `${cores - minerCores}-${cores - 1}`;
   const otherList = `0-${cores - minerCores - 1}`;
   try {
-    for (const pid of minerPids) execFileSync('taskset', ['-a', '-p', '-c', minerList, String(pid)], { stdio: 'ignore' });
-    for (const pid of otherPids) execFileSync('taskset', ['-a', '-p', '-c', otherList, String(pid)], { stdio: 'ignore' });
+    for (const pid of minerPids)
+      execFileSync('taskset', ['-a', '-p', '-c', minerList, String(pid)], { stdio: 'ignore' });
+    for (const pid of otherPids)
+      execFileSync('taskset', ['-a', '-p', '-c', otherList, String(pid)], { stdio: 'ignore' });
     return `miner pinned to cores ${minerList}, everything else to cores ${otherList}`;
   } catch (error) {
     return `not pinned (taskset failed: ${(error as Error).message.split('\n')[0]})`;
@@ -183,19 +213,45 @@ async function main(): Promise<void> {
     const url = new URL(stack.gatewayUrl);
     const minerService = stack.services.find((s) => s.name === 'miner-1')!;
     const gatewayPid = stack.services.find((s) => s.name === 'gateway')!.process.pid!;
-    const pinning = pinProcesses(
-      stack.services.filter((s) => s.name.startsWith('miner-')).map((s) => s.process.pid!),
-      [...stack.services.filter((s) => !s.name.startsWith('miner-')).map((s) => s.process.pid!), ...infra.children.map((c) => c.pid!), process.pid],
-    );
+    const pinning =
+      process.env.PIN_CPUS !== 'true'
+        ? 'processes not pinned'
+        : pinProcesses(
+            stack.services.filter((s) => s.name.startsWith('miner-')).map((s) => s.process.pid!),
+            [
+              ...stack.services.filter((s) => !s.name.startsWith('miner-')).map((s) => s.process.pid!),
+              ...infra.children.map((c) => c.pid!),
+              process.pid,
+            ],
+          );
     process.stdout.write(`${pinning}\n`);
-    const miner = new SignedMinerClient(`127.0.0.1:${minerService.env.GRPC_PORT}`, Keypair.fromUri(CALLER_URI), stack.minerHotkeys[0]);
+    const miner = new SignedMinerClient(
+      `127.0.0.1:${minerService.env.GRPC_PORT}`,
+      Keypair.fromUri(CALLER_URI),
+      stack.minerHotkeys[0],
+    );
     const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-    const body = JSON.stringify({ model: 'chattensor', stream: true, max_tokens: MAX_TOKENS, temperature: 0, messages: [{ role: 'user', content: PROMPT }] });
+    const body = JSON.stringify({
+      model: 'chattensor',
+      stream: true,
+      max_tokens: MAX_TOKENS,
+      temperature: 0,
+      messages: [{ role: 'user', content: PROMPT }],
+    });
     const minerRequest = (): minerV1.GenerateRequest => ({
       requestId: `bench-${Math.random()}`,
       model: '',
       messages: [{ role: 'user', content: PROMPT }],
-      sampling: { maxTokens: MAX_TOKENS, temperature: 0, topK: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0, minP: 0, repetitionPenalty: 0 },
+      sampling: {
+        maxTokens: MAX_TOKENS,
+        temperature: 0,
+        topK: 0,
+        stop: [],
+        presencePenalty: 0,
+        frequencyPenalty: 0,
+        minP: 0,
+        repetitionPenalty: 0,
+      },
     });
     const direct = () => miner.generate(minerRequest()).then((r) => r.ttftMs);
     const viaGateway = () => gatewayStream(url, agent, body);
@@ -238,7 +294,9 @@ async function main(): Promise<void> {
       process.stdout.write(`${row}\n`);
     }
 
-    process.stdout.write(`requests per second: ${RPS_CONCURRENCY} concurrent streams for ${RPS_SECONDS} s…\n`);
+    process.stdout.write(
+      `requests per second: ${RPS_CONCURRENCY} concurrent streams for ${RPS_SECONDS} s…\n`,
+    );
     const cpuBefore = cpuSeconds(gatewayPid);
     const deadline = performance.now() + RPS_SECONDS * 1000;
     let completed = 0;

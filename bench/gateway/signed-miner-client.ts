@@ -19,17 +19,23 @@ export class SignedMinerClient {
     callerHotkey: Keypair,
     private readonly minerHotkey: string,
   ) {
-    this.client = new Client(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+    this.client = new Client(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    });
     this.signer = new DendriteSigner(callerHotkey);
   }
 
   /** Streams one generation; resolves with the time to the first token and the token count. */
-  async generate(request: minerV1.GenerateRequest, timeoutMs = 60_000): Promise<{ ttftMs: number; tokens: number }> {
+  async generate(
+    request: minerV1.GenerateRequest,
+    timeoutMs = 60_000,
+  ): Promise<{ ttftMs: number; tokens: number }> {
     const started = performance.now();
     const bytes = Buffer.from(minerV1.GenerateRequest.encode(request).finish());
     const metadata = new Metadata();
     const auth = this.signer.sign(this.minerHotkey, sha3Hex(bytes));
-    for (const [key, value] of Object.entries(authToMetadata(auth, Math.ceil(timeoutMs / 1000)))) metadata.set(key, value);
+    for (const [key, value] of Object.entries(authToMetadata(auth, Math.ceil(timeoutMs / 1000))))
+      metadata.set(key, value);
     const stream: ClientReadableStream<minerV1.GenerateResponse> = this.client.makeServerStreamRequest(
       GENERATE_PATH,
       (payload: Buffer) => payload,

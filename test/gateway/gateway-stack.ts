@@ -16,7 +16,10 @@ export interface GatewayTestStack {
  * tiny model generated once into a scratch folder, NATS and Redis from the
  * jest global setup.
  */
-export async function startGatewayStack(options: { miners: number; env?: Record<string, string> }): Promise<GatewayTestStack> {
+export async function startGatewayStack(options: {
+  miners: number;
+  env?: Record<string, string>;
+}): Promise<GatewayTestStack> {
   const dir = mkdtempSync(join(tmpdir(), 'chattensor-gateway-'));
   const logs: string[] = [];
   const stack = await startStack({
@@ -37,9 +40,13 @@ export async function startGatewayStack(options: { miners: number; env?: Record<
   // Every miner must be in the metagraph before a test counts on them.
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const status = (await (await fetch(`${stack.gatewayUrl}/v1/status`)).json()) as { miners: { active: boolean }[]; validator: unknown };
+    const status = (await (await fetch(`${stack.gatewayUrl}/v1/status`)).json()) as {
+      miners: { active: boolean }[];
+      validator: unknown;
+    };
     if (status.miners.filter((m) => m.active).length >= options.miners && status.validator) break;
-    if (Date.now() > deadline) throw new Error(`the miners did not reach the metagraph:\n${logs.slice(-40).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`the miners did not reach the metagraph:\n${logs.slice(-40).join('\n')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
@@ -55,13 +62,16 @@ export async function startGatewayStack(options: { miners: number; env?: Record<
 /** Prints the services' last lines when the test that just ran failed. */
 export function dumpLogsOnFailure(logs: string[]): void {
   const state = expect.getState();
-  if (state.assertionCalls !== state.numPassingAsserts) process.stderr.write(`service logs:\n${logs.slice(-80).join('\n')}\n`);
+  if (state.assertionCalls !== state.numPassingAsserts)
+    process.stderr.write(`service logs:\n${logs.slice(-80).join('\n')}\n`);
 }
 
 /** One value of a Prometheus text exposition, e.g. metric('chattensor_miner_requests_total{outcome="cancelled"}'). */
 export async function scrapeMetric(port: number, series: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const [name, labels] = series.includes('{') ? [series.slice(0, series.indexOf('{')), series.slice(series.indexOf('{') + 1, -1)] : [series, ''];
+  const [name, labels] = series.includes('{')
+    ? [series.slice(0, series.indexOf('{')), series.slice(series.indexOf('{') + 1, -1)]
+    : [series, ''];
   const wanted = labels ? labels.split(',') : [];
   let total = 0;
   for (const line of text.split('\n')) {

@@ -43,7 +43,12 @@ describe('the gateway API, as the OpenAI client sees it', () => {
   afterEach(() => dumpLogsOnFailure(env.logs));
 
   const ask = (client: OpenAI, params: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}) =>
-    client.chat.completions.create({ model: 'chattensor', messages: [{ role: 'user', content: 'Hello there' }], max_tokens: 8, ...params });
+    client.chat.completions.create({
+      model: 'chattensor',
+      messages: [{ role: 'user', content: 'Hello there' }],
+      max_tokens: 8,
+      ...params,
+    });
 
   async function createKey(body: object): Promise<{ id: string; key: string; hint: string }> {
     const res = await fetch(`${url}/admin/keys`, {
@@ -67,7 +72,11 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     });
 
     it('answers with usage, the finish reason and the miner that answered, honouring max_completion_tokens', async () => {
-      const completion = await ask(anonymous, { max_tokens: undefined, max_completion_tokens: 7, temperature: 0 });
+      const completion = await ask(anonymous, {
+        max_tokens: undefined,
+        max_completion_tokens: 7,
+        temperature: 0,
+      });
       expect(completion.object).toBe('chat.completion');
       expect(completion.id).toMatch(/^chatcmpl-/);
       expect(completion.choices).toHaveLength(1);
@@ -75,7 +84,11 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       expect(completion.usage?.completion_tokens).toBe(7);
       expect(completion.usage!.prompt_tokens).toBeGreaterThan(0);
       expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + 7);
-      const extension = (completion as unknown as { chattensor: { validator: string; miners: { uid: number; hotkey: string }[] } }).chattensor;
+      const extension = (
+        completion as unknown as {
+          chattensor: { validator: string; miners: { uid: number; hotkey: string }[] };
+        }
+      ).chattensor;
       expect(extension.validator).toBe(env.stack.validatorHotkey);
       expect(env.stack.minerHotkeys).toContain(extension.miners[0].hotkey);
     });
@@ -85,7 +98,13 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         model: 'chattensor',
         messages: [
           { role: 'system', content: 'You are terse.' },
-          { role: 'user', content: [{ type: 'text', text: 'Hi ' }, { type: 'text', text: 'again' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Hi ' },
+              { type: 'text', text: 'again' },
+            ],
+          },
           { role: 'assistant', content: 'Hello.' },
           { role: 'developer', content: 'Answer briefly.' },
           { role: 'user', content: 'And now?' },
@@ -134,7 +153,9 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       expect(chunks.slice(0, -1).every((c) => c.usage === undefined && c.choices.length === 1)).toBe(true);
       expect(chunks[0].choices[0].delta.role).toBe('assistant');
       // The random tiny model may emit its end-of-turn token before the limit.
-      expect(chunks.at(-2)!.choices[0].finish_reason).toBe(usage.completion_tokens === 12 ? 'length' : 'stop');
+      expect(chunks.at(-2)!.choices[0].finish_reason).toBe(
+        usage.completion_tokens === 12 ? 'length' : 'stop',
+      );
       expect(chunks.filter((c) => c.choices[0]?.delta.content).length).toBeGreaterThan(3);
       expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
 
@@ -143,19 +164,29 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         await fetch(`${url}/v1/chat/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'chattensor', messages: [{ role: 'user', content: 'x' }], max_tokens: 3, stream: true, stream_options: { include_usage: true } }),
+          body: JSON.stringify({
+            model: 'chattensor',
+            messages: [{ role: 'user', content: 'x' }],
+            max_tokens: 3,
+            stream: true,
+            stream_options: { include_usage: true },
+          }),
         })
       ).text();
       const events = raw.trim().split('\n\n');
       expect(events.at(-1)).toBe('data: [DONE]');
-      expect(JSON.parse(events.at(-2)!.slice(6))).toMatchObject({ choices: [], usage: { completion_tokens: 3 } });
+      expect(JSON.parse(events.at(-2)!.slice(6))).toMatchObject({
+        choices: [],
+        usage: { completion_tokens: 3 },
+      });
     });
 
     it('answers n = 2 with two choices from two different miners, usage summed', async () => {
       const completion = await ask(anonymous, { n: 2, max_tokens: 6 });
       expect(completion.choices.map((c) => c.index)).toEqual([0, 1]);
       expect(completion.usage?.completion_tokens).toBe(12);
-      const miners = (completion as unknown as { chattensor: { miners: { uid: number }[] } }).chattensor.miners;
+      const miners = (completion as unknown as { chattensor: { miners: { uid: number }[] } }).chattensor
+        .miners;
       expect(new Set(miners.map((m) => m.uid)).size).toBe(2);
     });
   });
@@ -170,17 +201,31 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     });
 
     it('answers an unknown model with 404 model_not_found', async () => {
-      await expect(ask(anonymous, { model: 'gpt-nothing' })).rejects.toMatchObject({ status: 404, code: 'model_not_found', param: 'model' });
+      await expect(ask(anonymous, { model: 'gpt-nothing' })).rejects.toMatchObject({
+        status: 404,
+        code: 'model_not_found',
+        param: 'model',
+      });
     });
 
     it('answers a body over the limit with 413 and the error object', async () => {
       const res = await fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'chattensor', messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }] }),
+        body: JSON.stringify({
+          model: 'chattensor',
+          messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }],
+        }),
       });
       expect(res.status).toBe(413);
-      expect(await res.json()).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', param: null, code: 'payload_too_large' } });
+      expect(await res.json()).toEqual({
+        error: {
+          message: expect.any(String),
+          type: 'invalid_request_error',
+          param: null,
+          code: 'payload_too_large',
+        },
+      });
     });
 
     it('answers a wrong or revoked key with 401', async () => {
@@ -192,19 +237,37 @@ describe('the gateway API, as the OpenAI client sees it', () => {
 
   describe('API keys and limits', () => {
     it('creates, lists and revokes keys through the admin API, which needs the admin token', async () => {
-      const created = await createKey({ name: 'conformance', requests_per_minute: 100, tokens_per_minute: 100_000 });
+      const created = await createKey({
+        name: 'conformance',
+        requests_per_minute: 100,
+        tokens_per_minute: 100_000,
+      });
       expect(created.key).toMatch(/^ct-[\w-]{43}$/);
       await expect(ask(keyed(created.key))).resolves.toMatchObject({ object: 'chat.completion' });
 
-      const listed = (await (await fetch(`${url}/admin/keys`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { data: object[] };
-      expect(listed.data).toContainEqual(expect.objectContaining({ id: created.id, name: 'conformance', hint: created.hint, requests_per_minute: 100 }));
+      const listed = (await (
+        await fetch(`${url}/admin/keys`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      ).json()) as { data: object[] };
+      expect(listed.data).toContainEqual(
+        expect.objectContaining({
+          id: created.id,
+          name: 'conformance',
+          hint: created.hint,
+          requests_per_minute: 100,
+        }),
+      );
       // The listing never contains a key.
       expect(JSON.stringify(listed)).not.toContain(created.key);
 
-      const forbidden = await fetch(`${url}/admin/keys`, { headers: { authorization: 'Bearer not-the-admin-token' } });
+      const forbidden = await fetch(`${url}/admin/keys`, {
+        headers: { authorization: 'Bearer not-the-admin-token' },
+      });
       expect(forbidden.status).toBe(401);
 
-      const revoked = await fetch(`${url}/admin/keys/${created.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const revoked = await fetch(`${url}/admin/keys/${created.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
       expect(revoked.status).toBe(200);
       await expect(ask(keyed(created.key))).rejects.toMatchObject({ status: 401 });
     });
@@ -212,7 +275,14 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     it('creates a key with the admin command, stored only as its SHA-256', async () => {
       const { stdout } = await promisify(execFile)(
         process.execPath,
-        [join(REPO_ROOT, 'dist/services/gateway/src/cli/api-keys.js'), 'create', 'from-cli', '--rpm', '5', '--json'],
+        [
+          join(REPO_ROOT, 'dist/services/gateway/src/cli/api-keys.js'),
+          'create',
+          'from-cli',
+          '--rpm',
+          '5',
+          '--json',
+        ],
         { env: { ...process.env, REDIS_URL: env.stack.redisUrl } },
       );
       const created = JSON.parse(stdout) as { id: string; key: string; requestsPerMinute: number };
@@ -232,7 +302,9 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       const limited = await ask(client, { max_tokens: 2 }).catch((e: unknown) => e);
       expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
       expect(limited).toMatchObject({ status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' });
-      expect(Number((limited as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(
+        Number((limited as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')),
+      ).toBeGreaterThanOrEqual(1);
     });
 
     it('answers once a key’s tokens per minute are spent with 429', async () => {
@@ -248,25 +320,58 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     it('keeps conversations private to the key that owns them', async () => {
       const alice = await createKey({ name: 'alice' });
       const bob = await createKey({ name: 'bob' });
-      const headers = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
-      const conversation = (await (await fetch(`${url}/v1/conversations`, { method: 'POST', headers: headers(alice.key), body: '{}' })).json()) as { id: string };
+      const headers = (key: string) => ({
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+      });
+      const conversation = (await (
+        await fetch(`${url}/v1/conversations`, { method: 'POST', headers: headers(alice.key), body: '{}' })
+      ).json()) as { id: string };
       await ask(keyed(alice.key), { ...({ conversation_id: conversation.id } as object) });
-      const own = (await (await fetch(`${url}/v1/conversations`, { headers: headers(alice.key) })).json()) as { data: { id: string; title: string }[] };
+      const own = (await (
+        await fetch(`${url}/v1/conversations`, { headers: headers(alice.key) })
+      ).json()) as { data: { id: string; title: string }[] };
       expect(own.data).toEqual([expect.objectContaining({ id: conversation.id, title: 'Hello there' })]);
-      expect(((await (await fetch(`${url}/v1/conversations`, { headers: headers(bob.key) })).json()) as { data: unknown[] }).data).toEqual([]);
-      expect((await fetch(`${url}/v1/conversations/${conversation.id}`, { headers: headers(bob.key) })).status).toBe(404);
+      expect(
+        (
+          (await (await fetch(`${url}/v1/conversations`, { headers: headers(bob.key) })).json()) as {
+            data: unknown[];
+          }
+        ).data,
+      ).toEqual([]);
+      expect(
+        (await fetch(`${url}/v1/conversations/${conversation.id}`, { headers: headers(bob.key) })).status,
+      ).toBe(404);
       expect((await fetch(`${url}/v1/conversations/${conversation.id}`)).status).toBe(404);
-      await expect(ask(keyed(bob.key), { ...({ conversation_id: conversation.id } as object) })).rejects.toMatchObject({ status: 404 });
+      await expect(
+        ask(keyed(bob.key), { ...({ conversation_id: conversation.id } as object) }),
+      ).rejects.toMatchObject({ status: 404 });
     });
   });
 
   describe('conversations', () => {
     it('sends the stored history with the next turn and records both exchanges in order', async () => {
-      const { id } = (await (await fetch(`${url}/v1/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { id: string };
-      const first = await ask(anonymous, { messages: [{ role: 'user', content: 'First question' }], ...({ conversation_id: id } as object) });
-      const second = await ask(anonymous, { messages: [{ role: 'user', content: 'Second question' }], ...({ conversation_id: id } as object) });
-      expect(second.usage!.prompt_tokens).toBeGreaterThan(first.usage!.prompt_tokens + first.usage!.completion_tokens);
-      const stored = (await (await fetch(`${url}/v1/conversations/${id}`)).json()) as { messages: { role: string; content: string }[] };
+      const { id } = (await (
+        await fetch(`${url}/v1/conversations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        })
+      ).json()) as { id: string };
+      const first = await ask(anonymous, {
+        messages: [{ role: 'user', content: 'First question' }],
+        ...({ conversation_id: id } as object),
+      });
+      const second = await ask(anonymous, {
+        messages: [{ role: 'user', content: 'Second question' }],
+        ...({ conversation_id: id } as object),
+      });
+      expect(second.usage!.prompt_tokens).toBeGreaterThan(
+        first.usage!.prompt_tokens + first.usage!.completion_tokens,
+      );
+      const stored = (await (await fetch(`${url}/v1/conversations/${id}`)).json()) as {
+        messages: { role: string; content: string }[];
+      };
       expect(stored.messages.map((m) => [m.role, m.content])).toEqual([
         ['user', 'First question'],
         ['assistant', first.choices[0].message.content],
@@ -276,10 +381,23 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     });
 
     it('regenerates the last answer in place', async () => {
-      const { id } = (await (await fetch(`${url}/v1/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { id: string };
+      const { id } = (await (
+        await fetch(`${url}/v1/conversations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        })
+      ).json()) as { id: string };
       await ask(anonymous, { temperature: 1, seed: 1, ...({ conversation_id: id } as object) });
-      const again = await ask(anonymous, { messages: [], temperature: 1, seed: 2, ...({ conversation_id: id, regenerate: true } as object) });
-      const stored = (await (await fetch(`${url}/v1/conversations/${id}`)).json()) as { messages: { role: string; content: string }[] };
+      const again = await ask(anonymous, {
+        messages: [],
+        temperature: 1,
+        seed: 2,
+        ...({ conversation_id: id, regenerate: true } as object),
+      });
+      const stored = (await (await fetch(`${url}/v1/conversations/${id}`)).json()) as {
+        messages: { role: string; content: string }[];
+      };
       expect(stored.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
       expect(stored.messages[1].content).toBe(again.choices[0].message.content);
     });
@@ -288,18 +406,34 @@ describe('the gateway API, as the OpenAI client sees it', () => {
   describe('backpressure and cancellation', () => {
     it('cancels the miner’s generation when the client goes away mid-stream', async () => {
       const miners = env.stack.services.filter((s) => s.name.startsWith('miner-'));
-      const cancelled = () => Promise.all(miners.map((m) => scrapeMetric(m.httpPort, 'chattensor_miner_requests_total{outcome="cancelled"}'))).then((v) => v.reduce((a, b) => a + b, 0));
-      const running = () => Promise.all(miners.map((m) => scrapeMetric(m.httpPort, 'chattensor_miner_num_requests_running'))).then((v) => v.reduce((a, b) => a + b, 0));
+      const cancelled = () =>
+        Promise.all(
+          miners.map((m) => scrapeMetric(m.httpPort, 'chattensor_miner_requests_total{outcome="cancelled"}')),
+        ).then((v) => v.reduce((a, b) => a + b, 0));
+      const running = () =>
+        Promise.all(
+          miners.map((m) => scrapeMetric(m.httpPort, 'chattensor_miner_num_requests_running')),
+        ).then((v) => v.reduce((a, b) => a + b, 0));
       const before = await cancelled();
       const abort = new AbortController();
       const stream = await anonymous.chat.completions.create(
-        { model: 'chattensor', messages: [{ role: 'user', content: 'A long answer, please' }], max_tokens: 900, stream: true },
+        {
+          model: 'chattensor',
+          messages: [{ role: 'user', content: 'Keep going' }],
+          // Greedy decoding of this prompt runs to max_tokens with the tiny model: only a cancellation ends it early.
+          temperature: 0,
+          max_tokens: 900,
+          stream: true,
+        },
         { signal: abort.signal },
       );
       let received = 0;
       try {
         for await (const chunk of stream) {
-          if (chunk.choices[0]?.delta.content && ++received === 5) abort.abort();
+          if (chunk.choices[0]?.delta.content && ++received === 5) {
+            abort.abort();
+            break;
+          }
         }
       } catch (error) {
         expect((error as Error).name).toMatch(/Abort/);
@@ -314,26 +448,51 @@ describe('the gateway API, as the OpenAI client sees it', () => {
 
     it('answers 429 within a second when every validator is saturated', async () => {
       const validator = env.stack.services.find((s) => s.name === 'validator')!;
-      await expectEventually(async () => expect(await scrapeMetric(validator.httpPort, 'chattensor_validator_num_requests_running')).toBe(0), 10_000);
+      await expectEventually(
+        async () =>
+          expect(await scrapeMetric(validator.httpPort, 'chattensor_validator_num_requests_running')).toBe(0),
+        10_000,
+      );
       const aborts = [new AbortController(), new AbortController()];
       const streams = await Promise.all(
         aborts.map((abort) =>
           anonymous.chat.completions.create(
-            { model: 'chattensor', messages: [{ role: 'user', content: 'Keep going' }], max_tokens: 900, stream: true },
+            {
+              model: 'chattensor',
+              messages: [{ role: 'user', content: 'Keep going' }],
+              temperature: 0,
+              max_tokens: 900,
+              stream: true,
+            },
             { signal: abort.signal },
           ),
         ),
       );
       try {
+        await expectEventually(
+          async () =>
+            expect(await scrapeMetric(validator.httpPort, 'chattensor_validator_num_requests_running')).toBe(
+              2,
+            ),
+          5000,
+        );
         const started = performance.now();
         const error = await ask(anonymous).catch((e: unknown) => e);
         expect(performance.now() - started).toBeLessThan(1000);
         expect(error).toBeInstanceOf(OpenAI.RateLimitError);
         expect(error).toMatchObject({ status: 429, code: 'overloaded' });
-        expect(Number((error as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(
+          Number((error as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')),
+        ).toBeGreaterThanOrEqual(1);
       } finally {
         aborts.forEach((abort) => abort.abort());
-        await Promise.allSettled(streams.map(async (s) => { for await (const _ of s) { /* drain until aborted */ } }));
+        await Promise.allSettled(
+          streams.map(async (s) => {
+            for await (const _ of s) {
+              /* drain until aborted */
+            }
+          }),
+        );
       }
     });
 
@@ -344,11 +503,17 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         const error = await ask(anonymous).catch((e: unknown) => e);
         expect(performance.now() - started).toBeLessThan(1000);
         expect(error).toMatchObject({ status: 503, type: 'service_unavailable' });
-        expect(Number((error as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(
+          Number((error as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')),
+        ).toBeGreaterThanOrEqual(1);
       } finally {
         await env.stack.restartService('validator');
       }
-      await expectEventually(async () => expect((await ask(anonymous)).object).toBe('chat.completion'), 15_000, 250);
+      await expectEventually(
+        async () => expect((await ask(anonymous)).object).toBe('chat.completion'),
+        15_000,
+        250,
+      );
     }, 60_000);
   });
 
@@ -356,20 +521,32 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     it('keeps conversations across a gateway restart, and refuses anonymous callers once ANONYMOUS_ACCESS is false', async () => {
       const { key } = await createKey({ name: 'survivor' });
       const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-      const { id } = (await (await fetch(`${url}/v1/conversations`, { method: 'POST', headers, body: '{}' })).json()) as { id: string };
-      const answer = await ask(keyed(key), { messages: [{ role: 'user', content: 'Remember me' }], ...({ conversation_id: id } as object) });
+      const { id } = (await (
+        await fetch(`${url}/v1/conversations`, { method: 'POST', headers, body: '{}' })
+      ).json()) as { id: string };
+      const answer = await ask(keyed(key), {
+        messages: [{ role: 'user', content: 'Remember me' }],
+        ...({ conversation_id: id } as object),
+      });
 
       env.stack.services.find((s) => s.name === 'gateway')!.env.ANONYMOUS_ACCESS = 'false';
       await env.stack.restartService('gateway');
 
-      const stored = (await (await fetch(`${url}/v1/conversations/${id}`, { headers })).json()) as { messages: { content: string }[] };
-      expect(stored.messages.map((m) => m.content)).toEqual(['Remember me', answer.choices[0].message.content]);
+      const stored = (await (await fetch(`${url}/v1/conversations/${id}`, { headers })).json()) as {
+        messages: { content: string }[];
+      };
+      expect(stored.messages.map((m) => m.content)).toEqual([
+        'Remember me',
+        answer.choices[0].message.content,
+      ]);
 
       const refused = await ask(anonymous).catch((e: unknown) => e);
       expect(refused).toMatchObject({ status: 401, type: 'authentication_error' });
       const noKey = await fetch(`${url}/v1/models`);
       expect(noKey.status).toBe(401);
-      expect(((await noKey.json()) as { error: { message: string } }).error.message).toContain("didn't provide an API key");
+      expect(((await noKey.json()) as { error: { message: string } }).error.message).toContain(
+        "didn't provide an API key",
+      );
       await expect(ask(keyed(key))).resolves.toMatchObject({ object: 'chat.completion' });
       // The web pages and the status stay public.
       expect((await fetch(`${url}/v1/status`)).status).toBe(200);

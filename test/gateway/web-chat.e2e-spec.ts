@@ -8,7 +8,9 @@ import { dumpLogsOnFailure, scrapeMetric, startGatewayStack, type GatewayTestSta
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
-  process.stderr.write(`web chat browser tests skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)\n`);
+  process.stderr.write(
+    `web chat browser tests skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)\n`,
+  );
 }
 const describeInBrowser = haveChromium ? describe : describe.skip;
 
@@ -50,7 +52,8 @@ describeInBrowser('the web chat in a browser', () => {
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
       // A CSP violation is reported on the console: the pages must need nothing outside 'self'.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text());
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        pageErrors.push(message.text());
     });
     page.on('response', (response) => {
       if (response.status() >= 400) pageErrors.push(`${response.status()} ${response.url()}`);
@@ -89,32 +92,49 @@ describeInBrowser('the web chat in a browser', () => {
     await watchLastAnswer();
     await page.locator('#prompt').fill('Hello miners, how are you?');
     await page.locator('#prompt').press('Enter');
-    await expectEventually(async () => expect(await page.locator('.msg.user').first().textContent()).toBe('Hello miners, how are you?'));
+    await expectEventually(async () =>
+      expect(await page.locator('.msg.user').first().textContent()).toBe('Hello miners, how are you?'),
+    );
     // While it streams, the Stop button is offered.
     await expectEventually(async () => expect(await page.locator('#stop').isVisible()).toBe(true), 5000);
     const meta = answers(page).first().locator('.meta');
-    await expectEventually(async () => expect(await meta.textContent()).toMatch(/^miner uid \d+ · \w+…\w+ · score (\d\.\d{3}|n\/a)$/), 20_000);
+    await expectEventually(
+      async () =>
+        expect(await meta.textContent()).toMatch(/^miner uid \d+ · \w+…\w+ · score (\d\.\d{3}|n\/a)$/),
+      20_000,
+    );
     const seen = await lengths();
     // The text grew in many steps, not all at once.
     expect(new Set(seen.filter((n) => n > 0)).size).toBeGreaterThan(5);
     expect(await page.locator('#stop').isVisible()).toBe(false);
     expect(await page.locator('#regenerate').isVisible()).toBe(true);
     // The conversation is listed under the first message's words.
-    await expectEventually(async () => expect(await page.locator('#conversations li').first().textContent()).toContain('Hello miners'));
+    await expectEventually(async () =>
+      expect(await page.locator('#conversations li').first().textContent()).toContain('Hello miners'),
+    );
   }, 60_000);
 
   it('stops an answer mid-stream, and the miner stops generating', async () => {
     const miner = env.stack.services.find((s) => s.name === 'miner-1')!;
-    const cancelledBefore = await scrapeMetric(miner.httpPort, 'chattensor_miner_requests_total{outcome="cancelled"}');
+    const cancelledBefore = await scrapeMetric(
+      miner.httpPort,
+      'chattensor_miner_requests_total{outcome="cancelled"}',
+    );
     await page.locator('#prompt').fill('Tell me a very long story.');
     await page.locator('#prompt').press('Enter');
     const answer = answers(page).last();
-    await expectEventually(async () => expect((await answer.locator('.text').textContent())!.length).toBeGreaterThan(5), 10_000, 10);
+    await expectEventually(
+      async () => expect((await answer.locator('.text').textContent())!.length).toBeGreaterThan(5),
+      10_000,
+      10,
+    );
     await page.locator('#stop').click();
     await expectEventually(async () => expect(await answer.locator('.note').textContent()).toBe('stopped'));
     const stoppedAt = (await answer.locator('.text').textContent())!.length;
     await expectEventually(async () => {
-      expect(await scrapeMetric(miner.httpPort, 'chattensor_miner_requests_total{outcome="cancelled"}')).toBeGreaterThan(cancelledBefore);
+      expect(
+        await scrapeMetric(miner.httpPort, 'chattensor_miner_requests_total{outcome="cancelled"}'),
+      ).toBeGreaterThan(cancelledBefore);
       expect(await scrapeMetric(miner.httpPort, 'chattensor_miner_num_requests_running')).toBe(0);
     }, 5000);
     expect((await answer.locator('.text').textContent())!.length).toBe(stoppedAt);
@@ -125,16 +145,24 @@ describeInBrowser('the web chat in a browser', () => {
     // The stopped answer was not stored: regenerating asks the same question again.
     const before = await page.locator('.msg').count();
     await page.locator('#regenerate').click();
-    await expectEventually(async () => expect(await answers(page).last().locator('.meta').count()).toBe(1), 20_000);
+    await expectEventually(
+      async () => expect(await answers(page).last().locator('.meta').count()).toBe(1),
+      20_000,
+    );
     expect(await page.locator('.msg').count()).toBe(before);
     // Now the gateway stored it, and a second regeneration replaces the stored answer.
     await expectEventually(async () => expect(await page.locator('#regenerate').isVisible()).toBe(true));
     await page.locator('#regenerate').click();
     await expectEventually(async () => expect(await page.locator('#stop').isVisible()).toBe(false), 20_000);
-    await expectEventually(async () => expect(await answers(page).last().locator('.meta').count()).toBe(1), 20_000);
+    await expectEventually(
+      async () => expect(await answers(page).last().locator('.meta').count()).toBe(1),
+      20_000,
+    );
     expect(await page.locator('.msg').count()).toBe(before);
     const id = await page.locator('#conversations li.current').getAttribute('data-id');
-    const stored = (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations/${id}`)).json()) as { messages: { role: string; content: string }[] };
+    const stored = (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations/${id}`)).json()) as {
+      messages: { role: string; content: string }[];
+    };
     expect(stored.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
     expect(stored.messages[3].content).toBe(await answers(page).last().locator('.text').textContent());
   }, 90_000);
@@ -145,11 +173,16 @@ describeInBrowser('the web chat in a browser', () => {
     expect(await page.locator('.msg').count()).toBe(0);
     await page.locator('#prompt').fill('A second topic');
     await page.locator('#prompt').press('Enter');
-    await expectEventually(async () => expect(await page.locator('#conversations li').count()).toBe(2), 20_000);
+    await expectEventually(
+      async () => expect(await page.locator('#conversations li').count()).toBe(2),
+      20_000,
+    );
     await expectEventually(async () => expect(await page.locator('#stop').isVisible()).toBe(false), 20_000);
     await page.locator('#toggle-sidebar').click();
     await page.locator('#conversations li', { hasText: 'Hello miners' }).locator('button.open').click();
-    await expectEventually(async () => expect(await page.locator('.msg.user').first().textContent()).toBe('Hello miners, how are you?'));
+    await expectEventually(async () =>
+      expect(await page.locator('.msg.user').first().textContent()).toBe('Hello miners, how are you?'),
+    );
     expect(await page.locator('#title').textContent()).toContain('Hello miners');
     // Stored answers keep showing their miner.
     expect(await answers(page).first().locator('.meta').textContent()).toMatch(/^miner uid \d+/);
@@ -157,13 +190,21 @@ describeInBrowser('the web chat in a browser', () => {
 
   it('shows the validator, its delegation command, the miners and the health of every service on the status page', async () => {
     await page.goto(`${env.stack.gatewayUrl}/status`);
-    await expectEventually(async () => expect(await page.locator('#validator dd').first().textContent()).toBe(env.stack.validatorHotkey));
+    await expectEventually(async () =>
+      expect(await page.locator('#validator dd').first().textContent()).toBe(env.stack.validatorHotkey),
+    );
     expect(await page.locator('#delegate-command').textContent()).toContain(`btcli stake add --netuid`);
     expect(await page.locator('#delegate-command').textContent()).toContain(env.stack.validatorHotkey);
     await expectEventually(async () => expect(await page.locator('#miners tbody tr').count()).toBe(1));
-    expect(await page.locator('#miners tbody td.hotkey').first().textContent()).toBe(env.stack.minerHotkeys[0]);
+    expect(await page.locator('#miners tbody td.hotkey').first().textContent()).toBe(
+      env.stack.minerHotkeys[0],
+    );
     // The miner has answered, so a validator has scored it.
-    await expectEventually(async () => expect(Number(await page.locator('#miners tbody td.score').first().textContent())).toBeGreaterThan(0), 15_000);
+    await expectEventually(
+      async () =>
+        expect(Number(await page.locator('#miners tbody td.score').first().textContent())).toBeGreaterThan(0),
+      15_000,
+    );
     for (const service of ['gateway', 'chain_indexer', 'validators', 'miners']) {
       expect(await page.locator(`#health li[data-service="${service}"]`).getAttribute('class')).toBe('up');
     }

@@ -24,7 +24,10 @@
   };
 
   async function api(path, options = {}) {
-    const res = await fetch(path, { ...options, headers: { 'Content-Type': 'application/json', ...(options.headers || {}) } });
+    const res = await fetch(path, {
+      ...options,
+      headers: { 'Content-Type': 'application/json', ...(options.headers || {}) },
+    });
     if (!res.ok) {
       let message = `${res.status} ${res.statusText}`;
       try {
@@ -96,7 +99,9 @@
   async function refreshScores() {
     try {
       const status = await (await api('/v1/status')).json();
-      state.scores = new Map(status.miners.filter((m) => m.score !== null).map((m) => [`${m.uid}:${m.hotkey}`, m.score]));
+      state.scores = new Map(
+        status.miners.filter((m) => m.score !== null).map((m) => [`${m.uid}:${m.hotkey}`, m.score]),
+      );
       for (const meta of log.querySelectorAll('.meta')) {
         meta.textContent = minerLabel({ uid: Number(meta.dataset.uid), hotkey: meta.dataset.hotkey });
       }
@@ -151,7 +156,8 @@
         if (message.role === 'assistant' && message.miner) setMeta(div, message.miner);
       }
       const tail = conversation.messages[conversation.messages.length - 1];
-      if (tail && tail.role === 'assistant' && lastUser !== null) state.last = { text: lastUser, stored: true };
+      if (tail && tail.role === 'assistant' && lastUser !== null)
+        state.last = { text: lastUser, stored: true };
       setBusy(false);
       closeSidebar();
       await refreshList();
@@ -247,7 +253,10 @@
     const answer = bubble('assistant', '');
     try {
       const conversationId = await ensureConversation();
-      const completed = await streamAnswer({ conversation_id: conversationId, messages: [{ role: 'user', content: textToSend }] }, answer);
+      const completed = await streamAnswer(
+        { conversation_id: conversationId, messages: [{ role: 'user', content: textToSend }] },
+        answer,
+      );
       state.last = { text: textToSend, stored: completed };
     } catch (error) {
       showError(error.message);
@@ -272,7 +281,10 @@
     showError('');
     const answer = bubble('assistant', '');
     previous?.remove();
-    const completed = await streamAnswer({ conversation_id: state.conversationId, regenerate: true, messages: [] }, answer);
+    const completed = await streamAnswer(
+      { conversation_id: state.conversationId, regenerate: true, messages: [] },
+      answer,
+    );
     // A stopped regeneration leaves the stored answer in place; show what is stored again.
     if (!completed) state.last = { text: last.text, stored: true };
     setBusy(false);

@@ -2,7 +2,12 @@
 // The status page: renders GET /v1/status every few seconds.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const fmt = (value, digits = 4) => (value === null || value === undefined ? '–' : typeof value === 'number' ? Number(value.toFixed(digits)).toString() : String(value));
+  const fmt = (value, digits = 4) =>
+    value === null || value === undefined
+      ? '–'
+      : typeof value === 'number'
+        ? Number(value.toFixed(digits)).toString()
+        : String(value);
 
   function cell(text, className) {
     const td = document.createElement('td');
@@ -20,7 +25,8 @@
   }
 
   function render(status) {
-    $('summary').textContent = `Subnet ${status.netuid} · ${status.mode === 'local' ? 'standalone (local) mode' : 'Subtensor'} · block ${fmt(status.block)}` +
+    $('summary').textContent =
+      `Subnet ${status.netuid} · ${status.mode === 'local' ? 'standalone (local) mode' : 'Subtensor'} · block ${fmt(status.block)}` +
       (status.updated_at ? ` · metagraph updated ${new Date(status.updated_at).toLocaleTimeString()}` : '');
 
     const validator = $('validator');
@@ -31,7 +37,11 @@
       definition(validator, 'UID', fmt(v.uid));
       definition(validator, 'Stake', v.stake === null ? '–' : `${fmt(v.stake, 4)} τ`);
       definition(validator, 'Delegate take', v.take === null ? '–' : `${fmt(v.take * 100, 2)} %`);
-      definition(validator, 'Total delegated stake', v.total_stake === null ? '–' : `${fmt(v.total_stake, 4)} τ`);
+      definition(
+        validator,
+        'Total delegated stake',
+        v.total_stake === null ? '–' : `${fmt(v.total_stake, 4)} τ`,
+      );
       definition(validator, 'Nominators', fmt(v.nominators));
       definition(validator, 'Serving', v.reporting ? 'yes' : 'no recent report');
       $('delegate-command').textContent = v.delegate_command;
@@ -69,7 +79,8 @@
 
     const w = status.last_weights;
     $('weights').textContent = w
-      ? `block ${w.block} at ${new Date(w.at).toLocaleString()}: ` + w.uids.map((uid, i) => `uid ${uid} → ${fmt(w.weights[i])}`).join(', ')
+      ? `block ${w.block} at ${new Date(w.at).toLocaleString()}: ` +
+        w.uids.map((uid, i) => `uid ${uid} → ${fmt(w.weights[i])}`).join(', ')
       : 'none yet';
   }
 

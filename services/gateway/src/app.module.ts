@@ -46,8 +46,16 @@ export class GatewayModule {
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: OpenAIExceptionFilter },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
-        { provide: ApiKeyStore, inject: [RedisService], useFactory: (redis: RedisService) => new ApiKeyStore(redis.client) },
-        { provide: RateLimiter, inject: [RedisService], useFactory: (redis: RedisService) => new RateLimiter(redis.client) },
+        {
+          provide: ApiKeyStore,
+          inject: [RedisService],
+          useFactory: (redis: RedisService) => new ApiKeyStore(redis.client),
+        },
+        {
+          provide: RateLimiter,
+          inject: [RedisService],
+          useFactory: (redis: RedisService) => new RateLimiter(redis.client),
+        },
         AdminGuard,
         ChatRelay,
         ChatService,

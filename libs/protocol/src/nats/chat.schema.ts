@@ -34,6 +34,12 @@ export const chatJobSchema = z.object({
   n: z.number().int().min(1).max(8).default(1),
   /** The user's whole-request deadline, epoch milliseconds. */
   deadline: z.number().int().positive(),
+  /**
+   * Epoch milliseconds after which the gateway no longer waits for `accepted`
+   * (it has answered 503 and sent `chat.cancel.<jobId>`): a validator that
+   * only gets to the job later should drop it rather than run it for nobody.
+   */
+  acceptBy: z.number().int().positive().optional(),
 });
 export type ChatJob = z.infer<typeof chatJobSchema>;
 

@@ -10,7 +10,14 @@ import { Authenticated } from './authenticated.decorator';
 import { principalOf } from './principal';
 
 const VALID_KEY = `ct-${'k'.repeat(43)}`;
-const record: ApiKeyRecord = { id: 'key_1', name: 'test', hint: 'ct-kkkk...kkkk', createdAt: 1, requestsPerMinute: 7, tokensPerMinute: 70 };
+const record: ApiKeyRecord = {
+  id: 'key_1',
+  name: 'test',
+  hint: 'ct-kkkk...kkkk',
+  createdAt: 1,
+  requestsPerMinute: 7,
+  tokensPerMinute: 70,
+};
 
 @Authenticated()
 class ApiRoutes {
@@ -27,7 +34,10 @@ describe('the API key guard', () => {
         ApiKeyGuard,
         Reflector,
         { provide: GATEWAY_CONFIG, useValue: loadGatewayConfig(env) },
-        { provide: ApiKeyStore, useValue: { verify: (key: string) => Promise.resolve(key === VALID_KEY ? record : undefined) } },
+        {
+          provide: ApiKeyStore,
+          useValue: { verify: (key: string) => Promise.resolve(key === VALID_KEY ? record : undefined) },
+        },
       ],
     }).compile();
     return module.get<ApiKeyGuard>(ApiKeyGuard);
@@ -72,13 +82,20 @@ describe('the API key guard', () => {
     const guard = await guardWith({ ANONYMOUS_REQUESTS_PER_MINUTE: '3' });
     const { context, request } = call(ApiRoutes, { authorization: 'Bearer sk-placeholder' });
     await guard.canActivate(context);
-    expect(principalOf(request)).toMatchObject({ kind: 'anonymous', owner: 'anonymous', rateSubject: 'ip:192.0.2.4', limits: { requestsPerMinute: 3 } });
+    expect(principalOf(request)).toMatchObject({
+      kind: 'anonymous',
+      owner: 'anonymous',
+      rateSubject: 'ip:192.0.2.4',
+      limits: { requestsPerMinute: 3 },
+    });
   });
 
   it('refuses callers without a key when anonymous access is off, saying what is missing', async () => {
     const guard = await guardWith({ ANONYMOUS_ACCESS: 'false' });
     expect((await refusal(guard, {})).message).toContain("didn't provide an API key");
-    expect((await refusal(guard, { authorization: 'Bearer sk-placeholder' })).message).toContain('start with ct-');
+    expect((await refusal(guard, { authorization: 'Bearer sk-placeholder' })).message).toContain(
+      'start with ct-',
+    );
   });
 
   it('leaves routes outside the API alone', async () => {

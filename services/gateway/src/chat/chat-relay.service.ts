@@ -117,8 +117,10 @@ function frameError(frame: Extract<ChatFrame, { type: 'error' }>): AppError {
 
 async function next(iterator: AsyncIterator<Msg>, timeoutMs: number): Promise<Msg | undefined> {
   let timer: NodeJS.Timeout | undefined;
+  // Timers run before socket reads in an event-loop turn: on a busy process a frame that has already arrived
+  // would lose to its own timeout. setImmediate lets the pending reads deliver it first.
   const timeout = new Promise<undefined>(
-    (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
+    (resolve) => (timer = setTimeout(() => setImmediate(() => resolve(undefined)), timeoutMs)),
   );
   try {
     const result = await Promise.race([iterator.next(), timeout]);

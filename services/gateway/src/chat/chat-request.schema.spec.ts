@@ -50,7 +50,10 @@ describe('validating a chat completion request', () => {
   });
 
   it('allows an empty message list only to regenerate a conversation', () => {
-    expect(parseChatRequest({ model: 'chattensor', messages: [], conversation_id: 'conv_1', regenerate: true }).regenerate).toBe(true);
+    expect(
+      parseChatRequest({ model: 'chattensor', messages: [], conversation_id: 'conv_1', regenerate: true })
+        .regenerate,
+    ).toBe(true);
   });
 
   it('refuses a body that is not an object', () => {
@@ -58,7 +61,12 @@ describe('validating a chat completion request', () => {
   });
 
   it('joins text parts into the message text', () => {
-    expect(contentText([{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }])).toBe('ab');
+    expect(
+      contentText([
+        { type: 'text', text: 'a' },
+        { type: 'text', text: 'b' },
+      ]),
+    ).toBe('ab');
     expect(contentText(null)).toBe('');
   });
 });

@@ -129,8 +129,20 @@ export class ChatController {
       'X-Accel-Buffering': 'no',
       'x-request-id': chat.id,
     });
+    // Events produced in one tick (a role chunk and its first delta, frames NATS delivered together) leave in one
+    // socket write: corked until the end of the tick, which adds no latency.
+    let corked = false;
     const write = (data: string) => {
-      if (!raw.writableEnded && !raw.destroyed) raw.write(data);
+      if (raw.writableEnded || raw.destroyed) return;
+      if (!corked) {
+        corked = true;
+        raw.cork();
+        process.nextTick(() => {
+          corked = false;
+          raw.uncork();
+        });
+      }
+      raw.write(data);
     };
     const roleSent = new Set<number>();
     let first = true;

@@ -121,6 +121,7 @@ export class ChatService {
       messages,
       n: request.n ?? 1,
       deadline: Date.now() + this.config.chat.requestTimeoutMs,
+      acceptBy: Date.now() + this.config.chat.acceptTimeoutMs,
       sampling: {
         maxTokens,
         temperature: request.temperature ?? undefined,

@@ -39,7 +39,10 @@ describe('the gateway configuration', () => {
     try {
       loadGatewayConfig({ ADMIN_TOKEN: 'short', ANONYMOUS_ACCESS: 'maybe' });
     } catch (error) {
-      expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual(['ADMIN_TOKEN', 'ANONYMOUS_ACCESS']);
+      expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual([
+        'ADMIN_TOKEN',
+        'ANONYMOUS_ACCESS',
+      ]);
     }
   });
 });

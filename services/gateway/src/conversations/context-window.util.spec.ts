@@ -12,15 +12,29 @@ describe('fitting a conversation into the context window', () => {
 
   it('sends the whole history when it fits', () => {
     const history = [t('system', 'be nice'), t('user', 'hi'), t('assistant', 'hello')];
-    expect(fitHistory(history, [t('user', 'next')], budget)).toEqual({ messages: [...history, t('user', 'next')], dropped: 0 });
+    expect(fitHistory(history, [t('user', 'next')], budget)).toEqual({
+      messages: [...history, t('user', 'next')],
+      dropped: 0,
+    });
   });
 
   it('drops the oldest dialogue first, keeping system turns and the new message', () => {
     const long = 'x'.repeat(40); // 24 tokens with the overhead
-    const history = [t('system', 'rules'), t('user', long), t('assistant', long), t('user', long), t('assistant', 'short')];
+    const history = [
+      t('system', 'rules'),
+      t('user', long),
+      t('assistant', long),
+      t('user', long),
+      t('assistant', 'short'),
+    ];
     const { messages, dropped } = fitHistory(history, [t('user', 'now')], budget);
     // 80 tokens of budget: system 7, new 6, 'short' 7, then one 24-token turn fits; the one before it does not.
-    expect(messages).toEqual([t('system', 'rules'), t('user', long), t('assistant', 'short'), t('user', 'now')]);
+    expect(messages).toEqual([
+      t('system', 'rules'),
+      t('user', long),
+      t('assistant', 'short'),
+      t('user', 'now'),
+    ]);
     expect(dropped).toBe(2);
   });
 
@@ -32,8 +46,12 @@ describe('fitting a conversation into the context window', () => {
 
   it('reserves the answer’s max tokens and honours the character cap', () => {
     const history = [t('user', 'abcdefghij'), t('assistant', 'abcdefghij')];
-    expect(fitHistory(history, [t('user', 'x')], { ...budget, maxTokens: 95 }).messages).toEqual([t('user', 'x')]);
-    expect(fitHistory(history, [t('user', 'x')], { ...budget, maxChars: 15 }).messages).toEqual([t('user', 'x')]);
+    expect(fitHistory(history, [t('user', 'x')], { ...budget, maxTokens: 95 }).messages).toEqual([
+      t('user', 'x'),
+    ]);
+    expect(fitHistory(history, [t('user', 'x')], { ...budget, maxChars: 15 }).messages).toEqual([
+      t('user', 'x'),
+    ]);
   });
 
   it('keeps the new messages even when they alone exceed the budget', () => {

@@ -9,13 +9,21 @@ describe('the conversation store', () => {
   let redis: Redis;
   let store: ConversationStore;
   const owner = `owner-${Math.random().toString(36).slice(2)}`;
-  const turn = (role: StoredMessage['role'], content: string): StoredMessage => ({ role, content, at: Date.now() });
+  const turn = (role: StoredMessage['role'], content: string): StoredMessage => ({
+    role,
+    content,
+    at: Date.now(),
+  });
 
   beforeAll(async () => {
     redis = new Redis(process.env.REDIS_URL!);
     const config = loadGatewayConfig({ CONVERSATION_TTL_SECONDS: '3600', CONVERSATION_MAX_MESSAGES: '6' });
     const module = await Test.createTestingModule({
-      providers: [ConversationStore, { provide: GATEWAY_CONFIG, useValue: config }, { provide: RedisService, useValue: { client: redis } }],
+      providers: [
+        ConversationStore,
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: RedisService, useValue: { client: redis } },
+      ],
     }).compile();
     store = module.get(ConversationStore);
   });
@@ -26,7 +34,12 @@ describe('the conversation store', () => {
     const { id } = await store.create(owner);
     await store.append(id, owner, [turn('user', 'What is   Bittensor?'), turn('assistant', 'A network.')]);
     await store.append(id, owner, [turn('user', 'And TAO?'), turn('assistant', 'Its token.')]);
-    expect((await store.messages(id, owner)).map((m) => m.content)).toEqual(['What is   Bittensor?', 'A network.', 'And TAO?', 'Its token.']);
+    expect((await store.messages(id, owner)).map((m) => m.content)).toEqual([
+      'What is   Bittensor?',
+      'A network.',
+      'And TAO?',
+      'Its token.',
+    ]);
     expect((await store.get(id, owner)).title).toBe('What is Bittensor?');
     const ttl = await redis.ttl(`chattensor:gateway:conversation:${id}:messages`);
     expect(ttl).toBeGreaterThan(3500);
@@ -42,25 +55,47 @@ describe('the conversation store', () => {
 
   it('keeps only the newest CONVERSATION_MAX_MESSAGES messages', async () => {
     const { id } = await store.create(owner);
-    for (let i = 0; i < 5; i++) await store.append(id, owner, [turn('user', `q${i}`), turn('assistant', `a${i}`)]);
-    expect((await store.messages(id, owner)).map((m) => m.content)).toEqual(['q2', 'a2', 'q3', 'a3', 'q4', 'a4']);
+    for (let i = 0; i < 5; i++)
+      await store.append(id, owner, [turn('user', `q${i}`), turn('assistant', `a${i}`)]);
+    expect((await store.messages(id, owner)).map((m) => m.content)).toEqual([
+      'q2',
+      'a2',
+      'q3',
+      'a3',
+      'q4',
+      'a4',
+    ]);
   });
 
   it('refuses another owner and does not resurrect a deleted conversation', async () => {
     const { id } = await store.create(owner);
-    await expect(store.append(id, 'someone-else', [turn('user', 'x')])).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(store.append(id, 'someone-else', [turn('user', 'x')])).rejects.toMatchObject({
+      code: ErrorCode.NotFound,
+    });
     await expect(store.messages(id, 'someone-else')).rejects.toMatchObject({ code: ErrorCode.NotFound });
     await store.delete(id, owner);
-    await expect(store.append(id, owner, [turn('user', 'late answer')])).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(store.append(id, owner, [turn('user', 'late answer')])).rejects.toMatchObject({
+      code: ErrorCode.NotFound,
+    });
     expect(await redis.exists(`chattensor:gateway:conversation:${id}:messages`)).toBe(0);
   });
 
   it('writes nothing of an exchange whose conversation is gone, even when many race', async () => {
     const { id } = await store.create(owner);
-    const appends = Array.from({ length: 20 }, (_, i) => store.append(id, owner, [turn('user', `u${i}`), turn('assistant', `a${i}`)]).then(() => true, () => false));
+    const appends = Array.from({ length: 20 }, (_, i) =>
+      store.append(id, owner, [turn('user', `u${i}`), turn('assistant', `a${i}`)]).then(
+        () => true,
+        () => false,
+      ),
+    );
     const deletion = store.delete(id, owner);
     await Promise.all([...appends, deletion]);
     // Whatever interleaving happened, nothing was written after the deletion.
-    expect(await redis.exists(`chattensor:gateway:conversation:${id}:messages`, `chattensor:gateway:conversation:${id}`)).toBe(0);
+    expect(
+      await redis.exists(
+        `chattensor:gateway:conversation:${id}:messages`,
+        `chattensor:gateway:conversation:${id}`,
+      ),
+    ).toBe(0);
   });
 });

@@ -28,7 +28,9 @@ describe('mapping domain errors to OpenAI error objects', () => {
   });
 
   it('puts Retry-After on 429 and 503', () => {
-    expect(httpErrorOf(new AppError(ErrorCode.RateLimited, 'x', { retryAfterSeconds: 7 })).retryAfterSeconds).toBe(7);
+    expect(
+      httpErrorOf(new AppError(ErrorCode.RateLimited, 'x', { retryAfterSeconds: 7 })).retryAfterSeconds,
+    ).toBe(7);
     expect(httpErrorOf(new AppError(ErrorCode.Unavailable, 'x')).retryAfterSeconds).toBe(1);
   });
 
@@ -40,18 +42,32 @@ describe('mapping domain errors to OpenAI error objects', () => {
   });
 
   it('reports the parameter and a finer reason when the error has them', () => {
-    const http = httpErrorOf(new AppError(ErrorCode.NotFound, 'no model', { param: 'model', reason: 'model_not_found' }));
-    expect(http.body.error).toEqual({ message: 'no model', type: 'invalid_request_error', param: 'model', code: 'model_not_found' });
+    const http = httpErrorOf(
+      new AppError(ErrorCode.NotFound, 'no model', { param: 'model', reason: 'model_not_found' }),
+    );
+    expect(http.body.error).toEqual({
+      message: 'no model',
+      type: 'invalid_request_error',
+      param: 'model',
+      code: 'model_not_found',
+    });
   });
 
   it('turns framework and parser errors into domain errors', () => {
     expect(toAppError(new NotFoundException()).code).toBe(ErrorCode.NotFound);
     expect(toAppError(new PayloadTooLargeException()).code).toBe(ErrorCode.PayloadTooLarge);
     expect(toAppError(new HttpException('slow down', 429)).code).toBe(ErrorCode.RateLimited);
-    expect(toAppError(Object.assign(new Error('body too big'), { statusCode: 413 })).code).toBe(ErrorCode.PayloadTooLarge);
-    expect(toAppError(Object.assign(new Error('Unexpected end of JSON'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' })).message).toBe(
-      'We could not parse the JSON body of your request.',
+    expect(toAppError(Object.assign(new Error('body too big'), { statusCode: 413 })).code).toBe(
+      ErrorCode.PayloadTooLarge,
     );
+    expect(
+      toAppError(
+        Object.assign(new Error('Unexpected end of JSON'), {
+          statusCode: 400,
+          code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+        }),
+      ).message,
+    ).toBe('We could not parse the JSON body of your request.');
     expect(toAppError(new TypeError('boom')).code).toBe(ErrorCode.Internal);
   });
 });

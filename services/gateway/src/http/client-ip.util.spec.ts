@@ -2,7 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import { clientIp } from './client-ip.util';
 
 const request = (remoteAddress: string, forwardedFor?: string) =>
-  ({ socket: { remoteAddress }, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } }) as unknown as IncomingMessage;
+  ({
+    socket: { remoteAddress },
+    headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
+  }) as unknown as IncomingMessage;
 
 describe('the client address used for anonymous limits', () => {
   it('is the socket address when no proxy is trusted, whatever X-Forwarded-For says', () => {

@@ -29,7 +29,9 @@ describe('the Redis token-bucket rate limiter', () => {
     const replicas = [new RateLimiter(redisA), new RateLimiter(redisB)];
     const who = subject();
     const limits = { requestsPerMinute: 25, tokensPerMinute: 1_000_000 };
-    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => outcome(replicas[i % 2].admit(who, limits, 1))));
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => outcome(replicas[i % 2].admit(who, limits, 1))),
+    );
     expect(results.filter((r) => r === 'admitted')).toHaveLength(25);
     expect(results.filter((r) => r === 'limited')).toHaveLength(35);
   });

@@ -24,7 +24,9 @@ function declaredRoutes(controllers: Type[]): string[] {
 }
 
 function documentedRoutes(): string[] {
-  return Object.entries(openApiDocument.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+  return Object.entries(openApiDocument.paths).flatMap(([path, item]) =>
+    Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+  );
 }
 
 /** Path parameters are named for readers in the document; compare the route shapes only. */
@@ -32,14 +34,24 @@ const shape = (route: string) => route.replace(/\{\w+\}/g, '{}');
 
 describe('the OpenAPI document', () => {
   it('describes exactly the routes the API controllers serve', () => {
-    const declared = declaredRoutes([ChatController, ModelsController, ConversationsController, StatusController, AdminController]).map(shape).sort();
+    const declared = declaredRoutes([
+      ChatController,
+      ModelsController,
+      ConversationsController,
+      StatusController,
+      AdminController,
+    ])
+      .map(shape)
+      .sort();
     expect(declared.length).toBeGreaterThan(8);
     expect(documentedRoutes().map(shape).sort()).toEqual(declared);
   });
 
   it('is OpenAPI 3.1 and every schema reference resolves', () => {
     expect(openApiDocument.openapi).toBe('3.1.0');
-    const refs = [...JSON.stringify(openApiDocument).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]);
+    const refs = [
+      ...JSON.stringify(openApiDocument).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g),
+    ].map((m) => m[1]);
     expect(refs.length).toBeGreaterThan(10);
     for (const name of refs) expect(Object.keys(openApiDocument.components.schemas)).toContain(name);
   });
