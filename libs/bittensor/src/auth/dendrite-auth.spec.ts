@@ -43,3 +43,28 @@ describe('AxonVerifier', () => {
     expect(() => verifier.verify(forged, 'h', 12)).toThrow(expect.objectContaining({ reason: 'bad_signature' }));
   });
 });
+
+describe('DendriteSigner lanes', () => {
+  beforeAll(async () => {
+    await initCrypto();
+  });
+
+  it('gives overlapping requests to one axon different uuids and reuses them afterwards', () => {
+    const signer = new DendriteSigner(Keypair.fromUri('//Alice'));
+    const axon = Keypair.fromUri('//Bob').ss58Address;
+    const a = signer.acquireLane(axon);
+    const b = signer.acquireLane(axon);
+    expect(a.uuid).toBe(signer.uuid);
+    expect(b.uuid).not.toBe(a.uuid);
+    // Signed b first, a second, delivered a then b: each uuid still sees increasing nonces.
+    const verifier = new AxonVerifier(axon);
+    const signedB = b.sign('h');
+    const signedA = a.sign('h');
+    verifier.verify(signedA, 'h', 12);
+    verifier.verify(signedB, 'h', 12);
+    a.release();
+    b.release();
+    expect(signer.acquireLane(axon).uuid).toBe(signer.uuid);
+    expect(signer.acquireLane(axon).uuid).toBe(b.uuid);
+  });
+});

@@ -43,13 +43,53 @@ export class DendriteSigner {
     return this.keypair.ss58Address;
   }
 
-  sign(axonHotkey: string, bodyHash: string): DendriteAuth {
+  sign(axonHotkey: string, bodyHash: string, uuid: string = this.uuid): DendriteAuth {
     let nonce = timeNs();
     if (nonce <= this.lastNonce) nonce = this.lastNonce + 1n;
     this.lastNonce = nonce;
-    const unsigned = { nonce, dendriteHotkey: this.keypair.ss58Address, axonHotkey, uuid: this.uuid, bodyHash };
+    const unsigned = { nonce, dendriteHotkey: this.keypair.ss58Address, axonHotkey, uuid, bodyHash };
     return { ...unsigned, signature: this.keypair.sign(dendriteMessage(unsigned)) };
   }
+
+  /**
+   * An axon keeps one nonce per `hotkey:uuid` and refuses any nonce not newer
+   * than the last it processed, so two requests in flight to one axon under
+   * one uuid may arrive out of order and the earlier-signed one is refused as
+   * a replay. A lane is a uuid that one request at a time holds: the first
+   * lane is this signer's own uuid, further lanes are opened only while
+   * requests overlap and are reused afterwards, so the axon's nonce table
+   * grows with our peak concurrency, not with our request count.
+   */
+  acquireLane(axonHotkey: string): SigningLane {
+    let lanes = this.lanes.get(axonHotkey);
+    if (!lanes) this.lanes.set(axonHotkey, (lanes = []));
+    let lane = lanes.find((l) => !l.busy);
+    if (!lane) {
+      lane = { uuid: lanes.length === 0 ? this.uuid : randomUUID(), busy: false };
+      lanes.push(lane);
+    }
+    lane.busy = true;
+    const held = lane;
+    let released = false;
+    return {
+      uuid: held.uuid,
+      sign: (bodyHash) => this.sign(axonHotkey, bodyHash, held.uuid),
+      release: () => {
+        if (released) return;
+        released = true;
+        held.busy = false;
+      },
+    };
+  }
+
+  private readonly lanes = new Map<string, { uuid: string; busy: boolean }[]>();
+}
+
+export interface SigningLane {
+  uuid: string;
+  sign(bodyHash: string): DendriteAuth;
+  /** Call once the axon has answered (or the call failed); the uuid is free for the next request. */
+  release(): void;
 }
 
 export type AuthFailure =

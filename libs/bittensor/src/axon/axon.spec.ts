@@ -53,6 +53,13 @@ describe('Axon', () => {
     expect(result.axon).toMatchObject({ hotkey: miner().ss58Address, version: BITTENSOR_VERSION_AS_INT, uuid: axon.uuid });
   });
 
+  it('serves many overlapping streams from one dendrite without mistaking them for replays', async () => {
+    const dendrite = new Dendrite(caller());
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => dendrite.stream(target, StreamPrompting, { roles: ['user'], messages: [`m${i}`] }).collect()));
+    expect(results.map((r) => r.statusCode)).toEqual(Array(12).fill(200));
+    expect(results.map((r) => r.fields?.completion)).toEqual(Array.from({ length: 12 }, (_, i) => `you said: m${i}`));
+  });
+
   it('answers the SDK ping synapse on /Synapse', async () => {
     const result = await new Dendrite(caller()).call(target, PingSynapse, {});
     expect(result.statusCode).toBe(200);

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { DendriteSigner } from '../auth/dendrite-auth';
+import { DendriteSigner, type SigningLane } from '../auth/dendrite-auth';
 import { BITTENSOR_VERSION_AS_INT } from '../chain/axon-info';
 import type { Keypair } from '../keys/keypair';
 import { pyJsonDumps } from '../synapse/py-json';
@@ -53,6 +53,7 @@ interface PreparedRequest {
   headers: Record<string, string>;
   body: string;
   timeoutSeconds: number;
+  lane: SigningLane;
 }
 
 /**
@@ -92,6 +93,7 @@ export class Dendrite {
       return failure(error, request.timeoutSeconds, target, type.name, started);
     } finally {
       dispose();
+      request.lane.release();
     }
   }
 
@@ -100,8 +102,9 @@ export class Dendrite {
    * the final synapse (its `completion` is the concatenated chunks).
    */
   stream<S extends z.ZodObject>(target: AxonTarget, type: SynapseType<S>, fields: z.input<S>, options: DendriteCallOptions = {}): StreamingCall<z.infer<S>> {
-    const request = this.prepare(target, type, fields as Record<string, PyValue>, options);
     return new StreamingCall(async function* (this: Dendrite) {
+      // Signed when iteration starts, so the nonce is fresh and an unread call holds no lane.
+      const request = this.prepare(target, type, fields as Record<string, PyValue>, options);
       const started = performance.now();
       const { signal, dispose } = deadline(request.timeoutSeconds, options.signal);
       let completion = '';
@@ -139,6 +142,7 @@ export class Dendrite {
         return result;
       } finally {
         dispose();
+        request.lane.release();
       }
     }.call(this));
   }
@@ -151,7 +155,8 @@ export class Dendrite {
     const own: Record<string, PyValue> = {};
     for (const key of Object.keys(type.schema.shape)) if (parsed[key] !== undefined) own[key] = parsed[key];
     const bodyHash = synapseBodyHash(type.requiredHashFields, own);
-    const auth = this.signer.sign(target.hotkey, bodyHash);
+    const lane = this.signer.acquireLane(`${target.hotkey}@${target.ip}:${target.port}`);
+    const auth = this.signer.sign(target.hotkey, bodyHash, lane.uuid);
     const dendrite: TerminalInfo = {
       ip: this.options.externalIp,
       version: BITTENSOR_VERSION_AS_INT,
@@ -183,7 +188,7 @@ export class Dendrite {
     // Like the SDK, an axon on this host's own public address is dialled locally (no hairpin NAT needed).
     const ip = this.options.externalIp !== undefined && target.ip === this.options.externalIp ? '127.0.0.1' : target.ip;
     const host = ip.includes(':') ? `[${ip}]` : ip;
-    return { url: `http://${host}:${target.port}/${type.name}`, headers: { ...headers, 'content-type': 'application/json' }, body, timeoutSeconds };
+    return { url: `http://${host}:${target.port}/${type.name}`, headers: { ...headers, 'content-type': 'application/json' }, body, timeoutSeconds, lane };
   }
 
   private result<S extends z.ZodObject>(type: SynapseType<S>, response: Response, text: string, started: number, parseFields: boolean): SynapseResult<z.infer<S>> {

@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
 import { DEV_PHRASE } from '@polkadot/keyring';
-import { u8aToHex, stringToU8a, isHex, hexToU8a } from '@polkadot/util';
+import { u8aToHex, stringToU8a, isHex, hexToU8a, u8aWrapBytes } from '@polkadot/util';
+import { isReady as wasmReady, sr25519Sign as wasmSign, sr25519Verify as wasmVerify } from '@polkadot/wasm-crypto';
 import {
   cryptoWaitReady,
-  signatureVerify,
   decodeAddress,
   encodeAddress,
   keyExtractSuri,
@@ -13,6 +13,7 @@ import {
   mnemonicValidate,
   sr25519PairFromSeed,
   sr25519Sign,
+  sr25519Verify,
 } from '@polkadot/util-crypto';
 
 /** SS58 prefix of the Bittensor networks (the generic Substrate one). */
@@ -20,7 +21,11 @@ export const BITTENSOR_SS58_FORMAT = 42;
 
 let ready: Promise<boolean> | undefined;
 
-/** Loads the sr25519 WASM once; call before creating or verifying keys. */
+/**
+ * Loads the sr25519 WASM once; call before creating or verifying keys.
+ * util-crypto's own sr25519 is pure JavaScript and several times slower, so
+ * signing and verification go to the WASM build whenever it is loaded.
+ */
 export function initCrypto(): Promise<boolean> {
   ready ??= cryptoWaitReady();
   return ready;
@@ -131,7 +136,7 @@ export class Keypair {
     const pair = new Keypair(hexToU8a(publicKeyHex), { secretKey: fromSdkPrivateKey(hexToU8a(privateKeyHex)) });
     // A mismatched public key would sign with one key and claim another.
     const probe = stringToU8a('chattensor keypair check');
-    if (!signatureVerify(probe, pair.sign(probe), pair.ss58Address).isValid) throw new Error('private key does not belong to the public key');
+    if (!verifySignature(probe, pair.sign(probe), pair.ss58Address)) throw new Error('private key does not belong to the public key');
     return pair;
   }
 
@@ -155,7 +160,8 @@ export class Keypair {
   /** Signs the UTF-8 bytes of `message` (or raw bytes); returns 0x-hex like the Python SDK. */
   sign(message: string | Uint8Array): string {
     const bytes = typeof message === 'string' ? stringToU8a(message) : message;
-    return u8aToHex(sr25519Sign(bytes, { publicKey: this.#publicKey, secretKey: this.#secrets.secretKey }));
+    const { secretKey } = this.#secrets;
+    return u8aToHex(wasmReady() ? wasmSign(this.#publicKey, secretKey, bytes) : sr25519Sign(bytes, { publicKey: this.#publicKey, secretKey }));
   }
 
   /** The secret material, for writing a keyfile. */
@@ -188,9 +194,12 @@ export class Keypair {
  */
 export function verifySignature(message: string | Uint8Array, signature: string, ss58Address: string): boolean {
   try {
-    if (!isHex(signature)) return false;
-    const result = signatureVerify(message, signature, ss58Address);
-    return result.isValid && result.crypto === 'sr25519';
+    if (!isHex(signature, 512)) return false;
+    const publicKey = decodeAddress(ss58Address);
+    const sig = hexToU8a(signature);
+    const bytes = typeof message === 'string' ? stringToU8a(message) : message;
+    const verify = (m: Uint8Array) => (wasmReady() ? wasmVerify(sig, m, publicKey) : sr25519Verify(m, sig, publicKey));
+    return verify(bytes) || verify(u8aWrapBytes(bytes));
   } catch {
     return false;
   }
