@@ -1,7 +1,7 @@
 /**
  * Drives a Subtensor dev chain (chopsticks or a local node) the way an
  * operator would: sudo hyperparameters, subnet registration, staking, blocks.
- * Used by the opt-in live suite, the fixture recorder and the benchmark.
+ * Used by the benchmark, the opt-in live suite (test/chain) and the fixture recorder.
  */
 import { ApiPromise, Keyring, WsProvider } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { expectEventually } from '../support/expect-eventually';
-import { connectHarness, createSubnet, newBlocks, runEpochs, send, TAO } from './chain-harness';
+import { connectHarness, createSubnet, newBlocks, runEpochs, send, TAO } from '../../bench/chain/dev-chain';
 import { RecordingProxy } from './rpc-recording';
 import { buildFollower, CollectingPublisher, FIXTURE_FILE, followerConfig, type ScenarioFacts } from './scenario-fixture';
 

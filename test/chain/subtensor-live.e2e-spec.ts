@@ -11,7 +11,7 @@ import { Subjects, decodeJson, encodeJson, extrinsicOutcomeSchema, type Extrinsi
 import { expectEventually } from '../support/expect-eventually';
 import { MetagraphPublisher } from '../../services/chain-indexer/src/metagraph/metagraph.publisher';
 import { ChainFollower } from '../../services/chain-indexer/src/subtensor/chain-follower.service';
-import { connectHarness, createSubnet, newBlocks, runEpochs, send, sudo, type Harness, type SubnetSetup } from './chain-harness';
+import { connectHarness, createSubnet, newBlocks, runEpochs, send, sudo, type Harness, type SubnetSetup } from '../../bench/chain/dev-chain';
 import { startIndexer } from './indexer-app';
 
 const endpoint = process.env.SUBTENSOR_WS;
