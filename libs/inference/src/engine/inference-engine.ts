@@ -302,10 +302,13 @@ export class InferenceEngine {
     const ids = sequence.promptIds;
     let past = emptyKvCache(this.session.layout, 1);
     let lastLogits: Float32Array | undefined;
-    try {
-      for (let start = 0; start < ids.length; start += this.options.prefillChunkSize) {
-        if (sequence.cancelled) return;
-        const chunk = ids.slice(start, start + this.options.prefillChunkSize);
+    for (let start = 0; start < ids.length; start += this.options.prefillChunkSize) {
+      // Running sequences advance one token between chunks, so a long prompt does not
+      // stall their streams (a failure there fails the running batch, not this prompt).
+      if (start > 0 && this.running.length > 0) await this.decodeStep();
+      if (sequence.cancelled) return;
+      const chunk = ids.slice(start, start + this.options.prefillChunkSize);
+      try {
         const result = await this.session.forward({
           batch: 1,
           seqLength: chunk.length,
@@ -316,10 +319,10 @@ export class InferenceEngine {
         });
         past = result.present;
         lastLogits = result.lastLogits[0];
+      } catch (error) {
+        sequence.channel.fail(error);
+        return;
       }
-    } catch (error) {
-      sequence.channel.fail(error);
-      return;
     }
     sequence.cached = ids.length;
     if (sequence.cancelled || !lastLogits) return;
