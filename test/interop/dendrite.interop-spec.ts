@@ -65,6 +65,22 @@ describe('the ChatTensor dendrite querying a Python bittensor.Axon', () => {
     }
   });
 
+  it('runs overlapping queries to one Python axon, accepted even when they arrive out of signing order', async () => {
+    let calls = 0;
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const reordering: typeof fetch = async (url, init) => {
+      if (calls++ === 0) await firstHeld;
+      return fetch(url, init);
+    };
+    const dendrite = new Dendrite(validator(), { fetch: reordering });
+    const first = dendrite.stream(target, StreamPrompting, { roles: ['user'], messages: ['p0'] }).collect();
+    const rest = await Promise.all(Array.from({ length: 5 }, (_, i) => dendrite.stream(target, StreamPrompting, { roles: ['user'], messages: [`p${i + 1}`] }).collect()));
+    releaseFirst();
+    const results = [await first, ...rest];
+    expect(results.map((r) => [r.statusCode, r.fields?.completion])).toEqual(Array.from({ length: 6 }, (_, i) => [200, `echo: p${i}`]));
+  });
+
   it('is refused with 401 when it addresses the wrong hotkey', async () => {
     const result = await new Dendrite(validator()).stream({ ...target, hotkey: Keypair.fromUri('//Other').ss58Address }, StreamPrompting, { roles: ['user'], messages: ['hi'] }).collect();
     expect(result.statusCode).toBe(401);

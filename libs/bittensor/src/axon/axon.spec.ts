@@ -53,11 +53,21 @@ describe('Axon', () => {
     expect(result.axon).toMatchObject({ hotkey: miner().ss58Address, version: BITTENSOR_VERSION_AS_INT, uuid: axon.uuid });
   });
 
-  it('serves many overlapping streams from one dendrite without mistaking them for replays', async () => {
-    const dendrite = new Dendrite(caller());
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => dendrite.stream(target, StreamPrompting, { roles: ['user'], messages: [`m${i}`] }).collect()));
-    expect(results.map((r) => r.statusCode)).toEqual(Array(12).fill(200));
-    expect(results.map((r) => r.fields?.completion)).toEqual(Array.from({ length: 12 }, (_, i) => `you said: m${i}`));
+  it('serves overlapping streams from one dendrite even when they arrive out of signing order', async () => {
+    // The first request signed is held back until the others have been served.
+    let calls = 0;
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const reordering: typeof fetch = async (url, init) => {
+      if (calls++ === 0) await firstHeld;
+      return fetch(url, init);
+    };
+    const dendrite = new Dendrite(caller(), { fetch: reordering });
+    const first = dendrite.stream(target, StreamPrompting, { roles: ['user'], messages: ['m0'] }).collect();
+    const rest = await Promise.all(Array.from({ length: 5 }, (_, i) => dendrite.stream(target, StreamPrompting, { roles: ['user'], messages: [`m${i + 1}`] }).collect()));
+    releaseFirst();
+    const results = [await first, ...rest];
+    expect(results.map((r) => [r.statusCode, r.fields?.completion])).toEqual(Array.from({ length: 6 }, (_, i) => [200, `you said: m${i}`]));
   });
 
   it('answers the SDK ping synapse on /Synapse', async () => {
