@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,8 @@ import {
   SERVICES,
   type ServiceName,
 } from './support/chart';
+import { metricsDeclaredInSources, metricsInExposition } from './support/exported-metrics';
+import { allQueries, index, problems } from './support/metric-uses';
 
 /**
  * The compose stack without Docker: the four built services run as processes
@@ -153,5 +154,21 @@ describe('compose environment, run as processes', () => {
         );
       }
     }
+  });
+
+  it('exposes, live, every series the dashboards, alerts and autoscalers use', async () => {
+    const scraped = await Promise.all(
+      running.map(async ({ service, httpPort }) =>
+        metricsInExposition(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), service),
+      ),
+    );
+    // The subtensor feature of the chain-indexer does not load in standalone mode: its
+    // metrics are checked against their declarations only (metrics-contract.spec.ts).
+    const subtensorOnly = metricsDeclaredInSources().filter((m) => m.origin.includes('/subtensor/'));
+    const live = index([...scraped.flat(), ...subtensorOnly]);
+    const missing = allQueries()
+      .flatMap((use) => problems(use, live))
+      .filter((problem) => problem.includes('is not exported'));
+    expect(missing).toEqual([]);
   });
 });

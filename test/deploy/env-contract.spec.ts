@@ -1,4 +1,3 @@
-/* eslint-disable no-restricted-imports -- this test checks the deployment files against each service's own env schema */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,6 @@ import {
   loadValidatorConfig,
   validatorEnvSchema,
 } from '../../services/validator/src/config/validator.config';
-/* eslint-enable no-restricted-imports */
 import {
   SERVICES,
   ciValueFiles,

@@ -1,101 +1,20 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { initMetrics, metricsRegistry } from '@chattensor/common';
-import { ciValues, chartDir, find, render, repoRoot, specOf } from './support/chart';
+import { ciValues, find, render, repoRoot, specOf } from './support/chart';
 import {
   metricsDeclaredInSources,
   metricsInExpositions,
-  seriesNames,
   type ExportedMetric,
 } from './support/exported-metrics';
-import { readQuery } from './support/promql';
+import { allQueries, index, problems } from './support/metric-uses';
 
-/** Labels Prometheus attaches when scraping (PodMonitor relabelling, compose static labels) or that PromQL makes. */
-const TARGET_LABELS = new Set([
-  'namespace',
-  'pod',
-  'container',
-  'endpoint',
-  'job',
-  'instance',
-  'component',
-  'release',
-  'service',
-  'profile',
-]);
-/** Series Prometheus itself produces for every target. */
-const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
-
-interface Use {
-  where: string;
-  expr: string;
-}
-
-interface Dashboard {
-  panels: Panel[];
-  templating: { list: { name: string; type: string; definition?: string }[] };
-}
-interface Panel {
-  title: string;
-  targets?: { expr: string }[];
-  panels?: Panel[];
-}
-interface RuleGroups {
-  groups: { name: string; rules: { alert: string; expr: string }[] }[];
-}
-interface ScaledObjectSpec {
-  triggers: { type: string; metadata: { query: string } }[];
-}
 interface HpaSpec {
   metrics: { type: string; pods?: { metric: { name: string } } }[];
 }
 interface AdapterValues {
   rules: { custom: { seriesQuery: string; name: { as: string } }[] };
-}
-
-function dashboardQueries(): Use[] {
-  const dir = join(chartDir, 'dashboards');
-  return readdirSync(dir).flatMap((file) => {
-    const dashboard = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Dashboard;
-    const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
-    const targets = panels.flatMap((p) =>
-      (p.targets ?? []).map((t) => ({ where: `${file}: ${p.title}`, expr: t.expr })),
-    );
-    const variables = dashboard.templating.list
-      .filter((v) => v.type === 'query')
-      .map((v) => ({
-        where: `${file}: variable ${v.name}`,
-        expr: String(v.definition).replace(/^label_values\((.*),\s*\w+\)$/, '$1'),
-      }));
-    return [...targets, ...variables];
-  });
-}
-
-function chartQueries(): Use[] {
-  const manifests = render({
-    valueFiles: [ciValues('autoscaling-keda')],
-    set: { 'monitoring.prometheusRule.enabled': true },
-  });
-  const rules = find(manifests, 'PrometheusRule').flatMap((rule) =>
-    specOf<RuleGroups>(rule).groups.flatMap((group) =>
-      group.rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })),
-    ),
-  );
-  const keda = find(manifests, 'ScaledObject').flatMap((o) =>
-    specOf<ScaledObjectSpec>(o).triggers.map((t) => ({
-      where: `ScaledObject ${o.metadata.name}`,
-      expr: t.metadata.query,
-    })),
-  );
-  return [...rules, ...keda];
-}
-
-function composeRuleQueries(): Use[] {
-  const file = parse(readFileSync(join(repoRoot, 'deploy/prometheus/alerts.yml'), 'utf8')) as RuleGroups;
-  return file.groups.flatMap((g) =>
-    g.rules.map((r) => ({ where: `compose alert ${r.alert}`, expr: r.expr })),
-  );
 }
 
 /** Custom metrics the HPAs ask the Prometheus adapter for. */
@@ -123,46 +42,8 @@ async function defaultMetrics(): Promise<ExportedMetric[]> {
   }));
 }
 
-function index(metrics: ExportedMetric[]): Map<string, ExportedMetric> {
-  const bySeries = new Map<string, ExportedMetric>();
-  for (const metric of metrics) {
-    for (const series of seriesNames(metric)) {
-      // The same metric can come from the sources and from the live registry: keep every label either saw.
-      const seen = bySeries.get(series);
-      bySeries.set(series, seen ? { ...seen, labels: new Set([...seen.labels, ...metric.labels]) } : metric);
-    }
-  }
-  return bySeries;
-}
-
-/** Problems of one expression against the exported metrics: unknown series, unknown labels. */
-function problems(use: Use, exported: Map<string, ExportedMetric>): string[] {
-  const { selectors, groupingLabels } = readQuery(use.expr);
-  const found: string[] = [];
-  const labelsInScope = new Set(TARGET_LABELS);
-  for (const { metric, labels } of selectors) {
-    if (PROMETHEUS_SERIES.has(metric)) continue;
-    const known = exported.get(metric);
-    if (!known) {
-      found.push(`${use.where}: ${metric} is not exported by any service`);
-      continue;
-    }
-    known.labels.forEach((l) => labelsInScope.add(l));
-    if (metric.endsWith('_bucket')) labelsInScope.add('le');
-    for (const label of labels) {
-      if (!TARGET_LABELS.has(label) && !known.labels.has(label))
-        found.push(`${use.where}: ${metric} has no label "${label}"`);
-    }
-  }
-  for (const label of groupingLabels) {
-    if (!labelsInScope.has(label))
-      found.push(`${use.where}: groups by "${label}", which none of its series has`);
-  }
-  return found;
-}
-
 describe('metrics used by dashboards, alerts and autoscalers', () => {
-  const uses = [...dashboardQueries(), ...chartQueries(), ...composeRuleQueries()];
+  const uses = allQueries();
   let declared: Map<string, ExportedMetric>;
 
   beforeAll(async () => {

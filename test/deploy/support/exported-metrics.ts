@@ -60,22 +60,25 @@ export function metricsDeclaredInSources(): ExportedMetric[] {
   return found;
 }
 
-/** Metrics in Prometheus text expositions, e.g. /metrics bodies an end-to-end run saved. */
-export function metricsInExpositions(dir: string): ExportedMetric[] {
-  if (!existsSync(dir)) return [];
+/** Metrics in one Prometheus text exposition (a /metrics body). */
+export function metricsInExposition(text: string, origin: string): ExportedMetric[] {
   const metrics = new Map<string, ExportedMetric>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.txt'))) {
-    const text = readFileSync(join(dir, file), 'utf8');
-    for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-      metrics.set(m[1], { name: m[1], type: m[2] as MetricType, labels: new Set(), origin: file });
-    }
-    for (const m of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/gm)) {
-      const base = m[1].replace(/_(bucket|sum|count)$/, '');
-      const metric = metrics.get(m[1]) ?? metrics.get(base);
-      for (const l of m[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)) metric?.labels.add(l[1]);
-    }
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    metrics.set(m[1], { name: m[1], type: m[2] as MetricType, labels: new Set(), origin });
+  }
+  for (const m of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/gm)) {
+    const metric = metrics.get(m[1]) ?? metrics.get(m[1].replace(/_(bucket|sum|count)$/, ''));
+    for (const l of m[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)) metric?.labels.add(l[1]);
   }
   return [...metrics.values()];
+}
+
+/** Metrics in the expositions saved as `*.txt` in a folder, e.g. by an end-to-end run. */
+export function metricsInExpositions(dir: string): ExportedMetric[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.txt'))
+    .flatMap((file) => metricsInExposition(readFileSync(join(dir, file), 'utf8'), file));
 }
 
 /** The series names a metric produces in an exposition. */
