@@ -39,7 +39,10 @@ export class MinerClient implements OnApplicationShutdown {
     if (miner.axon.protocol === AxonProtocol.bittensorHttp) return generateOverAxon(this.dendrite, miner, request, options.timeoutMs);
     const client = this.clientFor(`${miner.axon.ip}:${miner.axon.port}`);
     const bytes = Buffer.from(minerV1.GenerateRequest.encode(request).finish());
-    const auth = this.identity.signer.sign(miner.hotkey, sha3Hex(bytes));
+    // Overlapping calls to one miner each get their own dendrite uuid (a lane), so
+    // a call that arrives before an earlier-signed one is not taken for a replay.
+    const lane = this.identity.signer.acquireLane(miner.hotkey);
+    const auth = lane.sign(sha3Hex(bytes));
     const metadata = new Metadata();
     for (const [key, value] of Object.entries(authToMetadata(auth, Math.ceil(options.timeoutMs / 1000))))
       metadata.set(key, value);
@@ -52,6 +55,8 @@ export class MinerClient implements OnApplicationShutdown {
       metadata,
       { deadline: Date.now() + options.timeoutMs },
     );
+    stream.once('status', () => lane.release());
+    stream.once('error', () => lane.release());
     return {
       responses: translateErrors(stream),
       cancel: () => stream.cancel(),
