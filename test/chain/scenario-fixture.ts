@@ -17,6 +17,8 @@ export interface ScenarioFacts {
   weightsRateLimit: number;
   /** The weights the validator set (uids 1..n), as u16 on chain. */
   weights: [number, number][];
+  /** The last finalized block the recorded follower processed; the replay ends there. */
+  lastProcessedBlock: number;
 }
 
 export const FIXTURE_FILE = 'test/fixtures/subtensor/follower-spec293.json';

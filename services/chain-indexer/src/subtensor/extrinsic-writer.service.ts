@@ -190,12 +190,17 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
     return outcome;
   }
 
-  /** Reveals every pending commit whose window the next block falls in; drops those past it. */
-  private async revealDue(block: BlockRef, session: ChainSession): Promise<void> {
+  /**
+   * Reveals every pending commit whose window the next block falls in; drops
+   * those past it. Runs on each processed finalized block, but judges by the
+   * best block: that is where the reveal will be included, and a follower
+   * catching up must not reveal by a block long gone.
+   */
+  private async revealDue(_processed: BlockRef, session: ChainSession): Promise<void> {
     if (!this.signer || this.revealing) return;
     this.revealing = true;
     try {
-      const next = block.number + 1;
+      const next = (await this.bestBlock(session.api)).number + 1;
       for (const pending of await this.reveals.list(this.signer.address)) {
         if (next > pending.lastBlock) {
           this.log.error(
