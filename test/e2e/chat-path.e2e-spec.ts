@@ -1,7 +1,7 @@
 /**
  * @jest-environment ./libs/inference/test/onnxruntime-environment.js
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -48,6 +48,13 @@ describe('the standalone chat path, end to end', () => {
   }, 120_000);
 
   afterAll(async () => {
+    // What each service really exports, for the check that dashboards and alerts only use real metrics.
+    const artifacts = join(__dirname, '..', '.artifacts', 'metrics');
+    mkdirSync(artifacts, { recursive: true });
+    for (const service of stack?.services ?? []) {
+      const body = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text().catch(() => '');
+      if (body) writeFileSync(join(artifacts, `${service.name.replace(/-\d+$/, '')}.txt`), body);
+    }
     await stack?.stop();
     await engine?.close();
     redis?.disconnect();
@@ -136,8 +143,9 @@ describe('the standalone chat path, end to end', () => {
     const created = (await (await fetch(`${stack.gatewayUrl}/v1/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { id: string };
     await openai.chat.completions.create({ model: 'chattensor', messages: [{ role: 'user', content: 'Remember me' }], max_tokens: 4, ...({ conversation_id: created.id } as object) });
     await stack.restartService('gateway');
-    const stored = (await (await fetch(`${stack.gatewayUrl}/v1/conversations/${created.id}`)).json()) as { messages: { content: string }[] };
-    expect(stored.messages.map((m) => m.content)[0]).toBe('Remember me');
+    const response = await fetch(`${stack.gatewayUrl}/v1/conversations/${created.id}`);
+    const stored = (await response.json()) as { messages: { content: string }[] };
+    expect({ status: response.status, first: stored.messages?.[0]?.content }).toEqual({ status: 200, first: 'Remember me' });
     expect(stored.messages).toHaveLength(2);
   }, 60_000);
 

@@ -45,6 +45,9 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
   private readonly server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_time_ms': 30_000,
+    // Connections are recycled so validators re-resolve and reach newly scaled miner pods.
+    'grpc.max_connection_age_ms': 5 * 60_000,
+    'grpc.max_connection_age_grace_ms': 2 * 60_000,
   });
   private readonly verifier: AxonVerifier;
   private boundPort = 0;

@@ -67,6 +67,8 @@ export class MinerClient implements OnApplicationShutdown {
     let client = this.clients.get(address);
     if (!client) {
       client = new Client(address, credentials.createInsecure(), {
+        // A miner endpoint may be a Service in front of many pods: spread calls over all of them.
+        'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
         'grpc.keepalive_time_ms': 30_000,
         'grpc.max_receive_message_length': 4 * 1024 * 1024,
       });
