@@ -52,7 +52,9 @@ describe('the standalone chat path, end to end', () => {
     const artifacts = join(__dirname, '..', '.artifacts', 'metrics');
     mkdirSync(artifacts, { recursive: true });
     for (const service of stack?.services ?? []) {
-      const body = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text().catch(() => '');
+      const body = await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)
+        .then((response) => response.text())
+        .catch(() => '');
       if (body) writeFileSync(join(artifacts, `${service.name.replace(/-\d+$/, '')}.txt`), body);
     }
     await stack?.stop();
