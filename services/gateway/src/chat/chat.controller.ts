@@ -80,13 +80,17 @@ export class ChatController {
           chat.relayed.cancel();
         }
       });
+      // Runs before the response's last byte: a client that reads the conversation right after the answer
+      // finds the exchange stored, and a disconnect from here on is no cancellation.
+      const beforeEnd = async (delivery: Delivery) => {
+        completed = true;
+        await this.settle(chat, delivery, context);
+      };
       const delivery = chat.request.stream
-        ? await this.stream(chat, reply, started)
-        : await this.json(chat, reply, started);
-      completed = true;
+        ? await this.stream(chat, reply, started, beforeEnd)
+        : await this.json(chat, reply, started, beforeEnd);
       if (delivery.error && outcome !== 'cancelled') outcome = delivery.error;
       latency.e2e.observe((performance.now() - started) / 1000);
-      await this.settle(chat, delivery, context);
     } catch (error) {
       if (outcome !== 'cancelled') outcome = toAppError(error).code;
       throw error;
@@ -106,7 +110,12 @@ export class ChatController {
       .catch((error: unknown) => this.log.error({ err: error }, 'storing the conversation failed'));
   }
 
-  private async json(chat: StartedChat, reply: FastifyReply, started: number): Promise<Delivery> {
+  private async json(
+    chat: StartedChat,
+    reply: FastifyReply,
+    started: number,
+    beforeEnd: (delivery: Delivery) => Promise<void>,
+  ): Promise<Delivery> {
     let first = true;
     const delivery = await collect(chat, (frame) => {
       if (first && frame.type === 'delta') {
@@ -114,11 +123,17 @@ export class ChatController {
         latency.ttft.observe((performance.now() - started) / 1000);
       }
     });
+    await beforeEnd(delivery);
     await reply.header('x-request-id', chat.id).send(chatCompletionJson(chat, delivery.choices));
     return delivery;
   }
 
-  private async stream(chat: StartedChat, reply: FastifyReply, started: number): Promise<Delivery> {
+  private async stream(
+    chat: StartedChat,
+    reply: FastifyReply,
+    started: number,
+    beforeEnd: (delivery: Delivery) => Promise<void>,
+  ): Promise<Delivery> {
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -173,6 +188,7 @@ export class ChatController {
           );
         }
       });
+      await beforeEnd(delivery);
       if (chat.request.stream_options?.include_usage) {
         write(sseEvent({ ...chunkJson(chat, 0, {}, null), choices: [], usage: usageOf(delivery.choices) }));
       }
@@ -186,7 +202,9 @@ export class ChatController {
       if (http.errorId) this.log.error({ errorId: http.errorId, err: error }, 'stream failed');
       write(sseEvent(http.body));
       raw.end();
-      return { choices: [], completionTokens, error: appError.code };
+      const failed: Delivery = { choices: [], completionTokens, error: appError.code };
+      await beforeEnd(failed);
+      return failed;
     }
   }
 }
