@@ -1,6 +1,7 @@
 /**
  * @jest-environment ./libs/inference/test/onnxruntime-environment.js
  */
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +102,12 @@ describe('InferenceEngine', () => {
     const streams = Array.from({ length: 6 }, () => engine.generate(chat('fill'), { temperature: 0, maxTokens: 3 }));
     expect(() => engine.generate(chat('one too many'), { maxTokens: 3 })).toThrow(QueueFullError);
     await Promise.all(streams.map((stream) => collect(stream)));
+  });
+
+  it('leaves no abort listener behind on a signal shared by finished requests', async () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 3; i++) await collect(engine.generate(chat(`shared ${i}`), { temperature: 0, maxTokens: 2 }, controller.signal));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('stops within one step when the signal is aborted', async () => {

@@ -25,6 +25,8 @@ interface Sequence {
   nextToken: number;
   cancelled: boolean;
   ignoreEos: boolean;
+  /** Removes the abort listener once the request is over. */
+  detach?: () => void;
 }
 
 /**
@@ -118,6 +120,9 @@ export class InferenceEngine {
     if (this.waiting.length >= this.options.maxQueue + freeSlots) {
       throw new QueueFullError(`inference queue is full (${this.options.maxQueue} requests waiting for a batch slot)`);
     }
+    if (sampling.maxTokens !== undefined && (!Number.isInteger(sampling.maxTokens) || sampling.maxTokens < 1)) {
+      throw new InvalidRequestError('maxTokens must be a positive integer');
+    }
     const promptIds = this.encodeChat(messages);
     if (promptIds.length === 0) throw new InvalidRequestError('prompt is empty');
     if (promptIds.length >= this.contextLength) {
@@ -130,22 +135,26 @@ export class InferenceEngine {
       sampler: new TokenSampler(this.samplerSettings(sampling), promptIds),
       detokenizer: new StreamingDetokenizer(this.tokenizer),
       stops: new StopSequenceMatcher((sampling.stop ?? []).filter((stop) => stop.length > 0)),
-      channel: new ChunkChannel<GenerationChunk>(() => (sequence.cancelled = true)),
+      channel: new ChunkChannel<GenerationChunk>(() => {
+        sequence.cancelled = true;
+        sequence.detach?.();
+      }),
       cached: 0,
       nextToken: -1,
       cancelled: false,
       ignoreEos: sampling.ignoreEos === true,
     };
-    if (sampling.maxTokens !== undefined && (!Number.isInteger(sampling.maxTokens) || sampling.maxTokens < 1)) {
-      throw new InvalidRequestError('maxTokens must be a positive integer');
-    }
     if (signal) {
       const onAbort = (): void => {
         sequence.cancelled = true;
         sequence.channel.fail(signal.reason);
       };
       if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        // Long-lived signals (one per connection, say) must not collect a listener per request.
+        sequence.detach = () => signal.removeEventListener('abort', onAbort);
+      }
     }
     if (!sequence.cancelled) {
       this.waiting.push(sequence);
@@ -373,6 +382,7 @@ export class InferenceEngine {
     }
     if (finish) {
       sequence.cancelled = true;
+      sequence.detach?.();
       sequence.channel.push({ text, tokenIds: [id], finishReason: finish, usage: { promptTokens: sequence.promptIds.length, completionTokens: sequence.generated.length } });
       sequence.channel.end();
       return true;
