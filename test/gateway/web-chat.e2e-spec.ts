@@ -6,6 +6,7 @@ import { expectEventually } from '../support/expect-eventually';
 import { dumpLogsOnFailure, scrapeMetric, startGatewayStack, type GatewayTestStack } from './gateway-stack';
 
 const CHROMIUM = '/usr/bin/chromium';
+const ADMIN_TOKEN = 'web-chat-admin-token-0123456789';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   process.stderr.write(
@@ -30,7 +31,7 @@ describeInBrowser('the web chat in a browser', () => {
 
   beforeAll(async () => {
     // Long answers (about two seconds with the tiny model) leave time to watch them stream and to stop one.
-    env = await startGatewayStack({ miners: 1, env: { DEFAULT_MAX_TOKENS: '900' } });
+    env = await startGatewayStack({ miners: 1, env: { DEFAULT_MAX_TOKENS: '900', ADMIN_TOKEN } });
     // A new, empty profile: the persistent-context form is how playwright takes --user-data-dir.
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -212,6 +213,38 @@ describeInBrowser('the web chat in a browser', () => {
     const pageWidth = await page.evaluate<number>('document.documentElement.scrollWidth');
     expect(pageWidth).toBeLessThanOrEqual(390);
   }, 30_000);
+
+  it('chats with an API key entered in the page, into that key’s own conversations', async () => {
+    const created = (await (
+      await fetch(`${env.stack.gatewayUrl}/admin/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'browser' }),
+      })
+    ).json()) as { key: string };
+    await page.goto(env.stack.gatewayUrl);
+    await expectEventually(async () => expect(await page.locator('#conversations li').count()).toBe(2));
+    await page.locator('#toggle-sidebar').click();
+    await page.locator('#key-settings summary').click();
+    await page.locator('#api-key').fill(created.key);
+    await page.locator('#key-form button').click();
+    // The key owns no conversation yet.
+    await expectEventually(async () => expect(await page.locator('#conversations li').count()).toBe(0));
+    await page.locator('#prompt').fill('Keyed question');
+    await page.locator('#prompt').press('Enter');
+    await expectEventually(
+      async () => expect(await answers(page).last().locator('.meta').count()).toBe(1),
+      20_000,
+    );
+    const list = async (headers: Record<string, string>) =>
+      (
+        (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations`, { headers })).json()) as {
+          data: { title: string }[];
+        }
+      ).data.map((c) => c.title);
+    expect(await list({ authorization: `Bearer ${created.key}` })).toEqual(['Keyed question']);
+    expect(await list({})).not.toContain('Keyed question');
+  }, 60_000);
 
   it('loaded nothing from outside the gateway and broke no content security rule', () => {
     expect(external).toEqual([]);

@@ -23,11 +23,17 @@
     last: null,
   };
 
+  // An API key, when the operator turned the anonymous tier off (or the user wants their key's conversations).
+  const KEY_STORAGE = 'chattensor.apiKey';
+  const storedKey = () => localStorage.getItem(KEY_STORAGE) || '';
+
   async function api(path, options = {}) {
+    const auth = storedKey() ? { Authorization: `Bearer ${storedKey()}` } : {};
     const res = await fetch(path, {
       ...options,
-      headers: { 'Content-Type': 'application/json', ...(options.headers || {}) },
+      headers: { 'Content-Type': 'application/json', ...auth, ...(options.headers || {}) },
     });
+    if (res.status === 401) $('key-settings').open = true;
     if (!res.ok) {
       let message = `${res.status} ${res.statusText}`;
       try {
@@ -301,6 +307,17 @@
   stopButton.addEventListener('click', () => state.controller && state.controller.abort());
   regenerateButton.addEventListener('click', () => void regenerate());
   $('new-chat').addEventListener('click', newChat);
+  $('api-key').value = storedKey();
+  $('key-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const key = $('api-key').value.trim();
+    if (key) localStorage.setItem(KEY_STORAGE, key);
+    else localStorage.removeItem(KEY_STORAGE);
+    $('key-settings').open = false;
+    // Another key owns other conversations.
+    newChat();
+    void refreshList().catch((error) => showError(error.message));
+  });
   toggle.addEventListener('click', () => {
     const open = sidebar.classList.toggle('open');
     toggle.setAttribute('aria-expanded', String(open));
