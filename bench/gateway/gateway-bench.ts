@@ -6,11 +6,12 @@
  * Starts the standalone stack (chain-indexer, one miner on the tiny model,
  * one validator querying one miner per request, one gateway) on private
  * NATS and Redis, then for 1, 50 and 200 concurrent streams measures TTFT
- * calling the miner directly (signed like a validator) and through the
- * gateway's /v1/chat/completions, alternating the two in rounds so that both
- * see the same machine. Then a closed loop of short requests against the
- * gateway measures requests per second and the gateway process's CPU time
- * per request.
+ * through the gateway's /v1/chat/completions and, at the same time and with
+ * as many streams, calling the miner directly (signed like a validator):
+ * paired this way both paths meet the same miner batches and queue, so the
+ * difference of their percentiles is what the path adds. Then a closed
+ * loop of short requests against the gateway measures requests per second
+ * and the gateway process's CPU time per request.
  *
  * Variables: ROUNDS (default 3), REQUESTS_PER_STREAM (default 4),
  * RPS_SECONDS (default 15), RPS_CONCURRENCY (default 64), MAX_TOKENS
@@ -276,14 +277,16 @@ async function main(): Promise<void> {
       const gatewaySample: Sample = { ttftMs: [], errors: 0 };
       const perStream = concurrency === 1 ? REQUESTS_PER_STREAM * 25 : REQUESTS_PER_STREAM;
       for (let round = 0; round < ROUNDS; round++) {
-        for (const [sample, call] of [
-          [directSample, direct],
-          [gatewaySample, viaGateway],
-        ] as const) {
-          const result = await closedLoop(concurrency, perStream, call);
-          sample.ttftMs.push(...result.ttftMs);
-          sample.errors += result.errors;
-        }
+        // Paired: both paths run at once against the same miner, so each sees the same batches and queue, and
+        // the difference is what the gateway, NATS and the validator add, not a change in the miner's load.
+        const [d, g] = await Promise.all([
+          closedLoop(concurrency, perStream, direct),
+          closedLoop(concurrency, perStream, viaGateway),
+        ]);
+        directSample.ttftMs.push(...d.ttftMs);
+        directSample.errors += d.errors;
+        gatewaySample.ttftMs.push(...g.ttftMs);
+        gatewaySample.errors += g.errors;
       }
       const d50 = percentile(directSample.ttftMs, 50);
       const d99 = percentile(directSample.ttftMs, 99);
@@ -323,9 +326,9 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         '',
-        `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0].toFixed(1)} at the end, node ${process.version}; tiny model, max_tokens ${MAX_TOKENS}, ${ROUNDS} alternating rounds; ${pinning}`,
+        `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0].toFixed(1)} at the end, node ${process.version}; tiny model, max_tokens ${MAX_TOKENS}, ${ROUNDS} paired rounds; ${pinning}`,
         '',
-        '| streams | requests per path | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | added p50 ms | added p99 ms | errors direct / gateway |',
+        '| streams per path | requests per path | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | added p50 ms | added p99 ms | errors direct / gateway |',
         '|---:|---:|---:|---:|---:|---:|---:|---:|---|',
         ...rows,
         '',
