@@ -13,7 +13,9 @@ const moduleNameMapper = Object.fromEntries(
 
 const base = {
   rootDir: __dirname,
-  testEnvironment: 'node',
+  // Node, plus what onnxruntime-node needs inside Jest (shared typed-array
+  // constructors, a once-only native initialisation); see the file.
+  testEnvironment: '<rootDir>/libs/inference/test/onnxruntime-environment.js',
   // NestJS 12 ships ES modules only; Jest's CommonJS runtime needs them compiled
   // (Node itself loads them with require(esm), which Jest's runtime does not emulate).
   transform: {
