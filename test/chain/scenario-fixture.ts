@@ -47,6 +47,7 @@ export function followerConfig(endpoint: string, netuid: number, delegateHotkey?
     rpcTimeoutMs: 120_000,
     finalityTimeoutMs: 60_000,
     txMortalPeriod: 0,
+    metagraphSource: 'auto',
   };
 }
 

@@ -47,7 +47,7 @@ export function nextBlocks(
 @Injectable()
 export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = rootLogger().child({ component: 'chain-follower' });
-  private readonly reader = new MetagraphReader();
+  private readonly reader: MetagraphReader;
   private readonly fingerprints = new Map<number, string>();
   private readonly listeners: BlockListener[] = [];
   private lastProcessed?: number;
@@ -65,6 +65,7 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
     private readonly metrics: SubtensorMetrics,
     readiness: ReadinessRegistry,
   ) {
+    this.reader = new MetagraphReader(config.metagraphSource);
     readiness.register('subtensor', () => this.readiness());
   }
 

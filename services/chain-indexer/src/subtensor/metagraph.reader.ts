@@ -32,6 +32,13 @@ export interface ReadResult {
  * runtime lacks are left out of the snapshot, never guessed.
  */
 export class MetagraphReader {
+  /**
+   * `auto` prefers the runtime APIs; `storage` reads storage items only
+   * (for nodes whose runtime calls are slow, e.g. a runtime under an
+   * emulator, or runtimes whose APIs changed shape).
+   */
+  constructor(private readonly preference: 'auto' | 'storage' = 'auto') {}
+
   /** Undefined when the subnet does not exist at that block. */
   async read(
     api: ApiPromise,
@@ -40,12 +47,13 @@ export class MetagraphReader {
     delegateHotkey?: string,
   ): Promise<ReadResult | undefined> {
     const at = await api.at(block.hash);
-    const read = await this.readSubnet(at, netuid);
-    if (!read) return undefined;
-    const [delegate, alphaPrice] = await Promise.all([
+    // Independent reads in flight together: the node answers them in parallel.
+    const [read, delegate, alphaPrice] = await Promise.all([
+      this.readSubnet(at, netuid),
       delegateHotkey ? this.readDelegate(at, delegateHotkey, netuid) : Promise.resolve(undefined),
       this.readAlphaPrice(at, netuid),
     ]);
+    if (!read) return undefined;
     const snapshot: MetagraphSnapshot = {
       v: 1,
       netuid,
@@ -65,7 +73,7 @@ export class MetagraphReader {
     at: At,
     netuid: number,
   ): Promise<{ neurons: Neuron[]; hyperparameters: Hyperparameters; source: MetagraphSource } | undefined> {
-    const subnetApi = at.call.subnetInfoRuntimeApi;
+    const subnetApi = this.preference === 'auto' ? at.call.subnetInfoRuntimeApi : undefined;
     if (subnetApi?.getMetagraph) {
       const metagraph = unwrap(await subnetApi.getMetagraph(netuid));
       if (!metagraph) return undefined;
@@ -79,7 +87,7 @@ export class MetagraphReader {
         source: 'runtime:get_metagraph',
       };
     }
-    const neuronApi = at.call.neuronInfoRuntimeApi;
+    const neuronApi = this.preference === 'auto' ? at.call.neuronInfoRuntimeApi : undefined;
     if (neuronApi?.getNeuronsLite) {
       if (!(await this.subnetExists(at, netuid))) return undefined;
       const lite = list(await neuronApi.getNeuronsLite(netuid));
@@ -210,7 +218,7 @@ export class MetagraphReader {
   }
 
   private async readDelegate(at: At, hotkey: string, netuid: number): Promise<DelegateInfo | undefined> {
-    const delegateApi = at.call.delegateInfoRuntimeApi;
+    const delegateApi = this.preference === 'auto' ? at.call.delegateInfoRuntimeApi : undefined;
     if (delegateApi?.getDelegate) {
       const info = unwrap(await delegateApi.getDelegate(hotkey));
       return info ? delegateFrom(info, netuid) : undefined;
@@ -232,7 +240,7 @@ export class MetagraphReader {
   }
 
   private async readAlphaPrice(at: At, netuid: number): Promise<number | undefined> {
-    const swap = at.call.swapRuntimeApi;
+    const swap = this.preference === 'auto' ? at.call.swapRuntimeApi : undefined;
     if (!swap?.currentAlphaPrice) return undefined;
     // TAO (in rao) per one alpha (10^9 rao of alpha).
     return raoToTao(big(await swap.currentAlphaPrice(netuid)));

@@ -32,6 +32,8 @@ export const subtensorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).ex
   /** Reconnect backoff: first delay and cap. */
   SUBTENSOR_RECONNECT_MIN_MS: env.int(10).default(500),
   SUBTENSOR_RECONNECT_MAX_MS: env.int(10).default(30_000),
+  /** `auto`: runtime APIs where the runtime has them, else storage; `storage`: storage items only. */
+  SUBTENSOR_METAGRAPH_SOURCE: z.enum(['auto', 'storage'], { message: 'must be auto or storage' }).default('auto'),
   /** Per-request timeout of the JSON-RPC client. */
   SUBTENSOR_RPC_TIMEOUT_MS: env.int(1000).default(30_000),
   /** How long a submitted extrinsic may take to finalize before `in_block` is answered. */
@@ -53,6 +55,7 @@ export interface SubtensorConfig {
   rpcTimeoutMs: number;
   finalityTimeoutMs: number;
   txMortalPeriod: number;
+  metagraphSource: 'auto' | 'storage';
 }
 
 export function loadSubtensorConfig(source: NodeJS.ProcessEnv = process.env): SubtensorConfig {
@@ -92,6 +95,7 @@ export function loadSubtensorConfig(source: NodeJS.ProcessEnv = process.env): Su
     rpcTimeoutMs: e.SUBTENSOR_RPC_TIMEOUT_MS,
     finalityTimeoutMs: e.SUBTENSOR_FINALITY_TIMEOUT_MS,
     txMortalPeriod: e.SUBTENSOR_TX_MORTAL_PERIOD,
+    metagraphSource: e.SUBTENSOR_METAGRAPH_SOURCE,
   };
 }
 
