@@ -18,7 +18,7 @@ export const subtensorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).ex
   SUBTENSOR_WS: env.urlList(['ws', 'wss']).optional(),
   /** Extra netuids to follow besides NETUID (comma list). */
   SUBTENSOR_NETUIDS: env.list().optional(),
-  /** Hotkey whose delegation is published with the snapshot; defaults to the writer's hotkey. */
+  /** Hotkey whose delegation is published with the snapshot (usually the validator's); unset: none is. */
   SUBTENSOR_DELEGATE_HOTKEY: z.string().optional(),
   /** Readiness turns false when no finalized block was processed for this long. */
   SUBTENSOR_STALE_AFTER_MS: env.int(1000).default(60_000),
