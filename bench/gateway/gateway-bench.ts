@@ -9,7 +9,8 @@
  * through the gateway's /v1/chat/completions and, at the same time and with
  * as many streams, calling the miner directly (signed like a validator):
  * paired this way both paths meet the same miner batches and queue, so the
- * difference of their percentiles is what the path adds. Then a closed
+ * difference of their percentiles is what the path adds (one stream: the two
+ * paths take turns on the idle miner instead). Then a closed
  * loop of short requests against the gateway measures requests per second
  * and the gateway process's CPU time per request.
  *
@@ -277,12 +278,17 @@ async function main(): Promise<void> {
       const gatewaySample: Sample = { ttftMs: [], errors: 0 };
       const perStream = concurrency === 1 ? REQUESTS_PER_STREAM * 25 : REQUESTS_PER_STREAM;
       for (let round = 0; round < ROUNDS; round++) {
-        // Paired: both paths run at once against the same miner, so each sees the same batches and queue, and
-        // the difference is what the gateway, NATS and the validator add, not a change in the miner's load.
-        const [d, g] = await Promise.all([
-          closedLoop(concurrency, perStream, direct),
-          closedLoop(concurrency, perStream, viaGateway),
-        ]);
+        // Paired: under load both paths run at once against the same miner, so each sees the same batches and
+        // queue, and the difference is what the gateway, NATS and the validator add, not a change in the miner's
+        // load. A single stream has no load to share: paired, the later arrival would wait for the other's engine
+        // step, so there the paths take turns on an idle miner.
+        const [d, g] =
+          concurrency === 1
+            ? [await closedLoop(1, perStream, direct), await closedLoop(1, perStream, viaGateway)]
+            : await Promise.all([
+                closedLoop(concurrency, perStream, direct),
+                closedLoop(concurrency, perStream, viaGateway),
+              ]);
         directSample.ttftMs.push(...d.ttftMs);
         directSample.errors += d.errors;
         gatewaySample.ttftMs.push(...g.ttftMs);
@@ -326,7 +332,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         '',
-        `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0].toFixed(1)} at the end, node ${process.version}; tiny model, max_tokens ${MAX_TOKENS}, ${ROUNDS} paired rounds; ${pinning}`,
+        `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0].toFixed(1)} at the end, node ${process.version}; tiny model, max_tokens ${MAX_TOKENS}, ${ROUNDS} rounds (1 stream alternating, more paired); ${pinning}`,
         '',
         '| streams per path | requests per path | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | added p50 ms | added p99 ms | errors direct / gateway |',
         '|---:|---:|---:|---:|---:|---:|---:|---:|---|',
