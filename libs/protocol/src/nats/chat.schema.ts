@@ -26,7 +26,8 @@ export const ANY_MODEL = '*';
 /** A chat job, gateway to validator, on `chat.completions`. */
 export const chatJobSchema = z.object({
   v: z.literal(1),
-  jobId: z.string().min(1).max(128),
+  /** One NATS subject token (it names `chat.cancel.<jobId>`): letters, digits, `_` and `-`. */
+  jobId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 letters, digits, _ or -'),
   model: z.string().min(1),
   messages: z.array(chatMessageSchema).min(1),
   sampling: samplingSchema,

@@ -34,6 +34,9 @@ type Send = (frame: ChatFrame) => void;
 
 /** How long slower miners may keep going after the winner finished, for scoring. */
 const STRAGGLER_GRACE_MS = 5000;
+/** Tolerance for the gateway's and the validator's clocks disagreeing about `acceptBy`. */
+const ACCEPT_CLOCK_SKEW_MS = 2000;
+const REMEMBER_CANCELS_MS = 60_000;
 
 /**
  * Takes chat jobs from the `validators` queue group, races several miners per
@@ -44,6 +47,8 @@ const STRAGGLER_GRACE_MS = 5000;
 export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = rootLogger().child({ component: 'chat-jobs' });
   private readonly running = new Map<string, AbortController>();
+  /** Cancels that arrived before their job (the job may still be queued in NATS), by arrival time. */
+  private readonly cancelled = new Map<string, number>();
   private readonly settled = new Set<Promise<void>>();
   private jobsSub?: Subscription;
   private cancelSub?: Subscription;
@@ -92,7 +97,9 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       callback: (error, message) => {
         if (error) return;
         const jobId = message.subject.slice(Subjects.chatCancel('').length);
-        this.running.get(jobId)?.abort();
+        const job = this.running.get(jobId);
+        if (job) job.abort();
+        else this.rememberCancel(jobId);
       },
     });
   }
@@ -113,6 +120,15 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       return;
     }
     const job = decoded.value;
+    // The gateway has already answered the client (cancelled, or 503 after its
+    // accept timeout): running the job would only burn miner time.
+    if (
+      this.cancelled.has(job.jobId) ||
+      (job.acceptBy !== undefined && Date.now() > job.acceptBy + ACCEPT_CLOCK_SKEW_MS)
+    ) {
+      this.jobsTotal.inc({ outcome: 'expired' });
+      return;
+    }
     if (this.draining) {
       send({
         type: 'error',
@@ -149,6 +165,16 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     this.settled.add(done);
   }
 
+  private rememberCancel(jobId: string): void {
+    const now = Date.now();
+    this.cancelled.set(jobId, now);
+    // Bounded: forget cancels older than a minute (their jobs are long expired).
+    for (const [id, at] of this.cancelled) {
+      if (now - at < REMEMBER_CANCELS_MS && this.cancelled.size <= 10_000) break;
+      this.cancelled.delete(id);
+    }
+  }
+
   private async run(job: ChatJob, send: Send, signal: AbortSignal): Promise<void> {
     const perAnswer = this.config.query.minersPerRequest;
     const selected = await this.selector.select(job.n * perAnswer, job.model);
@@ -156,13 +182,7 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       throw new AppError(ErrorCode.Unavailable, 'no miner is available for this model', {
         retryAfterSeconds: 2,
       });
-    // Each answer gets its own miners when there are enough; otherwise they are shared round-robin.
-    const groups = Array.from({ length: job.n }, (_, i) =>
-      Array.from(
-        { length: Math.min(perAnswer, selected.length) },
-        (_, j) => selected[(i * perAnswer + j) % selected.length],
-      ),
-    );
+    const groups = groupMiners(selected, job.n, perAnswer);
     const request: minerV1.GenerateRequest = {
       requestId: job.jobId,
       messages: job.messages,
@@ -320,4 +340,16 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     for (const abort of this.running.values()) abort.abort();
     this.cancelSub?.unsubscribe();
   }
+}
+
+/**
+ * Splits the selected miners between the `n` answers so that different
+ * answers come from different miners whenever there are at least `n`: each
+ * answer gets an equal share (at most `perAnswer`); with fewer miners than
+ * answers, miners are reused round-robin.
+ */
+export function groupMiners<T>(selected: T[], n: number, perAnswer: number): T[][] {
+  if (selected.length < n) return Array.from({ length: n }, (_, i) => [selected[i % selected.length]]);
+  const size = Math.max(1, Math.min(perAnswer, Math.floor(selected.length / n)));
+  return Array.from({ length: n }, (_, i) => selected.slice(i * size, (i + 1) * size));
 }

@@ -2,7 +2,16 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import { Keypair, initCrypto } from '@chattensor/bittensor';
-import { Buckets, Subjects, chatFrameSchema, decodeJson, encodeJson, metagraphKey, type ChatFrame, type ChatJob } from '@chattensor/protocol';
+import {
+  Buckets,
+  Subjects,
+  chatFrameSchema,
+  decodeJson,
+  encodeJson,
+  metagraphKey,
+  type ChatFrame,
+  type ChatJob,
+} from '@chattensor/protocol';
 import { freePort } from '../../../../test/support/infra';
 import { ValidatorModule } from '../app.module';
 import { loadValidatorConfig } from '../config/validator.config';
@@ -15,7 +24,7 @@ describe('the validator chat-job handler', () => {
 
   const job = (over: Partial<ChatJob> = {}): ChatJob => ({
     v: 1,
-    jobId: `job-${Math.random()}`,
+    jobId: `job-${Math.random().toString(36).slice(2)}`,
     model: '*',
     messages: [{ role: 'user', content: 'hi' }],
     sampling: { maxTokens: 4, stop: [], presencePenalty: 0, frequencyPenalty: 0 },
@@ -71,10 +80,13 @@ describe('the validator chat-job handler', () => {
       HOTKEY_URI: '//jobs/validator',
       WEIGHTS_INTERVAL_SECONDS: '0',
     });
-    app = await NestFactory.createApplicationContext(ValidatorModule.forRoot(config, await ValidatorIdentity.load(config.hotkey)), {
-      logger: false,
-      abortOnError: false,
-    });
+    app = await NestFactory.createApplicationContext(
+      ValidatorModule.forRoot(config, await ValidatorIdentity.load(config.hotkey)),
+      {
+        logger: false,
+        abortOnError: false,
+      },
+    );
     await app.init();
   });
 
@@ -90,12 +102,39 @@ describe('the validator chat-job handler', () => {
 
   it('accepts a job, then reports unavailable when no miner answers', async () => {
     const [accepted, error] = await frames(job(), 2);
-    expect(accepted).toEqual({ type: 'accepted', validator: Keypair.fromUri('//jobs/validator').ss58Address });
+    expect(accepted).toEqual({
+      type: 'accepted',
+      validator: Keypair.fromUri('//jobs/validator').ss58Address,
+    });
     expect(error).toMatchObject({ type: 'error', code: 'unavailable' });
   });
 
   it('reports unavailable when no miner serves the requested model', async () => {
     const [, error] = await frames(job({ model: 'not-served' }), 2);
-    expect(error).toMatchObject({ type: 'error', code: 'unavailable', message: expect.stringMatching(/no miner/) });
+    expect(error).toMatchObject({
+      type: 'error',
+      code: 'unavailable',
+      message: expect.stringMatching(/no miner/),
+    });
+  });
+
+  async function silence(body: unknown, cancelFirst = false): Promise<number> {
+    const inbox = createInbox();
+    let received = 0;
+    const sub = nc.subscribe(inbox, { callback: () => received++ });
+    if (cancelFirst) nc.publish(Subjects.chatCancel((body as ChatJob).jobId));
+    nc.publish(Subjects.chatCompletions, encodeJson(body), { reply: inbox });
+    // A later job proves the validator has processed the earlier messages.
+    await frames(job(), 2);
+    sub.unsubscribe();
+    return received;
+  }
+
+  it('drops a job whose gateway has already given up waiting for a validator', async () => {
+    expect(await silence(job({ acceptBy: Date.now() - 60_000 }))).toBe(0);
+  });
+
+  it('drops a job that was cancelled before it was picked up', async () => {
+    expect(await silence(job(), true)).toBe(0);
   });
 });

@@ -4,6 +4,8 @@ import { emaUpdate } from '@chattensor/scoring';
 import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
 
+const SCORES_CACHE_MS = 1000;
+
 export interface MinerScore {
   uid: number;
   hotkey: string;
@@ -21,6 +23,7 @@ export interface MinerScore {
 @Injectable()
 export class ScoreBook {
   private readonly key: string;
+  private cache?: { at: number; values: Promise<Map<string, number>> };
   private readonly alpha: number;
   private readonly scoreGauge = gauge({
     name: 'chattensor_validator_miner_score',
@@ -59,17 +62,36 @@ export class ScoreBook {
       ),
     );
     this.scoreGauge.set({ uid: String(uid), hotkey }, score);
+    this.cache = undefined;
     return score;
   }
 
-  /** Scores of the given (uid, hotkey) pairs; a miner never scored has 0. */
+  /**
+   * Scores of the given (uid, hotkey) pairs; a miner never scored has 0.
+   * Read from a copy of the hash at most SCORES_CACHE_MS old, so picking
+   * miners adds no Redis round trip to most requests; one read refreshes it
+   * for every job of that moment.
+   */
   async scoresOf(miners: { uid: number; hotkey: string }[]): Promise<MinerScore[]> {
     if (miners.length === 0) return [];
-    const values = await this.redis.client.hmget(this.key, ...miners.map((m) => `${m.uid}:${m.hotkey}`));
-    return miners.map((m, i) => ({
+    const scores = await this.snapshot();
+    return miners.map((m) => ({
       uid: m.uid,
       hotkey: m.hotkey,
-      score: values[i] === null ? 0 : Number(values[i]),
+      score: scores.get(`${m.uid}:${m.hotkey}`) ?? 0,
     }));
+  }
+
+  private snapshot(): Promise<Map<string, number>> {
+    if (this.cache && Date.now() - this.cache.at < SCORES_CACHE_MS) return this.cache.values;
+    const values = this.redis.client
+      .hgetall(this.key)
+      .then((raw) => new Map(Object.entries(raw).map(([field, value]) => [field, Number(value)])));
+    const entry = { at: Date.now(), values };
+    this.cache = entry;
+    values.catch(() => {
+      if (this.cache === entry) this.cache = undefined;
+    });
+    return values;
   }
 }
