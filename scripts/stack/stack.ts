@@ -176,7 +176,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
 
     const indexerPort = await freePort();
-    await launch('chain-indexer', 'services/chain-indexer/src/main.js', { ...common, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(indexerPort) });
+    await launch('chain-indexer', 'services/chain-indexer/src/main.js', {
+      ...common,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(indexerPort),
+      INDEXER_GRPC_HOST: '127.0.0.1',
+      INDEXER_GRPC_PORT: String(await freePort()),
+    });
     await Promise.all(
       minerUris.map(async (uri, i) =>
         launch(`miner-${i + 1}`, 'services/miner/src/main.js', {

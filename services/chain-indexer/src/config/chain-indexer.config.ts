@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseEnvSchema, env, parseEnv } from '@chattensor/common';
+import { loadQueryConfig, queryEnvSchema, type QueryConfig } from '../query/query.config';
 import { loadSubtensorConfig, subtensorEnvSchema, type SubtensorConfig } from '../subtensor/subtensor.config';
 
 /** Every variable the chain-indexer reads; see the table in services/chain-indexer/README.md. */
@@ -12,7 +13,9 @@ export const chainIndexerEnvSchema = baseEnvSchema.extend({
   ANNOUNCE_TTL_MS: env.int(1000, 86_400_000).default(30_000),
   /** Standalone mode: stake given to announced validators (so they hold a permit). */
   LOCAL_VALIDATOR_STAKE: env.number(0, Number.MAX_SAFE_INTEGER).default(1000),
-}).extend(subtensorEnvSchema.shape);
+})
+  .extend(subtensorEnvSchema.shape)
+  .extend(queryEnvSchema.shape);
 
 export interface ChainIndexerConfig {
   netuid: number;
@@ -23,6 +26,8 @@ export interface ChainIndexerConfig {
   local: { announceTtlMs: number; validatorStake: number };
   /** Set in `CHAIN_MODE=subtensor`, validated at start like everything else. */
   subtensor?: SubtensorConfig;
+  /** The gRPC query API. */
+  query: QueryConfig;
 }
 
 export function loadChainIndexerConfig(source: NodeJS.ProcessEnv = process.env): ChainIndexerConfig {
@@ -35,5 +40,6 @@ export function loadChainIndexerConfig(source: NodeJS.ProcessEnv = process.env):
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     local: { announceTtlMs: e.ANNOUNCE_TTL_MS, validatorStake: e.LOCAL_VALIDATOR_STAKE },
     subtensor: e.CHAIN_MODE === 'subtensor' ? loadSubtensorConfig(source) : undefined,
+    query: loadQueryConfig(source),
   };
 }

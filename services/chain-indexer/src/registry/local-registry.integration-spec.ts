@@ -26,6 +26,7 @@ describe('the standalone chain-indexer', () => {
     NATS_URL: process.env.NATS_URL,
     REDIS_URL: process.env.REDIS_URL,
     NETUID: String(netuid),
+  INDEXER_GRPC_PORT: '0',
   });
 
   const start = async () => {
