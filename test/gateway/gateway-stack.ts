@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { generateModel } from '@chattensor/inference';
 import { freePort, startStack, type Stack } from '../../scripts/stack/stack';
 
 export interface GatewayTestStack {
@@ -19,17 +21,31 @@ export interface GatewayTestStack {
 export async function startGatewayStack(options: {
   miners: number;
   env?: Record<string, string>;
+  /** A Redis database of the file's own, emptied first: conversations of other files (anonymous ones are shared) stay out. */
+  redisDb: number;
+  /** Greedy decoding by default (the model's generation_config.json), so every answer is the same on every run. */
+  greedy?: boolean;
 }): Promise<GatewayTestStack> {
   const dir = mkdtempSync(join(tmpdir(), 'chattensor-gateway-'));
   const logs: string[] = [];
+  const redisUrl = `${(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379').replace(/\/\d*$/, '')}/${options.redisDb}`;
+  const redis = new Redis(redisUrl);
+  await redis.flushdb();
+  redis.disconnect();
+  const modelDir = join(dir, 'model');
+  await generateModel({ outDir: modelDir, preset: 'tiny' });
+  if (options.greedy) {
+    const file = join(modelDir, 'generation_config.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), do_sample: false }, null, 2));
+  }
   const stack = await startStack({
     stateDir: join(dir, 'state'),
-    modelDir: join(dir, 'model'),
+    modelDir,
     modelPreset: 'tiny',
     gatewayPort: await freePort(),
     miners: options.miners,
     natsUrl: process.env.NATS_URL,
-    redisUrl: process.env.REDIS_URL,
+    redisUrl,
     netuid: 2000 + Math.floor(Math.random() * 60_000),
     env: { CONTEXT_TOKENS: '1024', ...options.env },
     onLine: (name, line) => {

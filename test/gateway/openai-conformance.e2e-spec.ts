@@ -21,6 +21,7 @@ describe('the gateway API, as the OpenAI client sees it', () => {
 
   beforeAll(async () => {
     env = await startGatewayStack({
+      redisDb: 13,
       miners: 2,
       env: {
         ADMIN_TOKEN,
@@ -139,6 +140,8 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         model: 'chattensor',
         messages: [{ role: 'user', content: 'Stream please' }],
         max_tokens: 12,
+        // Greedy: the generated model then answers this prompt the same way on every run.
+        temperature: 0,
         stream: true,
         stream_options: { include_usage: true },
       });
@@ -153,9 +156,10 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       expect(chunks.slice(0, -1).every((c) => c.usage === undefined && c.choices.length === 1)).toBe(true);
       expect(chunks[0].choices[0].delta.role).toBe('assistant');
       // The random tiny model may emit its end-of-turn token before the limit.
-      expect(chunks.at(-2)!.choices[0].finish_reason).toBe(
-        usage.completion_tokens === 12 ? 'length' : 'stop',
-      );
+      // Fewer tokens than the limit can only mean a stop; the limit itself may be reached
+      // by the end-of-turn token (counted in usage), which is a stop too.
+      if (usage.completion_tokens < 12) expect(chunks.at(-2)!.choices[0].finish_reason).toBe('stop');
+      else expect(['length', 'stop']).toContain(chunks.at(-2)!.choices[0].finish_reason);
       expect(chunks.filter((c) => c.choices[0]?.delta.content).length).toBeGreaterThan(3);
       expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
 
