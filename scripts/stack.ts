@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       `  ChatTensor is up: ${url}`,
       `    chat in the browser:  ${url}/`,
       `    network status:       ${url}/status`,
-      `    OpenAI API base URL:  ${url}/v1   (model "chattensor", any API key)`,
+      `    OpenAI API base URL:  ${url}/v1   (model "chattensor"; any API key works while anonymous access is on)`,
       `    validator hotkey:     ${stack.validatorHotkey}`,
       '  Press Ctrl-C to stop.',
       '',
