@@ -1,9 +1,11 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Keypair, initCrypto } from '@chattensor/bittensor';
 import { generateModel } from '@chattensor/inference';
+import { freePort, installed, listening } from './ports';
+
+export { freePort };
 
 /** Repository root, from dist/scripts/stack or scripts/stack. */
 export const REPO_ROOT = resolve(__dirname, existsSync(join(__dirname, '..', '..', 'package.json')) ? '../..' : '../../..');
@@ -48,43 +50,6 @@ export interface Stack {
 }
 
 export class StackError extends Error {}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function listening(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect(port, host);
-    socket.setTimeout(500);
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      done(false);
-    });
-    socket.once('error', () => done(false));
-  });
-}
-
-function installed(binary: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,35 +1,15 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, installed, listening } from '../../scripts/stack/ports';
+
+export { freePort };
 
 export interface Infra {
   natsUrl: string;
   redisUrl: string;
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function has(binary: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function dockerAvailable(): boolean {
@@ -42,18 +22,8 @@ function dockerAvailable(): boolean {
 }
 
 async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const { connect } = await import('node:net');
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
+  while (!(await listening(port))) {
     if (Date.now() > deadline) throw new Error(`nothing listening on port ${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -86,14 +56,14 @@ export async function provideInfra(): Promise<Infra> {
   const dir = mkdtempSync(join(tmpdir(), 'chattensor-test-'));
   const children: ChildProcess[] = [];
   if (!natsUrl) {
-    if (!has('nats-server')) throw new Error('NATS_URL is not set, no Docker engine answers, and nats-server is not installed (apt-get install nats-server)');
+    if (!installed('nats-server')) throw new Error('NATS_URL is not set, no Docker engine answers, and nats-server is not installed (apt-get install nats-server)');
     const port = await freePort();
     children.push(spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')], { stdio: 'ignore' }));
     await waitForPort(port);
     natsUrl = `nats://127.0.0.1:${port}`;
   }
   if (!redisUrl) {
-    if (!has('redis-server')) throw new Error('REDIS_URL is not set, no Docker engine answers, and redis-server is not installed (apt-get install redis-server)');
+    if (!installed('redis-server')) throw new Error('REDIS_URL is not set, no Docker engine answers, and redis-server is not installed (apt-get install redis-server)');
     const port = await freePort();
     children.push(
       spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'], {
