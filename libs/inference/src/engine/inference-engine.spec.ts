@@ -17,10 +17,16 @@ const chat = (content: string): ChatTurn[] => [
   { role: 'user', content },
 ];
 
-async function collect(stream: AsyncIterable<GenerationChunk>): Promise<{ text: string; ids: number[]; chunks: GenerationChunk[] }> {
+async function collect(
+  stream: AsyncIterable<GenerationChunk>,
+): Promise<{ text: string; ids: number[]; chunks: GenerationChunk[] }> {
   const chunks: GenerationChunk[] = [];
   for await (const chunk of stream) chunks.push(chunk);
-  return { text: chunks.map((chunk) => chunk.text).join(''), ids: chunks.flatMap((chunk) => chunk.tokenIds), chunks };
+  return {
+    text: chunks.map((chunk) => chunk.text).join(''),
+    ids: chunks.flatMap((chunk) => chunk.tokenIds),
+    chunks,
+  };
 }
 
 describe('InferenceEngine', () => {
@@ -51,7 +57,9 @@ describe('InferenceEngine', () => {
 
   it('generates the same tokens twice with greedy decoding', async () => {
     const first = await collect(engine.generate(chat('Tell me a story.'), { temperature: 0, maxTokens: 24 }));
-    const second = await collect(engine.generate(chat('Tell me a story.'), { temperature: 0, maxTokens: 24 }));
+    const second = await collect(
+      engine.generate(chat('Tell me a story.'), { temperature: 0, maxTokens: 24 }),
+    );
     expect(first.ids).toHaveLength(24);
     expect(second.ids).toEqual(first.ids);
     expect(new Set(first.ids).size).toBeGreaterThan(3);
@@ -67,7 +75,9 @@ describe('InferenceEngine', () => {
   });
 
   it('streams text that equals the full decode of the generated tokens', async () => {
-    const result = await collect(engine.generate(chat('Write something long.'), { temperature: 1, seed: 9, maxTokens: 64 }));
+    const result = await collect(
+      engine.generate(chat('Write something long.'), { temperature: 1, seed: 9, maxTokens: 64 }),
+    );
     expect(result.text).toBe(tokenizer.decode(result.ids));
     expect(result.chunks.length).toBe(result.ids.length);
   });
@@ -84,36 +94,63 @@ describe('InferenceEngine', () => {
   it('stops before a stop sequence and does not emit it', async () => {
     const reference = await collect(engine.generate(chat('Stop test'), { temperature: 0, maxTokens: 40 }));
     const stop = reference.text.slice(10, 13);
-    const stopped = await collect(engine.generate(chat('Stop test'), { temperature: 0, maxTokens: 40, stop: [stop] }));
+    const stopped = await collect(
+      engine.generate(chat('Stop test'), { temperature: 0, maxTokens: 40, stop: [stop] }),
+    );
     const last = stopped.chunks[stopped.chunks.length - 1];
     expect(last.finishReason).toBe('stop');
     expect(stopped.text).toBe(reference.text.slice(0, reference.text.indexOf(stop)));
   });
 
   it('gives each concurrent request the same tokens it gets alone', async () => {
-    const prompts = ['First question', 'A much longer second question with more words in it', 'Third', 'Fourth one here'];
+    const prompts = [
+      'First question',
+      'A much longer second question with more words in it',
+      'Third',
+      'Fourth one here',
+    ];
     const alone: number[][] = [];
-    for (const prompt of prompts) alone.push((await collect(engine.generate(chat(prompt), { temperature: 0, maxTokens: 12 + prompt.length % 5 }))).ids);
-    const together = await Promise.all(prompts.map((prompt) => collect(engine.generate(chat(prompt), { temperature: 0, maxTokens: 12 + prompt.length % 5 }))));
+    for (const prompt of prompts)
+      alone.push(
+        (
+          await collect(
+            engine.generate(chat(prompt), { temperature: 0, maxTokens: 12 + (prompt.length % 5) }),
+          )
+        ).ids,
+      );
+    const together = await Promise.all(
+      prompts.map((prompt) =>
+        collect(engine.generate(chat(prompt), { temperature: 0, maxTokens: 12 + (prompt.length % 5) })),
+      ),
+    );
     expect(together.map((result) => result.ids)).toEqual(alone);
   });
 
   it('throws QueueFullError at once when the waiting queue is full', async () => {
-    const streams = Array.from({ length: 6 }, () => engine.generate(chat('fill'), { temperature: 0, maxTokens: 3 }));
+    const streams = Array.from({ length: 6 }, () =>
+      engine.generate(chat('fill'), { temperature: 0, maxTokens: 3 }),
+    );
     expect(() => engine.generate(chat('one too many'), { maxTokens: 3 })).toThrow(QueueFullError);
     await Promise.all(streams.map((stream) => collect(stream)));
   });
 
   it('leaves no abort listener behind on a signal shared by finished requests', async () => {
     const controller = new AbortController();
-    for (let i = 0; i < 3; i++) await collect(engine.generate(chat(`shared ${i}`), { temperature: 0, maxTokens: 2 }, controller.signal));
+    for (let i = 0; i < 3; i++)
+      await collect(
+        engine.generate(chat(`shared ${i}`), { temperature: 0, maxTokens: 2 }, controller.signal),
+      );
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('stops within one step when the signal is aborted', async () => {
     const controller = new AbortController();
     const received: GenerationChunk[] = [];
-    const stream = engine.generate(chat('Go on forever'), { temperature: 0, maxTokens: 500 }, controller.signal);
+    const stream = engine.generate(
+      chat('Go on forever'),
+      { temperature: 0, maxTokens: 500 },
+      controller.signal,
+    );
     await expect(
       (async () => {
         for await (const chunk of stream) {
@@ -135,11 +172,18 @@ describe('InferenceEngine context window', () => {
       const engine = await InferenceEngine.load(dir, { contextLength: 40 });
       try {
         expect(engine.contextLength).toBe(40);
-        expect(() => engine.generate([{ role: 'user', content: 'x '.repeat(60) }], {})).toThrow(InvalidRequestError);
+        expect(() => engine.generate([{ role: 'user', content: 'x '.repeat(60) }], {})).toThrow(
+          InvalidRequestError,
+        );
         const prompt: ChatTurn[] = [{ role: 'user', content: 'Short' }];
         const promptTokens = engine.countTokens(prompt);
-        const result = await collect(engine.generate(prompt, { temperature: 0, maxTokens: 500, ignoreEos: true }));
-        expect(result.chunks[result.chunks.length - 1]).toMatchObject({ finishReason: 'length', usage: { promptTokens, completionTokens: 40 - promptTokens } });
+        const result = await collect(
+          engine.generate(prompt, { temperature: 0, maxTokens: 500, ignoreEos: true }),
+        );
+        expect(result.chunks[result.chunks.length - 1]).toMatchObject({
+          finishReason: 'length',
+          usage: { promptTokens, completionTokens: 40 - promptTokens },
+        });
       } finally {
         await engine.close();
       }

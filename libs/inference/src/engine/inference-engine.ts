@@ -63,11 +63,16 @@ export class InferenceEngine {
     const folder = readModelFolder(modelDir, options.onnxFile);
     const tokenizer = Tokenizer.fromJson(folder.tokenizerJson);
     const template = ChatTemplate.fromConfig(folder.tokenizerConfig);
-    const session = await DecoderSession.create(folder.onnxPath, folder.config, { device: options.device ?? 'cpu', intraOpThreads: options.intraOpThreads });
+    const session = await DecoderSession.create(folder.onnxPath, folder.config, {
+      device: options.device ?? 'cpu',
+      intraOpThreads: options.intraOpThreads,
+    });
     const eosToken = folder.tokenizerConfig.eos_token;
-    const eosContent = typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
+    const eosContent =
+      typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
     const eosId = eosContent ? tokenizer.tokenId(eosContent) : undefined;
-    if (eosId !== undefined && !folder.generation.eosTokenIds.includes(eosId)) folder.generation.eosTokenIds.push(eosId);
+    if (eosId !== undefined && !folder.generation.eosTokenIds.includes(eosId))
+      folder.generation.eosTokenIds.push(eosId);
     const maxModelLength = folder.tokenizerConfig.model_max_length;
     const contextLength = Math.min(
       folder.config.max_position_embeddings ?? Number.MAX_SAFE_INTEGER,
@@ -79,11 +84,19 @@ export class InferenceEngine {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
       return value;
     };
-    return new InferenceEngine(folder.name, contextLength === Number.MAX_SAFE_INTEGER ? 4096 : contextLength, tokenizer, template, session, folder.generation, {
-      maxBatchSize: positiveInt(options.maxBatchSize, 16, 'maxBatchSize'),
-      maxQueue: positiveInt(options.maxQueue, 64, 'maxQueue'),
-      prefillChunkSize: positiveInt(options.prefillChunkSize, 512, 'prefillChunkSize'),
-    });
+    return new InferenceEngine(
+      folder.name,
+      contextLength === Number.MAX_SAFE_INTEGER ? 4096 : contextLength,
+      tokenizer,
+      template,
+      session,
+      folder.generation,
+      {
+        maxBatchSize: positiveInt(options.maxBatchSize, 16, 'maxBatchSize'),
+        maxQueue: positiveInt(options.maxQueue, 64, 'maxQueue'),
+        prefillChunkSize: positiveInt(options.prefillChunkSize, 512, 'prefillChunkSize'),
+      },
+    );
   }
 
   /** Runs one forward pass so that the first request does not pay for onnxruntime's lazy initialisation. */
@@ -113,25 +126,39 @@ export class InferenceEngine {
    * Aborting `signal` ends the stream with the signal's reason within one
    * decode step; breaking out of the loop frees the batch slot the same way.
    */
-  generate(messages: ChatTurn[], sampling: SamplingOptions = {}, signal?: AbortSignal): AsyncIterable<GenerationChunk> {
+  generate(
+    messages: ChatTurn[],
+    sampling: SamplingOptions = {},
+    signal?: AbortSignal,
+  ): AsyncIterable<GenerationChunk> {
     if (this.closed) throw new InvalidRequestError('engine is closed');
     // Requests that will take a free batch slot at the next step boundary do not count against the queue.
     const freeSlots = Math.max(0, this.options.maxBatchSize - this.running.length);
     if (this.waiting.length >= this.options.maxQueue + freeSlots) {
-      throw new QueueFullError(`inference queue is full (${this.options.maxQueue} requests waiting for a batch slot)`);
+      throw new QueueFullError(
+        `inference queue is full (${this.options.maxQueue} requests waiting for a batch slot)`,
+      );
     }
-    if (sampling.maxTokens !== undefined && (!Number.isInteger(sampling.maxTokens) || sampling.maxTokens < 1)) {
+    if (
+      sampling.maxTokens !== undefined &&
+      (!Number.isInteger(sampling.maxTokens) || sampling.maxTokens < 1)
+    ) {
       throw new InvalidRequestError('maxTokens must be a positive integer');
     }
     const promptIds = this.encodeChat(messages);
     if (promptIds.length === 0) throw new InvalidRequestError('prompt is empty');
     if (promptIds.length >= this.contextLength) {
-      throw new InvalidRequestError(`prompt has ${promptIds.length} tokens; the context window is ${this.contextLength}`);
+      throw new InvalidRequestError(
+        `prompt has ${promptIds.length} tokens; the context window is ${this.contextLength}`,
+      );
     }
     const sequence: Sequence = {
       promptIds,
       generated: [],
-      maxTokens: Math.min(this.contextLength - promptIds.length, sampling.maxTokens ?? this.defaults.maxNewTokens ?? Number.MAX_SAFE_INTEGER),
+      maxTokens: Math.min(
+        this.contextLength - promptIds.length,
+        sampling.maxTokens ?? this.defaults.maxNewTokens ?? Number.MAX_SAFE_INTEGER,
+      ),
       sampler: new TokenSampler(this.samplerSettings(sampling), promptIds),
       detokenizer: new StreamingDetokenizer(this.tokenizer),
       stops: new StopSequenceMatcher((sampling.stop ?? []).filter((stop) => stop.length > 0)),
@@ -181,7 +208,9 @@ export class InferenceEngine {
       prompt = this.template.render(messages, true);
     } catch (error) {
       // Templates reject conversations they do not support (raise_exception), e.g. a system turn or roles out of order.
-      throw new InvalidRequestError(`the model's chat template rejected the conversation: ${(error as Error).message}`);
+      throw new InvalidRequestError(
+        `the model's chat template rejected the conversation: ${(error as Error).message}`,
+      );
     }
     return this.tokenizer.encode(prompt);
   }
@@ -190,15 +219,23 @@ export class InferenceEngine {
     const d = this.defaults;
     const temperature = sampling.temperature ?? (d.doSample ? (d.temperature ?? 1) : 0);
     const check = (name: string, value: number, min: number, max: number): number => {
-      if (!Number.isFinite(value) || value < min || value > max) throw new InvalidRequestError(`${name} must be between ${min} and ${max}`);
+      if (!Number.isFinite(value) || value < min || value > max)
+        throw new InvalidRequestError(`${name} must be between ${min} and ${max}`);
       return value;
     };
     return {
       temperature: check('temperature', temperature, 0, 100),
       topP: check('topP', sampling.topP ?? (d.doSample ? (d.topP ?? 1) : 1), 0, 1) || 1,
-      topK: Math.floor(check('topK', sampling.topK ?? (d.doSample ? (d.topK ?? 0) : 0), 0, Number.MAX_SAFE_INTEGER)),
+      topK: Math.floor(
+        check('topK', sampling.topK ?? (d.doSample ? (d.topK ?? 0) : 0), 0, Number.MAX_SAFE_INTEGER),
+      ),
       minP: check('minP', sampling.minP ?? (d.doSample ? (d.minP ?? 0) : 0), 0, 1),
-      repetitionPenalty: check('repetitionPenalty', sampling.repetitionPenalty ?? d.repetitionPenalty ?? 1, 0.01, 100),
+      repetitionPenalty: check(
+        'repetitionPenalty',
+        sampling.repetitionPenalty ?? d.repetitionPenalty ?? 1,
+        0.01,
+        100,
+      ),
       presencePenalty: check('presencePenalty', sampling.presencePenalty ?? 0, -2, 2),
       frequencyPenalty: check('frequencyPenalty', sampling.frequencyPenalty ?? 0, -2, 2),
       seed: sampling.seed ?? randomInt(0, 2 ** 32 - 1),
@@ -257,7 +294,14 @@ export class InferenceEngine {
         continue;
       }
       const length = sequence.promptIds.length;
-      if (group.length > 0 && (!canBatch || group.length >= slots || length > budget || (group.length + 1) * Math.max(longest, length) > budget)) break;
+      if (
+        group.length > 0 &&
+        (!canBatch ||
+          group.length >= slots ||
+          length > budget ||
+          (group.length + 1) * Math.max(longest, length) > budget)
+      )
+        break;
       group.push(sequence);
       taken++;
       longest = Math.max(longest, length);
@@ -284,7 +328,14 @@ export class InferenceEngine {
     });
     let result;
     try {
-      result = await this.session.forward({ batch, seqLength: width, inputIds, positionIds, attentionMask, past: emptyKvCache(this.session.layout, batch) });
+      result = await this.session.forward({
+        batch,
+        seqLength: width,
+        inputIds,
+        positionIds,
+        attentionMask,
+        past: emptyKvCache(this.session.layout, batch),
+      });
     } catch (error) {
       for (const sequence of group) sequence.channel.fail(error);
       return;
@@ -292,7 +343,8 @@ export class InferenceEngine {
     const joining: { sequence: Sequence; row: number }[] = [];
     group.forEach((sequence, row) => {
       sequence.cached = sequence.promptIds.length;
-      if (!sequence.cancelled && !this.advance(sequence, result.lastLogits[row])) joining.push({ sequence, row });
+      if (!sequence.cancelled && !this.advance(sequence, result.lastLogits[row]))
+        joining.push({ sequence, row });
     });
     this.join(joining.map(({ sequence, row }) => ({ sequence, cache: result.present, row })));
   }
@@ -351,7 +403,14 @@ export class InferenceEngine {
       positionIds[row] = BigInt(sequence.cached);
       attentionMask.fill(1n, row * total + (past.length - sequence.cached), (row + 1) * total);
     });
-    const result = await this.session.forward({ batch, seqLength: 1, inputIds, positionIds, attentionMask, past });
+    const result = await this.session.forward({
+      batch,
+      seqLength: 1,
+      inputIds,
+      positionIds,
+      attentionMask,
+      past,
+    });
     this.cache = result.present;
     this.running.forEach((sequence, row) => {
       sequence.cached += 1;
@@ -383,7 +442,12 @@ export class InferenceEngine {
     if (finish) {
       sequence.cancelled = true;
       sequence.detach?.();
-      sequence.channel.push({ text, tokenIds: [id], finishReason: finish, usage: { promptTokens: sequence.promptIds.length, completionTokens: sequence.generated.length } });
+      sequence.channel.push({
+        text,
+        tokenIds: [id],
+        finishReason: finish,
+        usage: { promptTokens: sequence.promptIds.length, completionTokens: sequence.generated.length },
+      });
       sequence.channel.end();
       return true;
     }
@@ -400,7 +464,9 @@ export class InferenceEngine {
   /** Removes finished and cancelled sequences from the batch, compacting the cache. */
   private dropFinished(): void {
     if (!this.running.some((sequence) => sequence.cancelled)) return;
-    const rows = this.running.map((sequence, row) => ({ sequence, row })).filter(({ sequence }) => !sequence.cancelled);
+    const rows = this.running
+      .map((sequence, row) => ({ sequence, row }))
+      .filter(({ sequence }) => !sequence.cancelled);
     this.cache = assembleKvCache(
       this.session.layout,
       rows.map(({ sequence, row }) => ({ cache: this.cache, row, valid: sequence.cached })),

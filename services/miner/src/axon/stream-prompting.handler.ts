@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { AxonError, streamPromptingToChat, type BlacklistVerdict, type ForwardContext, type StreamPromptingFields, type StreamingHandler } from '@chattensor/bittensor';
+import {
+  AxonError,
+  streamPromptingToChat,
+  type BlacklistVerdict,
+  type ForwardContext,
+  type StreamPromptingFields,
+  type StreamingHandler,
+} from '@chattensor/bittensor';
 import { AppError, ErrorCode } from '@chattensor/common';
 import { GenerationService } from '../generation/generation.service';
 import { CallerPolicy } from '../grpc/caller-policy.service';
