@@ -37,7 +37,11 @@ export interface EngineOptions {
   device?: 'cpu' | 'cuda';
   /** Sequences decoded together in one forward pass (default 16). */
   maxBatchSize?: number;
-  /** Requests allowed to wait for a batch slot before generate() throws QueueFullError (default 64). */
+  /**
+   * Requests allowed to wait for a batch slot (default 64). When it is reached, generate() throws
+   * QueueFullError, unless the new request's priority is higher than the lowest waiting one, which
+   * is then displaced (its stream fails with QueueFullError).
+   */
   maxQueue?: number;
   intraOpThreads?: number;
   /** Graph file inside the model folder, when not the first of the usual names. */

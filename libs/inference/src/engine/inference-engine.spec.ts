@@ -162,6 +162,149 @@ describe('InferenceEngine', () => {
     expect(received.length).toBeLessThanOrEqual(4);
     expect(engine.stats()).toEqual({ running: 0, waiting: 0 });
   });
+
+  it('rejects a priority that is not a finite number', () => {
+    expect(() => engine.generate(chat('Hi'), { maxTokens: 2 }, undefined, Number.NaN)).toThrow(
+      InvalidRequestError,
+    );
+  });
+
+  it('serves a higher priority that arrives while other prompts are prefilled, and them too, each as alone', async () => {
+    const prompts = ['being prefilled', 'arrives with a higher priority', 'arrives last'];
+    const alone: number[][] = [];
+    for (const prompt of prompts)
+      alone.push((await collect(engine.generate(chat(prompt), { temperature: 0, maxTokens: 6 }))).ids);
+    // The first request starts its prefill at once; the others queue while it runs.
+    const streams = prompts.map((prompt, index) =>
+      collect(
+        engine.generate(chat(prompt), { temperature: 0, maxTokens: 6 }, undefined, index === 1 ? 5 : 0),
+      ),
+    );
+    expect((await Promise.all(streams)).map((result) => result.ids)).toEqual(alone);
+    expect(engine.stats()).toEqual({ running: 0, waiting: 0 });
+  });
+
+  describe('with every batch slot taken', () => {
+    // One slot: requests run one after the other, so the order they end in is the order they were admitted in.
+    let single: InferenceEngine;
+    let served: string[];
+
+    beforeAll(async () => {
+      single = await InferenceEngine.load(modelDir, { maxBatchSize: 1, maxQueue: 6 });
+    });
+
+    afterAll(() => single.close());
+
+    beforeEach(() => {
+      served = [];
+    });
+
+    /**
+     * Holds the only batch slot until the returned function is called: the
+     * request has produced its first token and would run to the end of the
+     * context window. Until then nothing leaves the queue, so what a test
+     * queues meanwhile waits.
+     */
+    async function occupySlot(): Promise<() => Promise<unknown>> {
+      const stream = single.generate(chat('hold the slot'), {
+        temperature: 0,
+        maxTokens: 1000,
+        ignoreEos: true,
+      });
+      const iterator = stream[Symbol.asyncIterator]();
+      await iterator.next();
+      return () => iterator.return!();
+    }
+
+    /** Queues a request; resolves to 'served' (noting its name in `served`) or to the name of the error that ended it. */
+    function submit(name: string, priority: number, signal?: AbortSignal): Promise<string> {
+      return collect(single.generate(chat(name), { temperature: 0, maxTokens: 2 }, signal, priority)).then(
+        () => {
+          served.push(name);
+          return 'served';
+        },
+        (error: Error) => error.name,
+      );
+    }
+
+    it('admits waiting requests by priority, first come first served among equals', async () => {
+      const release = await occupySlot();
+      const outcomes = [
+        submit('low a', 1),
+        submit('high a', 5),
+        submit('background', -2),
+        submit('middle', 3.5),
+        submit('low b', 1),
+        submit('high b', 5),
+      ];
+      await release();
+      expect(await Promise.all(outcomes)).toEqual(Array(6).fill('served'));
+      expect(served).toEqual(['high a', 'high b', 'middle', 'low a', 'low b', 'background']);
+    });
+
+    it('lets a higher priority displace the last of the lowest when the queue is full, and refuses any other', async () => {
+      const release = await occupySlot();
+      const outcomes = {
+        lowA: submit('low a', 1),
+        lowB: submit('low b', 1),
+        midA: submit('mid a', 3),
+        midB: submit('mid b', 3),
+        topA: submit('top a', 7),
+        topB: submit('top b', 7),
+      };
+      expect(single.stats()).toEqual({ running: 1, waiting: 6 });
+      expect(() => single.generate(chat('as low'), { maxTokens: 2 }, undefined, 1)).toThrow(QueueFullError);
+      expect(() => single.generate(chat('lower'), { maxTokens: 2 }, undefined, 0)).toThrow(QueueFullError);
+      // An invalid request is refused for what it is and pushes nobody out.
+      expect(() => single.generate(chat('invalid'), { maxTokens: 0 }, undefined, 9)).toThrow(
+        InvalidRequestError,
+      );
+      const high = submit('high', 5);
+      expect(single.stats()).toEqual({ running: 1, waiting: 6 });
+      expect(await outcomes.lowB).toBe('QueueFullError');
+      // Then the next of the lowest goes.
+      const again = submit('high again', 5);
+      expect(await outcomes.lowA).toBe('QueueFullError');
+      await release();
+      expect(
+        await Promise.all([outcomes.midA, outcomes.midB, outcomes.topA, outcomes.topB, high, again]),
+      ).toEqual(Array(6).fill('served'));
+      expect(served).toEqual(['top a', 'top b', 'high', 'high again', 'mid a', 'mid b']);
+    });
+
+    it('takes a cancelled or abandoned request out of the queue at once', async () => {
+      const release = await occupySlot();
+      const controller = new AbortController();
+      const outcomes = [
+        submit('a', 2),
+        submit('aborted', 9, controller.signal),
+        submit('b', 2),
+        submit('c', 2),
+      ];
+      const abandoned = single
+        .generate(chat('abandoned'), { maxTokens: 2 }, undefined, 8)
+        [Symbol.asyncIterator]();
+      outcomes.push(submit('d', 2));
+      expect(single.stats().waiting).toBe(6);
+      expect(() => single.generate(chat('refused'), { maxTokens: 2 }, undefined, 0)).toThrow(QueueFullError);
+      controller.abort();
+      await abandoned.return!();
+      expect(single.stats().waiting).toBe(4);
+      // Both places are free again, even for the lowest priority.
+      outcomes.push(submit('late', 0), submit('later', 0));
+      await release();
+      expect(await Promise.all(outcomes)).toEqual([
+        'served',
+        'AbortError',
+        'served',
+        'served',
+        'served',
+        'served',
+        'served',
+      ]);
+      expect(served).toEqual(['a', 'b', 'c', 'd', 'late', 'later']);
+    });
+  });
 });
 
 describe('InferenceEngine context window', () => {

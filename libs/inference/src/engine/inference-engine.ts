@@ -25,8 +25,17 @@ interface Sequence {
   nextToken: number;
   cancelled: boolean;
   ignoreEos: boolean;
+  /** Admission rank while waiting for a batch slot: higher first. */
+  priority: number;
+  /** Order of arrival; among equal priorities the earlier request goes first. */
+  arrival: number;
   /** Removes the abort listener once the request is over. */
   detach?: () => void;
+}
+
+/** True when `a` takes a free batch slot before `b`: higher priority first, then first come, first served. */
+function admittedBefore(a: Sequence, b: Sequence): boolean {
+  return a.priority > b.priority || (a.priority === b.priority && a.arrival < b.arrival);
 }
 
 /**
@@ -37,8 +46,12 @@ interface Sequence {
  * forward pass.
  */
 export class InferenceEngine {
+  /** Requests waiting for a batch slot, kept sorted by admittedBefore(). */
   private readonly waiting: Sequence[] = [];
+  /** Taken off the queue while their prompts are prefilled; stats() and the queue bound still count them as waiting. */
+  private prefilling: Sequence[] = [];
   private running: Sequence[] = [];
+  private arrivals = 0;
   private cache: KvCache;
   private loop?: Promise<void>;
   private looping = false;
@@ -117,28 +130,38 @@ export class InferenceEngine {
   }
 
   stats(): { running: number; waiting: number } {
-    return { running: this.running.length, waiting: this.waiting.length };
+    return { running: this.running.length, waiting: this.waiting.length + this.prefilling.length };
   }
 
   /**
-   * Streams the assistant's reply. Throws QueueFullError synchronously when
-   * the waiting queue is full. The last chunk carries finishReason and usage.
-   * Aborting `signal` ends the stream with the signal's reason within one
-   * decode step; breaking out of the loop frees the batch slot the same way.
+   * Streams the assistant's reply. The last chunk carries finishReason and
+   * usage. Aborting `signal` ends the stream with the signal's reason within
+   * one decode step; breaking out of the loop frees the batch slot (or the
+   * place in the queue) the same way.
+   *
+   * `priority` ranks requests waiting for a batch slot: any finite number,
+   * only compared with the others (the miner passes the caller's stake), 0
+   * by default. Free slots go to the highest priority first and, among
+   * equals, to the earliest request. The ranking is strict: a running request
+   * is never preempted, and a waiting one is served only when nothing of a
+   * higher priority waits, however long that takes, so under sustained load
+   * from high priorities low ones wait until their caller's deadline or until
+   * they are displaced. When the queue is full, a request whose priority is
+   * higher than the lowest waiting one takes its place (the one that
+   * arrived last among the lowest), whose stream then fails with
+   * QueueFullError; any other request gets QueueFullError thrown
+   * synchronously.
    */
   generate(
     messages: ChatTurn[],
     sampling: SamplingOptions = {},
     signal?: AbortSignal,
+    priority = 0,
   ): AsyncIterable<GenerationChunk> {
     if (this.closed) throw new InvalidRequestError('engine is closed');
-    // Requests that will take a free batch slot at the next step boundary do not count against the queue.
-    const freeSlots = Math.max(0, this.options.maxBatchSize - this.running.length);
-    if (this.waiting.length >= this.options.maxQueue + freeSlots) {
-      throw new QueueFullError(
-        `inference queue is full (${this.options.maxQueue} requests waiting for a batch slot)`,
-      );
-    }
+    if (!Number.isFinite(priority)) throw new InvalidRequestError('priority must be a finite number');
+    // Refused before any tokenizing, so a saturated engine sheds load cheaply.
+    const displaced = this.makeRoomFor(priority);
     if (
       sampling.maxTokens !== undefined &&
       (!Number.isInteger(sampling.maxTokens) || sampling.maxTokens < 1)
@@ -165,16 +188,20 @@ export class InferenceEngine {
       channel: new ChunkChannel<GenerationChunk>(() => {
         sequence.cancelled = true;
         sequence.detach?.();
+        this.withdraw(sequence);
       }),
       cached: 0,
       nextToken: -1,
       cancelled: false,
       ignoreEos: sampling.ignoreEos === true,
+      priority,
+      arrival: this.arrivals++,
     };
     if (signal) {
       const onAbort = (): void => {
         sequence.cancelled = true;
         sequence.channel.fail(signal.reason);
+        this.withdraw(sequence);
       };
       if (signal.aborted) onAbort();
       else {
@@ -184,7 +211,9 @@ export class InferenceEngine {
       }
     }
     if (!sequence.cancelled) {
-      this.waiting.push(sequence);
+      // Only now that the request is known to be valid does it push another one out.
+      if (displaced) this.displace(displaced);
+      this.enqueue(sequence);
       this.ensureLoop();
     }
     return sequence.channel;
@@ -194,12 +223,62 @@ export class InferenceEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const sequence of [...this.waiting, ...this.running]) {
+    for (const sequence of [...this.waiting, ...this.prefilling, ...this.running]) {
       sequence.cancelled = true;
       sequence.channel.fail(new InvalidRequestError('engine closed'));
     }
+    this.waiting.length = 0;
     await this.loop;
     await this.session.release();
+  }
+
+  /**
+   * Checks the queue bound for a new request: returns the waiting request it
+   * displaces when the queue is full, undefined when there is room, and
+   * throws QueueFullError when it cannot get in.
+   */
+  private makeRoomFor(priority: number): Sequence | undefined {
+    // Requests that will take a free batch slot at the next step boundary do not count against the queue.
+    const freeSlots = Math.max(0, this.options.maxBatchSize - this.running.length);
+    if (this.waiting.length + this.prefilling.length < this.options.maxQueue + freeSlots) return undefined;
+    // The queue is sorted, so its tail is the lowest priority and, among those, the latest arrival.
+    const lowest = this.waiting.at(-1);
+    if (lowest && priority > lowest.priority) return lowest;
+    throw new QueueFullError(
+      `inference queue is full (${this.options.maxQueue} requests waiting for a batch slot)`,
+    );
+  }
+
+  /** Fails a waiting request so that a higher-priority one can take its place; its caller can retry elsewhere. */
+  private displace(sequence: Sequence): void {
+    this.withdraw(sequence);
+    sequence.cancelled = true;
+    sequence.detach?.();
+    sequence.channel.fail(
+      new QueueFullError('displaced from the inference queue by a higher-priority request'),
+    );
+  }
+
+  /** Where a request belongs in the sorted queue (or is, when it waits there): a binary search. */
+  private queueIndex(sequence: Sequence): number {
+    let low = 0;
+    let high = this.waiting.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (admittedBefore(this.waiting[middle], sequence)) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  private enqueue(sequence: Sequence): void {
+    this.waiting.splice(this.queueIndex(sequence), 0, sequence);
+  }
+
+  /** Removes a cancelled request from the queue at once, so it stops counting against the bound; no-op once it has left the queue. */
+  private withdraw(sequence: Sequence): void {
+    const index = this.queueIndex(sequence);
+    if (this.waiting[index] === sequence) this.waiting.splice(index, 1);
   }
 
   private encodeChat(messages: ChatTurn[]): number[] {
@@ -254,11 +333,20 @@ export class InferenceEngine {
       try {
         this.dropFinished();
         while (this.waiting.length > 0 && this.running.length < this.options.maxBatchSize) {
-          // Requests stay at the head of the queue while their prompts are prefilled, so stats() and the queue bound count them.
-          const { taken, group } = this.nextPrefillGroup();
-          if (group.length === 1) await this.prefillChunked(group[0]);
-          else if (group.length > 1) await this.prefillTogether(group);
-          this.waiting.splice(0, taken);
+          // Taken off the queue in the same synchronous step that picks them: a request
+          // queued during the prefill may go ahead of those still waiting, never of these.
+          this.prefilling = this.takePrefillGroup();
+          try {
+            if (this.prefilling.length === 1) await this.prefillChunked(this.prefilling[0]);
+            else if (this.prefilling.length > 1) await this.prefillTogether(this.prefilling);
+          } catch (error) {
+            // Only a decode step between the chunks of a long prompt throws here, before
+            // that prompt joined the batch: it goes back to its place in the queue.
+            for (const sequence of this.prefilling) if (!sequence.cancelled) this.enqueue(sequence);
+            throw error;
+          } finally {
+            this.prefilling = [];
+          }
         }
         this.dropFinished();
         if (this.running.length > 0) await this.decodeStep();
@@ -275,13 +363,15 @@ export class InferenceEngine {
   }
 
   /**
-   * Picks the requests at the head of the queue to prefill in one forward
+   * Takes the requests at the head of the queue to prefill in one forward
    * pass: as many as there are free batch slots, while the left-padded batch
    * stays within one prefill chunk. A prompt longer than a chunk goes alone
    * and is prefilled chunk by chunk. Half-precision graphs prefill one request
-   * at a time: their fully masked padding rows can overflow to NaN.
+   * at a time: their fully masked padding rows can overflow to NaN. The group
+   * stops at the first request that does not fit, so a lower priority never
+   * overtakes a higher one.
    */
-  private nextPrefillGroup(): { taken: number; group: Sequence[] } {
+  private takePrefillGroup(): Sequence[] {
     const budget = this.options.prefillChunkSize;
     const slots = this.options.maxBatchSize - this.running.length;
     const canBatch = this.session.layout.elementType === 'float32';
@@ -307,7 +397,8 @@ export class InferenceEngine {
       longest = Math.max(longest, length);
       if (length > budget) break;
     }
-    return { taken, group };
+    this.waiting.splice(0, taken);
+    return group;
   }
 
   /** Prefills several prompts in one left-padded forward pass and adds them to the running batch. */
