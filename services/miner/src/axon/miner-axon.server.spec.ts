@@ -16,6 +16,7 @@ interface GenerateCall {
   messages: { role: string; content: string }[];
   sampling: Record<string, unknown>;
   signal: AbortSignal;
+  priority?: number;
 }
 
 describe('MinerAxonServer', () => {
@@ -27,8 +28,13 @@ describe('MinerAxonServer', () => {
   beforeAll(async () => {
     await initCrypto();
     const generation = {
-      async *generate(messages: GenerateCall['messages'], sampling: GenerateCall['sampling'], signal: AbortSignal) {
-        calls.push({ messages, sampling, signal });
+      async *generate(
+        messages: GenerateCall['messages'],
+        sampling: GenerateCall['sampling'],
+        signal: AbortSignal,
+        priority?: number,
+      ) {
+        calls.push({ messages, sampling, signal, priority });
         if (behaviour === 'overloaded') throw new AppError(ErrorCode.Overloaded, 'miner queue is full');
         if (behaviour === 'hang') {
           await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
@@ -85,6 +91,11 @@ describe('MinerAxonServer', () => {
       { role: 'user', content: 'Hi' },
     ]);
     expect(calls[0].sampling).toEqual({ maxTokens: 5, temperature: 0.5, seed: 7 });
+  });
+
+  it("queues the generation with the caller's stake as its priority", async () => {
+    await new Dendrite(validator()).stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] }).collect();
+    expect(calls[0].priority).toBe(1000);
   });
 
   it('answers 403 to a caller the policy does not admit, without generating', async () => {

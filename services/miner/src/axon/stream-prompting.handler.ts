@@ -40,7 +40,7 @@ export class StreamPromptingHandler implements StreamingHandler<StreamPromptingF
   private async *stream(ctx: ForwardContext<StreamPromptingFields>): AsyncGenerator<string> {
     const { messages, sampling } = streamPromptingToChat(ctx.fields);
     try {
-      for await (const chunk of this.generation.generate(messages, sampling, ctx.signal)) {
+      for await (const chunk of this.generation.generate(messages, sampling, ctx.signal, ctx.priority)) {
         if (chunk.text) yield chunk.text;
       }
     } catch (error) {

@@ -67,7 +67,7 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
   });
   private readonly requests = counter({
     name: `${METRIC}requests_total`,
-    help: 'Generation requests by outcome',
+    help: 'Generation requests by outcome (ok, cancelled, rejected, displaced, error)',
     labelNames: ['outcome'],
   });
 
@@ -99,21 +99,30 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Streams one generation. Throws AppError(Overloaded) at once when the
-   * queue is full; aborting `signal` stops the generation within one step.
+   * Streams one generation. `priority` is the caller's rank for a batch slot
+   * when requests wait (its stake; see CallerPolicy). Throws
+   * AppError(Overloaded) at once when the queue is full of requests of at
+   * least this priority, and later, before any chunk, when a higher-priority
+   * request displaces this one from the queue; aborting `signal` stops the
+   * generation within one step.
    */
   async *generate(
     messages: ChatTurn[],
     sampling: SamplingOptions,
     signal: AbortSignal,
+    priority = 0,
   ): AsyncGenerator<GenerationChunk> {
     if (!this.engine || !this.warm) throw new AppError(ErrorCode.Unavailable, 'model is still loading');
     const started = process.hrtime.bigint();
     let last = started;
     let first = true;
     let outcome = 'error';
+    let queued = false;
     try {
-      for await (const chunk of this.engine.generate(messages, sampling, signal)) {
+      const stream = this.engine.generate(messages, sampling, signal, priority);
+      // From here a QueueFullError means a higher-priority request took this one's place.
+      queued = true;
+      for await (const chunk of stream) {
         const now = process.hrtime.bigint();
         if (chunk.tokenIds.length > 0) {
           if (first) {
@@ -133,8 +142,12 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
       this.e2e.observe(Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       if (error instanceof QueueFullError) {
-        outcome = 'rejected';
-        throw new AppError(ErrorCode.Overloaded, 'miner queue is full', { retryAfterSeconds: 1 });
+        outcome = queued ? 'displaced' : 'rejected';
+        throw new AppError(
+          ErrorCode.Overloaded,
+          queued ? 'miner queue is full; a caller with more stake took this place' : 'miner queue is full',
+          { retryAfterSeconds: 1 },
+        );
       }
       if (signal.aborted) {
         outcome = 'cancelled';

@@ -114,8 +114,8 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
       call.on('cancelled', onCancel);
       const timer = setTimeout(() => abort.abort(), this.config.requestTimeoutMs);
       try {
-        const { messages, sampling } = this.admit(call);
-        for await (const chunk of this.generation.generate(messages, sampling, abort.signal)) {
+        const { messages, sampling, priority } = this.admit(call);
+        for await (const chunk of this.generation.generate(messages, sampling, abort.signal, priority)) {
           if (abort.signal.aborted) break;
           const response: minerV1.GenerateResponse = {
             textDelta: chunk.text,
@@ -147,7 +147,10 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
     });
   }
 
-  /** Authentication, then permission, then validation: nothing is generated for a caller that fails any. */
+  /**
+   * Authentication, then permission, then validation: nothing is generated for a caller that fails any.
+   * The caller's priority (its stake) ranks the request while it waits for a batch slot.
+   */
   private admit(call: ServerWritableStream<ReceivedRequest, minerV1.GenerateResponse>) {
     const received = call.request;
     const { auth, timeoutSeconds } = authFromMetadata((key) => firstValue(call.metadata, key));
@@ -157,10 +160,10 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
       if (error instanceof AuthError) throw new AppError(ErrorCode.Unauthenticated, error.message);
       throw error;
     }
-    this.policy.admit(auth.dendriteHotkey!);
+    const priority = this.policy.admit(auth.dendriteHotkey!);
     if (!received.request)
       throw new AppError(ErrorCode.InvalidRequest, `request could not be decoded: ${received.decodeError}`);
-    return toEngineInput(received.request, 32_768);
+    return { ...toEngineInput(received.request, 32_768), priority };
   }
 
   async onApplicationShutdown(): Promise<void> {
