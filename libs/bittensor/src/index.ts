@@ -14,3 +14,8 @@ export * from './epistula/epistula';
 export * from './weights/weight-utils';
 export * from './chain/axon-info';
 export * from './wallet/service-hotkey';
+export * from './timelock/quicknet';
+export * from './timelock/tlock';
+export * from './timelock/weights-payload';
+export * from './timelock/reveal-round';
+export * from './timelock/weights-commit';
