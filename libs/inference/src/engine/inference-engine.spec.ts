@@ -242,6 +242,46 @@ describe('InferenceEngine', () => {
       expect(served).toEqual(['high a', 'high b', 'middle', 'low a', 'low b', 'background']);
     });
 
+    it('keeps the order of many mixed priorities, some withdrawn, in a queue filled to the bound', async () => {
+      // 40 requests, 5 priorities in a scrambled order, every seventh aborted while it waits.
+      const requests = Array.from({ length: 40 }, (_, index) => ({
+        name: `r${index}`,
+        priority: (index * 7) % 5,
+      }));
+      const aborted = (index: number) => index % 7 === 3;
+      const controllers = requests.map(() => new AbortController());
+      const many = await InferenceEngine.load(modelDir, { maxBatchSize: 1, maxQueue: 40 });
+      try {
+        // Queued right as the first token of the request in the slot arrives: it no longer counts as waiting.
+        const holder = many
+          .generate(chat('hold'), { temperature: 0, maxTokens: 1000, ignoreEos: true })
+          [Symbol.asyncIterator]();
+        await holder.next();
+        const order: string[] = [];
+        const failures: string[] = [];
+        const outcomes = requests.map(({ name, priority }, index) =>
+          collect(many.generate(chat(name), { maxTokens: 1 }, controllers[index].signal, priority)).then(
+            () => order.push(name),
+            (error: Error) => failures.push(`${name} ${error.name}`),
+          ),
+        );
+        requests.forEach((_, index) => aborted(index) && controllers[index].abort());
+        expect(many.stats()).toEqual({ running: 1, waiting: 40 - 6 });
+        await holder.return!();
+        await Promise.all(outcomes);
+        expect(failures).toEqual(
+          ['r3', 'r10', 'r17', 'r24', 'r31', 'r38'].map((name) => `${name} AbortError`),
+        );
+        const expected = requests
+          .filter((_, index) => !aborted(index))
+          .sort((a, b) => b.priority - a.priority) // stable, as the queue must be
+          .map(({ name }) => name);
+        expect(order).toEqual(expected);
+      } finally {
+        await many.close();
+      }
+    });
+
     it('lets a higher priority displace the last of the lowest when the queue is full, and refuses any other', async () => {
       const release = await occupySlot();
       const outcomes = {

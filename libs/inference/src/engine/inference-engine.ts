@@ -48,7 +48,7 @@ function admittedBefore(a: Sequence, b: Sequence): boolean {
 export class InferenceEngine {
   /** Requests waiting for a batch slot, kept sorted by admittedBefore(). */
   private readonly waiting: Sequence[] = [];
-  /** Taken off the queue while their prompts are prefilled; stats() and the queue bound still count them as waiting. */
+  /** Taken off the queue for the prefill in progress; see queued(). */
   private prefilling: Sequence[] = [];
   private running: Sequence[] = [];
   private arrivals = 0;
@@ -130,7 +130,7 @@ export class InferenceEngine {
   }
 
   stats(): { running: number; waiting: number } {
-    return { running: this.running.length, waiting: this.waiting.length + this.prefilling.length };
+    return { running: this.running.length, waiting: this.queued() };
   }
 
   /**
@@ -240,7 +240,7 @@ export class InferenceEngine {
   private makeRoomFor(priority: number): Sequence | undefined {
     // Requests that will take a free batch slot at the next step boundary do not count against the queue.
     const freeSlots = Math.max(0, this.options.maxBatchSize - this.running.length);
-    if (this.waiting.length + this.prefilling.length < this.options.maxQueue + freeSlots) return undefined;
+    if (this.queued() < this.options.maxQueue + freeSlots) return undefined;
     // The queue is sorted, so its tail is the lowest priority and, among those, the latest arrival.
     const lowest = this.waiting.at(-1);
     if (lowest && priority > lowest.priority) return lowest;
@@ -249,14 +249,33 @@ export class InferenceEngine {
     );
   }
 
+  /**
+   * Requests without a batch slot yet, as stats() and the queue bound count
+   * them: those in the queue and those whose prompts are being prefilled. A
+   * request stops counting the moment its prompt is in the cache (it joins
+   * the batch or finishes) or it ends, not when the prefill step returns a
+   * few microtasks later: by then its caller may have sent a new request.
+   */
+  private queued(): number {
+    let prefilling = 0;
+    for (const sequence of this.prefilling) if (!sequence.cancelled && sequence.cached === 0) prefilling++;
+    return this.waiting.length + prefilling;
+  }
+
   /** Fails a waiting request so that a higher-priority one can take its place; its caller can retry elsewhere. */
   private displace(sequence: Sequence): void {
     this.withdraw(sequence);
-    sequence.cancelled = true;
-    sequence.detach?.();
-    sequence.channel.fail(
+    this.fail(
+      sequence,
       new QueueFullError('displaced from the inference queue by a higher-priority request'),
     );
+  }
+
+  /** Ends a request with an error; the scheduler drops it at its next step. */
+  private fail(sequence: Sequence, error: unknown): void {
+    sequence.cancelled = true;
+    sequence.detach?.();
+    sequence.channel.fail(error);
   }
 
   /** Where a request belongs in the sorted queue (or is, when it waits there): a binary search. */
@@ -352,7 +371,7 @@ export class InferenceEngine {
         if (this.running.length > 0) await this.decodeStep();
       } catch (error) {
         // A failed forward pass leaves the batch cache unusable: fail its requests, keep serving new ones.
-        for (const sequence of this.running) sequence.channel.fail(error);
+        for (const sequence of this.running) this.fail(sequence, error);
         this.running = [];
         this.cache = emptyKvCache(this.session.layout, 0);
       }
@@ -428,7 +447,7 @@ export class InferenceEngine {
         past: emptyKvCache(this.session.layout, batch),
       });
     } catch (error) {
-      for (const sequence of group) sequence.channel.fail(error);
+      for (const sequence of group) this.fail(sequence, error);
       return;
     }
     const joining: { sequence: Sequence; row: number }[] = [];
@@ -472,7 +491,7 @@ export class InferenceEngine {
         past = result.present;
         lastLogits = result.lastLogits[0];
       } catch (error) {
-        sequence.channel.fail(error);
+        this.fail(sequence, error);
         return;
       }
     }
