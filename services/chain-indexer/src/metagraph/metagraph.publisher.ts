@@ -26,6 +26,8 @@ const CAS_ATTEMPTS = 5;
 export class MetagraphPublisher {
   private readonly log = rootLogger().child({ component: 'metagraph-publisher' });
   private readonly latestByNetuid = new Map<number, MetagraphSnapshot>();
+  /** The KV entry this process last wrote per netuid: the next update needs no read first. */
+  private readonly written = new Map<number, { block: number; revision: number }>();
   private readonly blockGauge = gauge({
     name: 'chattensor_metagraph_block',
     help: 'Block (or local revision) of the latest published metagraph snapshot',
@@ -70,6 +72,51 @@ export class MetagraphPublisher {
     const kv = await this.bucket();
     const key = metagraphKey(parsed.netuid);
     const data = encodeJson(parsed);
+    const written = await this.writeKv(kv, key, parsed, data);
+    if (!written) return false;
+    this.remember(parsed);
+    this.nats.nc.publish(Subjects.metagraph(parsed.netuid), data);
+    // The Redis copy is a fallback for restarts: consumers are not kept waiting for it.
+    // Commands on one connection run in order, so the copy never goes back to an older block.
+    this.redis.client
+      .set(redisKey('chain-indexer', 'metagraph', parsed.netuid), Buffer.from(data))
+      .catch((error: unknown) =>
+        this.log.warn(
+          { netuid: parsed.netuid, block: parsed.block, err: (error as Error).message },
+          'could not copy the snapshot to Redis',
+        ),
+      );
+    this.blockGauge.set({ netuid: String(parsed.netuid) }, parsed.block);
+    const roles = { miner: 0, validator: 0 };
+    for (const neuron of parsed.neurons) roles[neuron.validatorPermit ? 'validator' : 'miner']++;
+    for (const [role, count] of Object.entries(roles))
+      this.neuronsGauge.set({ netuid: String(parsed.netuid), role }, count);
+    this.log.info(
+      { netuid: parsed.netuid, block: parsed.block, neurons: parsed.neurons.length },
+      'metagraph published',
+    );
+    return true;
+  }
+
+  /**
+   * Compare-and-set on the KV revision. Right after this process's own write
+   * it updates against the revision it wrote; when that fails (another writer,
+   * a restarted bucket) or nothing is known, it reads the entry and decides
+   * again. False when the bucket already holds the same or a newer block.
+   */
+  private async writeKv(kv: KV, key: string, parsed: MetagraphSnapshot, data: Uint8Array): Promise<boolean> {
+    const mine = this.written.get(parsed.netuid);
+    if (mine && mine.block < parsed.block) {
+      try {
+        this.written.set(parsed.netuid, {
+          block: parsed.block,
+          revision: await kv.update(key, data, mine.revision),
+        });
+        return true;
+      } catch {
+        this.written.delete(parsed.netuid);
+      }
+    }
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const current = await this.readKv(parsed.netuid);
       if (current && current.snapshot.block >= parsed.block) {
@@ -81,30 +128,15 @@ export class MetagraphPublisher {
         return false;
       }
       try {
-        if (current) await kv.update(key, data, current.revision);
-        else await kv.create(key, data);
-        break;
+        const revision = current ? await kv.update(key, data, current.revision) : await kv.create(key, data);
+        this.written.set(parsed.netuid, { block: parsed.block, revision });
+        return true;
       } catch (error) {
         // Another writer got there first: re-read and decide again.
         if (attempt === CAS_ATTEMPTS - 1) throw error;
       }
     }
-    this.remember(parsed);
-    await this.redis.client.set(
-      redisKey('chain-indexer', 'metagraph', parsed.netuid),
-      JSON.stringify(parsed),
-    );
-    this.nats.nc.publish(Subjects.metagraph(parsed.netuid), data);
-    this.blockGauge.set({ netuid: String(parsed.netuid) }, parsed.block);
-    const roles = { miner: 0, validator: 0 };
-    for (const neuron of parsed.neurons) roles[neuron.validatorPermit ? 'validator' : 'miner']++;
-    for (const [role, count] of Object.entries(roles))
-      this.neuronsGauge.set({ netuid: String(parsed.netuid), role }, count);
-    this.log.info(
-      { netuid: parsed.netuid, block: parsed.block, neurons: parsed.neurons.length },
-      'metagraph published',
-    );
-    return true;
+    return false;
   }
 
   get netuid(): number {
