@@ -54,6 +54,8 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
   private lastProcessedAt = 0;
   private finalizedHead = 0;
   private headSeenAt = new Map<number, number>();
+  /** Hashes of announced finalized heads: the block after the last processed one needs no lookup. */
+  private headHashes = new Map<number, string>();
   private unsubscribe?: () => void;
   private draining?: Promise<void>;
   private pendingDrain = false;
@@ -116,6 +118,7 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
     this.unsubscribe = await session.api.rpc.chain.subscribeFinalizedHeads((header) => {
       const number = header.number.toNumber();
       if (!this.headSeenAt.has(number)) this.headSeenAt.set(number, performance.now());
+      this.headHashes.set(number, header.hash.toHex());
       this.finalizedHead = Math.max(this.finalizedHead, number);
       this.metrics.finalizedHead.set(this.finalizedHead);
       this.updateLag();
@@ -151,11 +154,16 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
     for (let number = from; number <= head; number++) {
       if (this.connection.current !== session) return;
       try {
-        const hash = (await session.api.rpc.chain.getBlockHash(number)).toHex();
+        const hash =
+          this.headHashes.get(number) ?? (await session.api.rpc.chain.getBlockHash(number)).toHex();
         await this.processBlock(session, { number, hash });
       } catch (error) {
         // Left unprocessed: the next head (or the next session) retries from here.
-        this.log.error({ block: number, err: (error as Error).message }, 'could not process finalized block');
+        const ended = this.connection.current !== session;
+        this.log[ended ? 'info' : 'error'](
+          { block: number, err: (error as Error).message },
+          ended ? 'connection ended while processing a finalized block' : 'could not process finalized block',
+        );
         return;
       }
     }
@@ -164,6 +172,7 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
   private async processBlock(session: ChainSession, block: BlockRef): Promise<void> {
     const delegateHotkey = this.config.delegateHotkey;
     for (const netuid of this.config.netuids) {
+      const readStarted = performance.now();
       const read = await this.reader.read(session.api, block, netuid, delegateHotkey);
       if (!read) {
         if (!this.fingerprints.has(netuid) || this.fingerprints.get(netuid) !== 'absent') {
@@ -172,22 +181,31 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
         }
         continue;
       }
+      const publishStarted = performance.now();
       const fingerprint = snapshotFingerprint(read.snapshot);
       if (this.fingerprints.get(netuid) === fingerprint) continue;
       await this.publisher.publish(read.snapshot);
+      const published = performance.now();
       this.fingerprints.set(netuid, fingerprint);
+      const stage = this.metrics.snapshotStage;
+      stage.observe({ stage: 'chain' }, read.timings.chainMs / 1000);
+      stage.observe({ stage: 'decode' }, read.timings.decodeMs / 1000);
+      // Fingerprinting counts with publishing: both are the indexer's own work after the snapshot is built.
+      stage.observe({ stage: 'publish' }, (published - publishStarted) / 1000);
       const seen = this.headSeenAt.get(block.number);
       if (seen !== undefined) {
+        stage.observe({ stage: 'wait' }, Math.max(0, readStarted - seen) / 1000);
         this.metrics.snapshotLatency.observe(
           { netuid: String(netuid), source: read.source },
-          (performance.now() - seen) / 1000,
+          (published - seen) / 1000,
         );
       }
     }
     this.lastProcessed = block.number;
     this.lastProcessedAt = Date.now();
-    this.headSeenAt.delete(block.number);
-    for (const key of this.headSeenAt.keys()) if (key < block.number) this.headSeenAt.delete(key);
+    for (const seen of [this.headSeenAt, this.headHashes]) {
+      for (const key of seen.keys()) if (key <= block.number) seen.delete(key);
+    }
     this.metrics.blockHeight.set(block.number);
     this.updateLag();
     for (const listener of this.listeners) {

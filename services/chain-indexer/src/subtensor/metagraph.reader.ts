@@ -9,6 +9,7 @@ import type {
   Neuron,
 } from '@chattensor/protocol';
 import { intToIp } from '@chattensor/bittensor';
+import { BlockCalls } from './block-calls';
 import { account, big, bool, field, list, num, raoToTao, u16Fraction, unwrap } from './chain-values.util';
 
 type At = ApiDecoration<'promise'>;
@@ -24,6 +25,8 @@ export type MetagraphSource = 'runtime:get_metagraph' | 'runtime:get_neurons_lit
 export interface ReadResult {
   snapshot: MetagraphSnapshot;
   source: MetagraphSource;
+  /** Where the time went: waiting for the node, and turning its answers into the snapshot. */
+  timings: { chainMs: number; decodeMs: number };
 }
 
 /**
@@ -46,6 +49,11 @@ export class MetagraphReader {
     netuid: number,
     delegateHotkey?: string,
   ): Promise<ReadResult | undefined> {
+    if (this.preference === 'auto') {
+      const fast = await this.readViaMetagraphApi(api, block, netuid, delegateHotkey);
+      if (fast !== FALL_BACK) return fast;
+    }
+    const started = performance.now();
     const at = await api.at(block.hash);
     // Independent reads in flight together: the node answers them in parallel.
     const [read, delegate, alphaPrice] = await Promise.all([
@@ -54,19 +62,63 @@ export class MetagraphReader {
       this.readAlphaPrice(at, netuid),
     ]);
     if (!read) return undefined;
-    const snapshot: MetagraphSnapshot = {
-      v: 1,
+    const snapshot = buildSnapshot(block, netuid, read.neurons, read.hyperparameters, delegate, alphaPrice);
+    // Decoding is interleaved with the reads on these paths: all of it counts as chain time.
+    return { snapshot, source: read.source, timings: { chainMs: performance.now() - started, decodeMs: 0 } };
+  }
+
+  /**
+   * `get_metagraph` and everything that rides along with it, all requested at
+   * once at the block's hash with the connection's registry (see
+   * `BlockCalls`). Falls back to the `api.at` path when the runtime lacks
+   * `get_metagraph` or the block runs another runtime than the registry's.
+   */
+  private async readViaMetagraphApi(
+    api: ApiPromise,
+    block: BlockRef,
+    netuid: number,
+    delegateHotkey?: string,
+  ): Promise<ReadResult | undefined | typeof FALL_BACK> {
+    const started = performance.now();
+    const calls = new BlockCalls(api, block.hash);
+    if (!calls.has('subnetInfoRuntimeApi', 'getMetagraph')) return FALL_BACK;
+    const [sameRuntime, metagraphAnswer, trustAnswer, delegateAnswer, priceAnswer] = await Promise.all([
+      calls.sameRuntime(),
+      calls.call('subnetInfoRuntimeApi', 'getMetagraph', netuid),
+      // Spec 293's metagraph lacks validator trust; read alongside, used only when it is missing.
+      calls.hasStorage('subtensorModule', 'validatorTrust')
+        ? calls.query('subtensorModule', 'validatorTrust', netuid)
+        : undefined,
+      delegateHotkey && calls.has('delegateInfoRuntimeApi', 'getDelegate')
+        ? calls.call('delegateInfoRuntimeApi', 'getDelegate', delegateHotkey)
+        : undefined,
+      calls.has('swapRuntimeApi', 'currentAlphaPrice')
+        ? calls.call('swapRuntimeApi', 'currentAlphaPrice', netuid)
+        : undefined,
+    ]);
+    if (!sameRuntime) return FALL_BACK;
+    // A runtime with get_delegate but the hotkey's delegation read by storage would be new: use the slow path then.
+    if (delegateHotkey && !delegateAnswer) return FALL_BACK;
+    const decodeStarted = performance.now();
+    const metagraph = unwrap(metagraphAnswer());
+    if (!metagraph) return undefined;
+    const validatorTrust = field(metagraph, 'validatorTrust') ? undefined : list(trustAnswer?.());
+    const delegateInfo = delegateAnswer ? unwrap(delegateAnswer()) : undefined;
+    const priceRao = priceAnswer ? big(priceAnswer()) : undefined;
+    const snapshot = buildSnapshot(
+      block,
       netuid,
-      mode: 'subtensor',
-      block: block.number,
-      blockHash: block.hash,
-      updatedAt: Date.now(),
-      neurons: read.neurons,
-      hyperparameters: read.hyperparameters,
-      ...(delegate ? { delegate } : {}),
-      ...(alphaPrice !== undefined ? { alphaPrice } : {}),
+      neuronsFromMetagraph(metagraph, validatorTrust),
+      hyperparametersFrom(metagraph),
+      delegateInfo ? delegateFrom(delegateInfo, netuid) : undefined,
+      raoToTao(priceRao),
+    );
+    const done = performance.now();
+    return {
+      snapshot,
+      source: 'runtime:get_metagraph',
+      timings: { chainMs: decodeStarted - started, decodeMs: done - decodeStarted },
     };
-    return { snapshot, source: read.source };
   }
 
   private async readSubnet(
@@ -90,13 +142,16 @@ export class MetagraphReader {
     const neuronApi = this.preference === 'auto' ? at.call.neuronInfoRuntimeApi : undefined;
     if (neuronApi?.getNeuronsLite) {
       if (!(await this.subnetExists(at, netuid))) return undefined;
-      const lite = list(await neuronApi.getNeuronsLite(netuid));
-      const registeredAt = await this.registrationBlocks(at, netuid, lite.length);
-      const hyper =
+      const readLite = async () => {
+        const lite = list(await neuronApi.getNeuronsLite(netuid));
+        return { lite, registeredAt: await this.registrationBlocks(at, netuid, lite.length) };
+      };
+      const readHyper = async () =>
         (subnetApi?.getSubnetHyperparamsV2
           ? unwrap(await subnetApi.getSubnetHyperparamsV2(netuid))
           : undefined) ??
         (subnetApi?.getSubnetHyperparams ? unwrap(await subnetApi.getSubnetHyperparams(netuid)) : undefined);
+      const [{ lite, registeredAt }, hyper] = await Promise.all([readLite(), readHyper()]);
       return {
         neurons: lite.map((n) => neuronFromLite(n, registeredAt)),
         hyperparameters: hyper
@@ -106,11 +161,11 @@ export class MetagraphReader {
       };
     }
     if (!(await this.subnetExists(at, netuid))) return undefined;
-    return {
-      neurons: await this.neuronsFromStorage(at, netuid),
-      hyperparameters: await this.hyperparametersFromStorage(at, netuid),
-      source: 'storage',
-    };
+    const [neurons, hyperparameters] = await Promise.all([
+      this.neuronsFromStorage(at, netuid),
+      this.hyperparametersFromStorage(at, netuid),
+    ]);
+    return { neurons, hyperparameters, source: 'storage' };
   }
 
   private async subnetExists(at: At, netuid: number): Promise<boolean> {
@@ -132,16 +187,7 @@ export class MetagraphReader {
 
   private async neuronsFromStorage(at: At, netuid: number): Promise<Neuron[]> {
     const q = at.query.subtensorModule;
-    const keys = q.keys ? await q.keys.entries(netuid) : [];
-    const hotkeys = new Map<number, string>();
-    for (const [key, value] of keys) {
-      const uid = num(key.args[1]);
-      const hotkey = account(value);
-      if (uid !== undefined && hotkey) hotkeys.set(uid, hotkey);
-    }
-    const n = hotkeys.size === 0 ? 0 : Math.max(...hotkeys.keys()) + 1;
-    const vectors: Record<string, Codec[] | undefined> = {};
-    for (const item of [
+    const vectorItems = [
       'active',
       'incentive',
       'dividends',
@@ -152,16 +198,30 @@ export class MetagraphReader {
       'validatorTrust',
       'validatorPermit',
       'lastUpdate',
-    ]) {
-      vectors[item] = await this.storageVector(at, item, netuid);
+    ];
+    const [keys, vectorValues] = await Promise.all([
+      q.keys ? q.keys.entries(netuid) : Promise.resolve([]),
+      Promise.all(vectorItems.map((item) => this.storageVector(at, item, netuid))),
+    ]);
+    const hotkeys = new Map<number, string>();
+    for (const [key, value] of keys) {
+      const uid = num(key.args[1]);
+      const hotkey = account(value);
+      if (uid !== undefined && hotkey) hotkeys.set(uid, hotkey);
     }
-    const registeredAt = await this.registrationBlocks(at, netuid, n);
+    const n = hotkeys.size === 0 ? 0 : Math.max(...hotkeys.keys()) + 1;
+    const vectors: Record<string, Codec[] | undefined> = Object.fromEntries(
+      vectorItems.map((item, i) => [item, vectorValues[i]]),
+    );
     const hotkeyList = Array.from({ length: n }, (_, uid) => hotkeys.get(uid) ?? '');
-    const coldkeys = q.owner ? await at.queryMulti(hotkeyList.map((h) => [q.owner, h])) : [];
-    const axons = q.axons ? await at.queryMulti(hotkeyList.map((h) => [q.axons, [netuid, h]])) : [];
-    const alpha = q.totalHotkeyAlpha
-      ? await at.queryMulti(hotkeyList.map((h) => [q.totalHotkeyAlpha, [h, netuid]]))
-      : [];
+    const [registeredAt, coldkeys, axons, alpha] = await Promise.all([
+      this.registrationBlocks(at, netuid, n),
+      q.owner ? at.queryMulti(hotkeyList.map((h) => [q.owner, h])) : Promise.resolve([]),
+      q.axons ? at.queryMulti(hotkeyList.map((h) => [q.axons, [netuid, h]])) : Promise.resolve([]),
+      q.totalHotkeyAlpha
+        ? at.queryMulti(hotkeyList.map((h) => [q.totalHotkeyAlpha, [h, netuid]]))
+        : Promise.resolve([]),
+    ]);
     const at16 = (item: string, uid: number) => num(vectors[item]?.[uid]);
     return hotkeyList.map((hotkey, uid) => {
       const alphaStake = raoToTao(big(alpha[uid]));
@@ -245,6 +305,30 @@ export class MetagraphReader {
     // TAO (in rao) per one alpha (10^9 rao of alpha).
     return raoToTao(big(await swap.currentAlphaPrice(netuid)));
   }
+}
+
+const FALL_BACK = Symbol('fall back to api.at');
+
+function buildSnapshot(
+  block: BlockRef,
+  netuid: number,
+  neurons: Neuron[],
+  hyperparameters: Hyperparameters,
+  delegate: DelegateInfo | undefined,
+  alphaPrice: number | undefined,
+): MetagraphSnapshot {
+  return {
+    v: 1,
+    netuid,
+    mode: 'subtensor',
+    block: block.number,
+    blockHash: block.hash,
+    updatedAt: Date.now(),
+    neurons,
+    hyperparameters,
+    ...(delegate ? { delegate } : {}),
+    ...(alphaPrice !== undefined ? { alphaPrice } : {}),
+  };
 }
 
 /** Drops undefined properties so optional fields are absent, not `undefined`. */

@@ -76,6 +76,17 @@ export class SubtensorMetrics {
         registers: [metricsRegistry],
       }),
   );
+  readonly snapshotStage = shared(
+    'chattensor_chain_snapshot_stage_seconds',
+    () =>
+      new Histogram({
+        name: 'chattensor_chain_snapshot_stage_seconds',
+        help: 'Parts of the snapshot latency: wait (head notification to reads sent), chain (node answering), decode, publish',
+        labelNames: ['stage'],
+        buckets: LATENCY_BUCKETS,
+        registers: [metricsRegistry],
+      }),
+  );
   readonly extrinsics = shared(
     'chattensor_chain_extrinsics_total',
     () =>
