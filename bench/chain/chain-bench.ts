@@ -14,12 +14,42 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'nats';
-import { connectHarness, createSubnet, send, TAO } from './dev-chain';
+import { WsProvider, type ApiPromise } from '@polkadot/api';
+import { u8aToHex } from '@polkadot/util';
+import { connectHarness, createSubnet, send, TAO, type SubnetSetup } from './dev-chain';
 
 const root = resolve(__dirname, '../../..');
 const endpoint = process.env.SUBTENSOR_WS;
 const blocks = Number(process.env.BENCH_BLOCKS ?? 20);
 const uids = Number(process.env.BENCH_UIDS ?? 256);
+const rawBlocks = Number(process.env.BENCH_RAW_BLOCKS ?? 10);
+
+type Stages = Map<string, { sum: number; count: number }>;
+
+/** Sums and counts of the indexer's `chattensor_chain_snapshot_stage_seconds` histogram. */
+async function scrapeStages(httpPort: number): Promise<Stages> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const stages: Stages = new Map();
+  for (const match of text.matchAll(
+    /^chattensor_chain_snapshot_stage_seconds_(sum|count)\{stage="(\w+)"\} (\S+)$/gm,
+  )) {
+    const entry = stages.get(match[2]) ?? { sum: 0, count: 0 };
+    entry[match[1] as 'sum' | 'count'] = Number(match[3]);
+    stages.set(match[2], entry);
+  }
+  return stages;
+}
+
+/** Mean ms per stage between two scrapes (so the first, start-up snapshot is left out). */
+function stageMeans(before: Stages, after: Stages): Record<string, number> {
+  const means: Record<string, number> = {};
+  for (const [stage, { sum, count }] of after) {
+    const earlier = before.get(stage) ?? { sum: 0, count: 0 };
+    if (count > earlier.count)
+      means[`${stage}_ms`] = Math.round(((sum - earlier.sum) / (count - earlier.count)) * 10_000) / 10;
+  }
+  return means;
+}
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -32,18 +62,28 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startInfra(dir: string): Promise<{ natsUrl: string; redisUrl: string; children: ChildProcess[] }> {
+async function startInfra(
+  dir: string,
+): Promise<{ natsUrl: string; redisUrl: string; children: ChildProcess[] }> {
   const children: ChildProcess[] = [];
   let natsUrl = process.env.NATS_URL;
   let redisUrl = process.env.REDIS_URL;
   if (!natsUrl) {
     const port = await freePort();
-    children.push(spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'nats')], { stdio: 'ignore' }));
+    children.push(
+      spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'nats')], {
+        stdio: 'ignore',
+      }),
+    );
     natsUrl = `nats://127.0.0.1:${port}`;
   }
   if (!redisUrl) {
     const port = await freePort();
-    children.push(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir], { stdio: 'ignore' }));
+    children.push(
+      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir], {
+        stdio: 'ignore',
+      }),
+    );
     redisUrl = `redis://127.0.0.1:${port}`;
   }
   return { natsUrl, redisUrl, children };
@@ -63,13 +103,18 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const subnet = await createSubnet(h, { miners: uids - 1, tempo: 360, tag: `bench-${Date.now()}` });
     const n = (await h.api.query.subtensorModule.subnetworkN(subnet.netuid)).toString();
-    console.log(`subnet ${subnet.netuid} with ${n} uids set up in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    console.log(
+      `subnet ${subnet.netuid} with ${n} uids set up in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    );
 
     const nc = await connect({ servers: infra.natsUrl });
     const publishedAt = new Map<number, number>();
     nc.subscribe(`chain.metagraph.${subnet.netuid}`, {
       callback: (_error, message) => {
-        const snapshot = JSON.parse(new TextDecoder().decode(message.data)) as { block: number; neurons: unknown[] };
+        const snapshot = JSON.parse(new TextDecoder().decode(message.data)) as {
+          block: number;
+          neurons: unknown[];
+        };
         if (!publishedAt.has(snapshot.block)) publishedAt.set(snapshot.block, performance.now());
       },
     });
@@ -79,6 +124,7 @@ async function main(): Promise<void> {
       if (!finalizedAt.has(number)) finalizedAt.set(number, performance.now());
     });
 
+    const httpPort = await freePort();
     indexer = spawn(process.execPath, [join(root, 'dist/services/chain-indexer/src/main.js')], {
       env: {
         ...process.env,
@@ -87,7 +133,7 @@ async function main(): Promise<void> {
         SUBTENSOR_WS: endpoint,
         NATS_URL: infra.natsUrl,
         REDIS_URL: infra.redisUrl,
-        HTTP_PORT: String(await freePort()),
+        HTTP_PORT: String(httpPort),
         INDEXER_GRPC_PORT: String(await freePort()),
         LOG_LEVEL: 'warn',
       },
@@ -102,17 +148,30 @@ async function main(): Promise<void> {
       }
     };
     await waitUntil(() => publishedAt.size > 0, 120_000, 'the first snapshot');
+    const stagesBefore = await scrapeStages(httpPort);
 
     const latencies: number[] = [];
     for (let i = 0; i < blocks; i++) {
       // A stake change makes the snapshot differ, so every block is published.
-      await send(h.api, h.api.tx.subtensorModule.addStake(subnet.validator.address, subnet.netuid, TAO), subnet.owner);
+      await send(
+        h.api,
+        h.api.tx.subtensorModule.addStake(subnet.validator.address, subnet.netuid, TAO),
+        subnet.owner,
+      );
       const head = (await h.api.rpc.chain.getHeader()).number.toNumber();
-      await waitUntil(() => publishedAt.has(head) && finalizedAt.has(head), 30_000, `snapshot of block ${head}`);
+      await waitUntil(
+        () => publishedAt.has(head) && finalizedAt.has(head),
+        30_000,
+        `snapshot of block ${head}`,
+      );
       latencies.push(publishedAt.get(head)! - finalizedAt.get(head)!);
     }
+    const stages = stageMeans(stagesBefore, await scrapeStages(httpPort));
     unsubscribe();
     await nc.drain();
+    indexer.kill('SIGTERM');
+    indexer = undefined;
+    const raw = await rawCalls(h.api, subnet, rawBlocks);
     const sorted = [...latencies].sort((a, b) => a - b);
     const result = {
       uids: Number(n),
@@ -121,6 +180,8 @@ async function main(): Promise<void> {
       p95_ms: Math.round(percentile(sorted, 0.95)),
       max_ms: Math.round(sorted.at(-1)!),
       within_1s: latencies.filter((l) => l <= 1000).length,
+      indexer_stage_means: stages,
+      raw_calls: raw,
       cpus: cpus().length,
       cpu: cpus()[0]?.model,
     };
@@ -131,6 +192,65 @@ async function main(): Promise<void> {
     for (const child of infra.children) child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The node's share, without the indexer: at fresh blocks (the same stake
+ * change each), the requests the indexer's `get_metagraph` path sends, made
+ * directly over JSON-RPC: all at once as the indexer sends them, then the two
+ * runtime calls one at a time. Nothing is decoded.
+ */
+async function rawCalls(api: ApiPromise, subnet: SubnetSetup, count: number) {
+  if (count <= 0) return undefined;
+  const provider = new WsProvider(endpoint, 2500, {}, 300_000);
+  await provider.isReady;
+  const rpc = (method: string, params: unknown[]) => provider.send<unknown>(method, params);
+  const netuid = u8aToHex(api.registry.createType('u16', subnet.netuid).toU8a());
+  const trustKey = api.query.subtensorModule.validatorTrust.key(subnet.netuid);
+  const timed = async (fn: () => Promise<unknown>) => {
+    const started = performance.now();
+    await fn();
+    return performance.now() - started;
+  };
+  const together: number[] = [];
+  const metagraph: number[] = [];
+  const price: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await send(
+      api,
+      api.tx.subtensorModule.addStake(subnet.validator.address, subnet.netuid, TAO),
+      subnet.owner,
+    );
+    const hash = (await api.rpc.chain.getFinalizedHead()).toHex();
+    together.push(
+      await timed(() =>
+        Promise.all([
+          rpc('state_getRuntimeVersion', [hash]),
+          rpc('state_call', ['SubnetInfoRuntimeApi_get_metagraph', netuid, hash]),
+          rpc('state_getStorage', [trustKey, hash]),
+          rpc('state_call', ['SwapRuntimeApi_current_alpha_price', netuid, hash]),
+        ]),
+      ),
+    );
+    metagraph.push(
+      await timed(() => rpc('state_call', ['SubnetInfoRuntimeApi_get_metagraph', netuid, hash])),
+    );
+    price.push(await timed(() => rpc('state_call', ['SwapRuntimeApi_current_alpha_price', netuid, hash])));
+  }
+  await provider.disconnect();
+  const p50 = (values: number[]) =>
+    Math.round(
+      percentile(
+        [...values].sort((a, b) => a - b),
+        0.5,
+      ),
+    );
+  return {
+    blocks: count,
+    all_at_once_p50_ms: p50(together),
+    get_metagraph_p50_ms: p50(metagraph),
+    current_alpha_price_p50_ms: p50(price),
+  };
 }
 
 main().catch((error: unknown) => {
