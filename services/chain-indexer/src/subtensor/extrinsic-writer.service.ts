@@ -2,7 +2,15 @@ import { randomInt } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { ApiPromise } from '@polkadot/api';
 import type { IKeyringPair } from '@polkadot/types/types';
-import { convertWeightsAndUidsForEmit, generateWeightHash, ipToInt } from '@chattensor/bittensor';
+import {
+  convertWeightsAndUidsForEmit,
+  generateWeightHash,
+  ipToInt,
+  quicknetRoundAt,
+  timelockWeightsCommit,
+  type RevealSchedule,
+  type WeightsPayloadFormat,
+} from '@chattensor/bittensor';
 import { rootLogger } from '@chattensor/common';
 import type { ExtrinsicOutcome, ServeAxonRequest, SetWeightsRequest } from '@chattensor/protocol';
 import { unservableReason } from './axon.util';
@@ -20,11 +28,135 @@ import { nextEligibleBlock, revealWindow } from './weights-window.util';
 /** Salt length the Python SDK uses for hash commits. */
 const SALT_LENGTH = 8;
 
-/** What the drand timelock path (`commit_crv3_weights` / `commit_timelocked_weights`) would need; see docs/chain.md. */
-export const TIMELOCK_UNSUPPORTED =
-  'this subnet needs drand timelock commit-reveal (commit_crv3_weights / commit_timelocked_weights), which the indexer cannot encrypt: ' +
-  "it needs the `tle` crate's Boneh-Franklin IBE over BLS12-381 against drand quicknet's public key, ark-serialize ciphertext encoding, " +
-  'and the reveal round from quicknet genesis and period; no such JavaScript implementation is available';
+/** `MAX_CRV3_COMMIT_SIZE_BYTES`: the runtime's bound on a timelocked commit. */
+const MAX_TIMELOCK_COMMIT_BYTES = 5000;
+
+/**
+ * A drand pallet whose last stored round is further behind quicknet than this
+ * (100 rounds, 5 minutes) is not ingesting pulses (a local dev chain, a drand
+ * outage): a commit locked to a future round would never be revealed there.
+ */
+const DRAND_STALE_ROUNDS = 100;
+
+/** `CommitRevealWeightsVersion` where the runtime has no such item (the SDK's default). */
+const DEFAULT_COMMIT_REVEAL_VERSION = 4;
+
+export type TimelockCall = 'commit_timelocked_weights' | 'commit_crv3_weights';
+
+/** How this runtime takes timelocked weights: the call, its payload format and how its reveal epoch is predicted. */
+export interface TimelockPlan {
+  call: TimelockCall;
+  format: WeightsPayloadFormat;
+  model: RevealSchedule['model'];
+}
+
+type PalletView = Record<string, Record<string, unknown> | undefined>;
+
+/**
+ * The timelocked commit the runtime offers, read from its metadata (decorated
+ * `tx` and `query`); undefined when it has none. `commit_timelocked_weights`
+ * runtimes decode the payload with the hotkey; those that also keep the
+ * stateful epoch counters reveal by them.
+ */
+export function timelockPlan(metadata: { tx: PalletView; query: PalletView }): TimelockPlan | undefined {
+  const tx = metadata.tx.subtensorModule ?? {};
+  const query = metadata.query.subtensorModule ?? {};
+  if (!metadata.query.drand?.pulses) return undefined;
+  if (tx.commitTimelockedWeights) {
+    const stateful = Boolean(
+      query.subnetEpochIndex && query.lastEpochBlock && query.pendingEpochAt && query.blocksSinceLastStep,
+    );
+    return {
+      call: 'commit_timelocked_weights',
+      format: 'with-hotkey',
+      model: stateful ? 'epoch-state' : 'tempo',
+    };
+  }
+  if (tx.commitCrv3Weights) return { call: 'commit_crv3_weights', format: 'legacy', model: 'crv3' };
+  return undefined;
+}
+
+export interface TimelockCommitInput {
+  plan: TimelockPlan;
+  netuid: number;
+  /** SS58 address of the signing hotkey. */
+  hotkey: string;
+  /** Already converted for emit (u16). */
+  uids: number[];
+  weights: number[];
+  versionKey: number;
+  /** Chain state at the head the commit is computed from. */
+  currentBlock: number;
+  tempo: number;
+  revealPeriodEpochs: number;
+  epochState?: {
+    lastEpochBlock: number;
+    pendingEpochAt: number;
+    subnetEpochIndex: number;
+    blocksSinceLastStep: number;
+  };
+  commitRevealVersion: number;
+  blockTimeMs: number;
+  nowSeconds?: number;
+}
+
+export interface TimelockCommitCall {
+  /** The decorated method name under `tx.subtensorModule`. */
+  method: 'commitTimelockedWeights' | 'commitCrv3Weights';
+  /** The commit goes as hex: @polkadot/types reads a Uint8Array given for `Bytes` as already length-prefixed. */
+  args: [netuid: number, commit: string, revealRound: number, ...version: number[]];
+  round: number;
+  revealBlock: number;
+}
+
+/** Payload, round and ciphertext for a timelocked commit, as the call's arguments. */
+export function timelockCommitCall(input: TimelockCommitInput): TimelockCommitCall {
+  const { plan } = input;
+  const base = {
+    netuid: input.netuid,
+    tempo: input.tempo,
+    currentBlock: input.currentBlock,
+    revealPeriodEpochs: input.revealPeriodEpochs,
+  };
+  let schedule: RevealSchedule;
+  if (plan.model === 'epoch-state') {
+    if (!input.epochState) throw new Error('the runtime keeps epoch state but none was read');
+    schedule = {
+      model: 'epoch-state',
+      state: { ...input.epochState, tempo: input.tempo, currentBlock: input.currentBlock },
+      revealPeriodEpochs: input.revealPeriodEpochs,
+    };
+  } else {
+    schedule = { model: plan.model, ...base };
+  }
+  const made = timelockWeightsCommit({
+    weights: { hotkey: input.hotkey, uids: input.uids, values: input.weights, versionKey: input.versionKey },
+    format: plan.format,
+    schedule,
+    blockTimeSeconds: input.blockTimeMs / 1000,
+    nowSeconds: input.nowSeconds,
+  });
+  if (made.commit.length > MAX_TIMELOCK_COMMIT_BYTES) {
+    throw new Error(
+      `the timelocked commit is ${made.commit.length} bytes, above the runtime's ${MAX_TIMELOCK_COMMIT_BYTES}: too many uids with non-zero weight`,
+    );
+  }
+  const common = { round: made.round, revealBlock: made.revealBlock };
+  const commit = `0x${made.commit.toString('hex')}`;
+  return plan.call === 'commit_timelocked_weights'
+    ? {
+        method: 'commitTimelockedWeights',
+        args: [input.netuid, commit, made.round, input.commitRevealVersion],
+        ...common,
+      }
+    : { method: 'commitCrv3Weights', args: [input.netuid, commit, made.round], ...common };
+}
+
+type WeightsPath =
+  | { kind: 'set' }
+  | { kind: 'hash' }
+  | { kind: 'timelock'; plan: TimelockPlan }
+  | { kind: 'none'; error: string };
 
 interface WeightsState {
   best: BlockRef;
@@ -130,22 +262,21 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
         error: `hotkey ${signer.address} is not registered on netuid ${request.netuid}`,
       };
     }
+    const path = await this.weightsPath(api, state);
+    const callName =
+      path.kind === 'set' ? 'set_weights' : path.kind === 'timelock' ? path.plan.call : 'commit_weights';
+    if (path.kind === 'none') return { outcome: 'failed', call: callName, error: path.error };
     const eligible = nextEligibleBlock(state.lastUpdate, state.rateLimit, state.best.number + 1);
     if (eligible !== undefined) {
       this.log.info(
         { netuid: request.netuid, lastUpdate: state.lastUpdate, eligible },
         'weights deferred by WeightsSetRateLimit',
       );
-      return {
-        outcome: 'deferred',
-        call: state.commitReveal ? 'commit_weights' : 'set_weights',
-        block: state.best.number,
-        nextEligibleBlock: eligible,
-      };
+      return { outcome: 'deferred', call: callName, block: state.best.number, nextEligibleBlock: eligible };
     }
     const waitFor = request.waitFor ?? 'finalized';
     const tx = api.tx.subtensorModule;
-    if (!state.commitReveal) {
+    if (path.kind === 'set') {
       return this.submit(
         api,
         'set_weights',
@@ -154,8 +285,35 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
         waitFor,
       );
     }
-    if (!tx.commitWeights || !tx.revealWeights)
-      return { outcome: 'failed', call: 'commit_weights', error: TIMELOCK_UNSUPPORTED };
+    if (path.kind === 'timelock') {
+      const commit = timelockCommitCall({
+        plan: path.plan,
+        netuid: request.netuid,
+        hotkey: signer.address,
+        uids,
+        weights,
+        versionKey: state.versionKey,
+        currentBlock: state.best.number,
+        tempo: state.tempo,
+        revealPeriodEpochs: state.revealPeriod,
+        epochState:
+          path.plan.model === 'epoch-state'
+            ? await this.epochState(api, state.best, request.netuid)
+            : undefined,
+        commitRevealVersion: await this.commitRevealVersion(api, state.best),
+        blockTimeMs: this.config.blockTimeMs ?? 12_000,
+      });
+      this.log.info(
+        {
+          netuid: request.netuid,
+          call: path.plan.call,
+          round: commit.round,
+          revealBlock: commit.revealBlock,
+        },
+        'committing timelocked weights; the chain reveals them',
+      );
+      return this.submit(api, path.plan.call, tx[commit.method](...commit.args), signer, waitFor);
+    }
     const salt = Array.from({ length: SALT_LENGTH }, () => randomInt(0, 65_536));
     const commitHash = generateWeightHash({
       hotkey: signer.address,
@@ -295,6 +453,78 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
       0,
     );
     return this.submit(api, 'serve_axon', tx, signer, request.waitFor ?? 'finalized');
+  }
+
+  /**
+   * set_weights without commit-reveal; with it, the drand timelock commit when
+   * the runtime has one and its drand pallet is current (or when configured
+   * so), else hash commit + reveal.
+   */
+  private async weightsPath(api: ApiPromise, state: WeightsState): Promise<WeightsPath> {
+    if (!state.commitReveal) return { kind: 'set' };
+    const mode = this.config.commitReveal ?? 'auto';
+    const plan = timelockPlan(api);
+    const tx = api.tx.subtensorModule;
+    const hash = Boolean(tx.commitWeights && tx.revealWeights);
+    if (mode === 'hash') {
+      return hash
+        ? { kind: 'hash' }
+        : {
+            kind: 'none',
+            error: 'SUBTENSOR_COMMIT_REVEAL=hash, but this runtime has no commit_weights / reveal_weights',
+          };
+    }
+    if (!plan) {
+      if (mode === 'auto' && hash) return { kind: 'hash' };
+      return {
+        kind: 'none',
+        error:
+          'this runtime offers no drand timelock commit (commit_timelocked_weights / commit_crv3_weights) with a Drand pallet',
+      };
+    }
+    if (mode === 'timelock') return { kind: 'timelock', plan };
+    const at = await api.at(state.best.hash);
+    const stored = at.query.drand.lastStoredRound ? (num(await at.query.drand.lastStoredRound()) ?? 0) : 0;
+    const current = quicknetRoundAt(Date.now() / 1000);
+    if (stored + DRAND_STALE_ROUNDS >= current) return { kind: 'timelock', plan };
+    this.log.warn(
+      { lastStoredRound: stored, quicknetRound: current },
+      hash
+        ? "the chain's drand pallet is not storing current pulses: hash commit-reveal instead of a timelock commit it could not reveal"
+        : "the chain's drand pallet is not storing current pulses: a timelock commit would not be revealed",
+    );
+    return hash
+      ? { kind: 'hash' }
+      : {
+          kind: 'none',
+          error: `the chain's drand pallet is at round ${stored}, quicknet at ${current}: a timelocked commit would not be revealed`,
+        };
+  }
+
+  private async epochState(
+    api: ApiPromise,
+    best: BlockRef,
+    netuid: number,
+  ): Promise<TimelockCommitInput['epochState']> {
+    const q = (await api.at(best.hash)).query.subtensorModule;
+    const [lastEpochBlock, pendingEpochAt, subnetEpochIndex, blocksSinceLastStep] = await Promise.all([
+      q.lastEpochBlock(netuid),
+      q.pendingEpochAt(netuid),
+      q.subnetEpochIndex(netuid),
+      q.blocksSinceLastStep(netuid),
+    ]);
+    return {
+      lastEpochBlock: num(lastEpochBlock) ?? 0,
+      pendingEpochAt: num(pendingEpochAt) ?? 0,
+      subnetEpochIndex: num(subnetEpochIndex) ?? 0,
+      blocksSinceLastStep: num(blocksSinceLastStep) ?? 0,
+    };
+  }
+
+  private async commitRevealVersion(api: ApiPromise, best: BlockRef): Promise<number> {
+    const q = (await api.at(best.hash)).query.subtensorModule;
+    if (!q.commitRevealWeightsVersion) return DEFAULT_COMMIT_REVEAL_VERSION;
+    return num(await q.commitRevealWeightsVersion()) ?? DEFAULT_COMMIT_REVEAL_VERSION;
   }
 
   private async weightsState(api: ApiPromise, netuid: number, hotkey: string): Promise<WeightsState> {

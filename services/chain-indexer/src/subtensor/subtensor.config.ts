@@ -40,6 +40,16 @@ export const subtensorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).ex
   SUBTENSOR_FINALITY_TIMEOUT_MS: env.int(1000).default(120_000),
   /** Mortality of signed extrinsics in blocks; 0 signs immortal. */
   SUBTENSOR_TX_MORTAL_PERIOD: env.int(0, 65_536).default(64),
+  /**
+   * Weights on a commit-reveal subnet. `auto`: drand timelock when the runtime
+   * has the call and its drand pallet is storing current pulses, else hash
+   * commit + reveal; `timelock` / `hash`: only that path.
+   */
+  SUBTENSOR_COMMIT_REVEAL: z
+    .enum(['auto', 'timelock', 'hash'], { message: 'must be auto, timelock or hash' })
+    .default('auto'),
+  /** Block time the drand reveal round is predicted with (the Python SDK's `block_time`). */
+  SUBTENSOR_BLOCK_TIME_MS: env.int(100).default(12_000),
 });
 
 export interface SubtensorConfig {
@@ -56,6 +66,10 @@ export interface SubtensorConfig {
   finalityTimeoutMs: number;
   txMortalPeriod: number;
   metagraphSource: 'auto' | 'storage';
+  /** Unset: `auto`. */
+  commitReveal?: 'auto' | 'timelock' | 'hash';
+  /** Unset: 12 s. */
+  blockTimeMs?: number;
 }
 
 export function loadSubtensorConfig(source: NodeJS.ProcessEnv = process.env): SubtensorConfig {
@@ -96,6 +110,8 @@ export function loadSubtensorConfig(source: NodeJS.ProcessEnv = process.env): Su
     finalityTimeoutMs: e.SUBTENSOR_FINALITY_TIMEOUT_MS,
     txMortalPeriod: e.SUBTENSOR_TX_MORTAL_PERIOD,
     metagraphSource: e.SUBTENSOR_METAGRAPH_SOURCE,
+    commitReveal: e.SUBTENSOR_COMMIT_REVEAL,
+    blockTimeMs: e.SUBTENSOR_BLOCK_TIME_MS,
   };
 }
 
