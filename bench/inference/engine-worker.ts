@@ -6,6 +6,7 @@ import { InferenceEngine, type ChatTurn, type GenerationChunk } from '@chattenso
 
 interface Job {
   modelDir: string;
+  device: 'cpu' | 'cuda';
   decodeTokens: number;
   concurrency: number[];
   tokensPerRequest: number;
@@ -13,7 +14,10 @@ interface Job {
   repeats: number;
 }
 
-const WORDS = 'the river rises in the hills to the north and runs through three small towns and a wide valley of farms before it reaches the sea'.split(' ');
+const WORDS =
+  'the river rises in the hills to the north and runs through three small towns and a wide valley of farms before it reaches the sea'.split(
+    ' ',
+  );
 
 function userPrompt(index: number, words: number): ChatTurn[] {
   const text = Array.from({ length: words }, (_, i) => WORDS[(i * 7 + index * 3) % WORDS.length]).join(' ');
@@ -33,7 +37,8 @@ function promptOfLength(engine: InferenceEngine, tokens: number): ChatTurn[] {
   }
   // Top up with short words; each usually adds one token (the result is reported either way).
   const messages = userPrompt(0, low);
-  for (let attempt = 0; attempt < 16 && engine.countTokens(messages) < tokens; attempt++) messages[0].content += ' a';
+  for (let attempt = 0; attempt < 16 && engine.countTokens(messages) < tokens; attempt++)
+    messages[0].content += ' a';
   if (engine.countTokens(messages) > tokens) messages[0].content = messages[0].content.replace(/ a$/, '');
   return messages;
 }
@@ -59,7 +64,11 @@ async function drain(stream: AsyncIterable<GenerationChunk>, onChunk?: () => voi
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2]) as Job;
   const loadStart = performance.now();
-  const engine = await InferenceEngine.load(job.modelDir, { maxBatchSize: Math.max(...job.concurrency), maxQueue: 256 });
+  const engine = await InferenceEngine.load(job.modelDir, {
+    device: job.device,
+    maxBatchSize: Math.max(...job.concurrency),
+    maxQueue: 256,
+  });
   await engine.warmup();
   const loadSeconds = (performance.now() - loadStart) / 1000;
 
@@ -68,10 +77,17 @@ async function main(): Promise<void> {
   for (let repeat = 0; repeat < job.repeats; repeat++) {
     let first = 0;
     let last = 0;
-    const tokens = await drain(engine.generate(userPrompt(repeat, 20), { temperature: 0, maxTokens: job.decodeTokens + 1, ignoreEos: true }), () => {
-      last = performance.now();
-      if (first === 0) first = last;
-    });
+    const tokens = await drain(
+      engine.generate(userPrompt(repeat, 20), {
+        temperature: 0,
+        maxTokens: job.decodeTokens + 1,
+        ignoreEos: true,
+      }),
+      () => {
+        last = performance.now();
+        if (first === 0) first = last;
+      },
+    );
     decodeTokensPerSecond = Math.max(decodeTokensPerSecond, (tokens - 1) / ((last - first) / 1000));
   }
 
@@ -80,7 +96,10 @@ async function main(): Promise<void> {
   for (let repeat = 0; repeat < job.repeats; repeat++) {
     const started = performance.now();
     let firstAt = 0;
-    await drain(engine.generate(longPrompt, { temperature: 0, maxTokens: 1, ignoreEos: true }), () => (firstAt ||= performance.now()));
+    await drain(
+      engine.generate(longPrompt, { temperature: 0, maxTokens: 1, ignoreEos: true }),
+      () => (firstAt ||= performance.now()),
+    );
     ttftSeconds = Math.min(ttftSeconds, (firstAt - started) / 1000);
   }
 
@@ -89,7 +108,14 @@ async function main(): Promise<void> {
     const started = performance.now();
     const counts = await Promise.all(
       Array.from({ length: concurrency }, (_, index) =>
-        drain(engine.generate(userPrompt(index, 20), { temperature: 0.8, seed: index, maxTokens: job.tokensPerRequest, ignoreEos: true })),
+        drain(
+          engine.generate(userPrompt(index, 20), {
+            temperature: 0.8,
+            seed: index,
+            maxTokens: job.tokensPerRequest,
+            ignoreEos: true,
+          }),
+        ),
       ),
     );
     const total = counts.reduce((a, b) => a + b, 0);

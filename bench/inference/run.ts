@@ -4,15 +4,26 @@
 // aggregate tok/s at 1/4/16 concurrent requests, time to first token for a
 // 512-token prompt, decode rate against the memory-bandwidth limit measured in
 // the same run, and peak RSS. Each measurement runs in its own process.
-import { execFile } from 'node:child_process';
+//
+// MINER_DEVICE=cuda measures on the GPU and, as the baseline, on the CPU of
+// the same machine in the same run. BENCH_MODELS=tiny,100m picks models,
+// BENCH_DTYPE=fp16 generates and measures float16 models instead of float32.
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { generateModel, GENERATOR_REVISION, OnnxDataType, OnnxGraphBuilder, type ModelPreset } from '@chattensor/inference';
+import { generateModel, GENERATOR_REVISION, type ModelPreset } from '@chattensor/inference';
+import { measureBandwidth, type BandwidthResult } from './bandwidth';
+
+type Device = 'cpu' | 'cuda';
 
 const root = resolve(__dirname, '../../../');
-const cacheDir = join(root, '.cache', 'models');
+// Both overridable so that a bundled copy of the benchmark can run on a machine without the repository.
+const cacheDir = process.env.BENCH_CACHE_DIR ? resolve(process.env.BENCH_CACHE_DIR) : join(root, '.cache');
+const peerScript = process.env.BENCH_PEER_SCRIPT
+  ? resolve(process.env.BENCH_PEER_SCRIPT)
+  : join(root, 'libs/inference/test/transformers-peer.mjs');
 
 interface ModelPlan {
   preset: ModelPreset;
@@ -29,12 +40,66 @@ const PLANS: ModelPlan[] = [
   { preset: '400m', decodeTokens: 16, tokensPerRequest: 8, concurrency: [1, 4, 16], repeats: 1 },
 ];
 
+/** A GPU decodes far faster, so it gets longer runs for the same measuring precision. */
+function planFor(plan: ModelPlan, device: Device): ModelPlan {
+  return device === 'cuda'
+    ? {
+        ...plan,
+        decodeTokens: Math.max(plan.decodeTokens, 128),
+        tokensPerRequest: Math.max(plan.tokensPerRequest, 64),
+        repeats: 3,
+      }
+    : plan;
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+function selectedDevice(): Device {
+  const value = process.env.MINER_DEVICE ?? 'cpu';
+  if (value !== 'cpu' && value !== 'cuda') fail(`MINER_DEVICE must be cpu or cuda (got "${value}")`);
+  return value;
+}
+
+function selectedPlans(): ModelPlan[] {
+  const wanted = process.env.BENCH_MODELS?.split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (!wanted) return PLANS;
+  const unknown = wanted.filter((name) => !PLANS.some((plan) => plan.preset === name));
+  if (unknown.length > 0)
+    fail(
+      `BENCH_MODELS: unknown model ${unknown.join(', ')} (known: ${PLANS.map((plan) => plan.preset).join(', ')})`,
+    );
+  return PLANS.filter((plan) => wanted.includes(plan.preset));
+}
+
+/** The GPU's name as the driver reports it, for the record. */
+function gpuName(): string {
+  try {
+    return execFileSync(
+      'nvidia-smi',
+      ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader'],
+      { encoding: 'utf8' },
+    ).trim();
+  } catch {
+    return 'unknown (nvidia-smi not available)';
+  }
+}
+
 function runNode(args: string[], input?: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = execFile(process.execPath, args, { cwd: root, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${args[0]} failed: ${error.message}\n${stderr}`));
-      else resolvePromise(stdout);
-    });
+    const child = execFile(
+      process.execPath,
+      args,
+      { cwd: root, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${args[0]} failed: ${error.message}\n${stderr}`));
+        else resolvePromise(stdout);
+      },
+    );
     child.stdin!.end(input ?? '');
   });
 }
@@ -43,37 +108,16 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((total, name) => total + statSync(join(dir, name)).size, 0);
 }
 
-/**
- * Streaming read bandwidth as decoding sees it: onnxruntime multiplies a
- * vector by a 1 GiB matrix that is a graph input (so it cannot be prepacked
- * or cached), which reads every byte once per run, on all intra-op threads.
- */
-async function measureBandwidth(): Promise<number> {
-  const rows = 4096;
-  const cols = 65536;
-  const g = new OnnxGraphBuilder('bandwidth');
-  const x = g.input('x', OnnxDataType.FLOAT, [1, rows]);
-  const w = g.input('w', OnnxDataType.FLOAT, [rows, cols]);
-  g.output('y', OnnxDataType.FLOAT, [1, cols]);
-  g.op('MatMul', [x, w], {}, 'y');
-  const { model } = g.build({ opset: 17, producer: 'bench' });
-  const session = await ort.InferenceSession.create(model.toBuffer(), { graphOptimizationLevel: 'all' });
-  const weights = new Float32Array(rows * cols).fill(0.5);
-  const feeds = { x: new ort.Tensor('float32', new Float32Array(rows).fill(1), [1, rows]), w: new ort.Tensor('float32', weights, [rows, cols]) };
-  let best = Infinity;
-  for (let repeat = 0; repeat < 6; repeat++) {
-    const started = performance.now();
-    await session.run(feeds);
-    best = Math.min(best, (performance.now() - started) / 1000);
-  }
-  await session.release();
-  return weights.byteLength / best;
+function selectedDtype(): 'fp32' | 'fp16' {
+  const value = process.env.BENCH_DTYPE ?? 'fp32';
+  if (value !== 'fp32' && value !== 'fp16') fail(`BENCH_DTYPE must be fp32 or fp16 (got "${value}")`);
+  return value;
 }
 
-async function ensureModel(preset: ModelPreset): Promise<string> {
-  const dir = join(cacheDir, `bench-${preset}`);
+async function ensureModel(preset: ModelPreset, dtype: 'fp32' | 'fp16'): Promise<string> {
+  const dir = join(cacheDir, 'models', `bench-${preset}${dtype === 'fp16' ? '-fp16' : ''}`);
   const stamp = join(dir, '.generator-options.json');
-  const options = { preset, seed: 42, dtype: 'fp32' as const };
+  const options = { preset, seed: 42, dtype };
   const stampText = JSON.stringify({ ...options, revision: GENERATOR_REVISION });
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== stampText) {
     const started = performance.now();
@@ -93,49 +137,140 @@ interface EngineResult {
   peakRssMiB: number;
 }
 
+interface PeerResult {
+  tokensPerSecond: number;
+  peakRssMiB: number;
+}
+
+async function measureModel(
+  dir: string,
+  dtype: 'fp32' | 'fp16',
+  plan: ModelPlan,
+  device: Device,
+): Promise<{ ours: EngineResult; peer: PeerResult }> {
+  const ours = JSON.parse(
+    await runNode([
+      join(__dirname, 'engine-worker.js'),
+      JSON.stringify({
+        modelDir: dir,
+        device,
+        decodeTokens: plan.decodeTokens,
+        concurrency: plan.concurrency,
+        tokensPerRequest: plan.tokensPerRequest,
+        ttftPromptTokens: 512,
+        repeats: plan.repeats,
+      }),
+    ]),
+  ) as EngineResult;
+  const peer = JSON.parse(
+    await runNode(
+      [peerScript],
+      JSON.stringify({
+        mode: 'decode-speed',
+        modelDir: dir,
+        dtype,
+        device,
+        promptTokens: 32,
+        newTokens: plan.decodeTokens,
+        repeats: plan.repeats,
+      }),
+    ),
+  ) as PeerResult;
+  return { ours, peer };
+}
+
+function row(
+  preset: string,
+  device: Device,
+  weightBytes: number,
+  plan: ModelPlan,
+  ours: EngineResult,
+  peer: PeerResult,
+  limit: number,
+): string {
+  const aggregate = ours.aggregateTokensPerSecond;
+  return (
+    `| ${preset} | ${device} | ${(weightBytes / 1e6).toFixed(0)} MB | ${ours.decodeTokensPerSecond.toFixed(1)} | ${peer.tokensPerSecond.toFixed(1)} | ` +
+    `${(ours.decodeTokensPerSecond / peer.tokensPerSecond).toFixed(2)}x | ` +
+    `${plan.concurrency.map((c) => aggregate[String(c)].toFixed(1)).join(' / ')} | ${(aggregate['16'] / aggregate['1']).toFixed(2)}x | ` +
+    `${(ours.ttftSeconds * 1000).toFixed(0)} ms | ${((100 * ours.decodeTokensPerSecond) / limit).toFixed(0)}% of ${limit.toFixed(1)} | ` +
+    `${ours.peakRssMiB.toFixed(0)} / ${peer.peakRssMiB.toFixed(0)} MiB |`
+  );
+}
+
 async function main(): Promise<void> {
+  const device = selectedDevice();
+  const plans = selectedPlans();
+  const dtype = selectedDtype();
+  // With a GPU the CPU runs too, in the same process tree, as the baseline.
+  const devices: Device[] = device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
   mkdirSync(cacheDir, { recursive: true });
   const started = performance.now();
-  const bandwidth = await measureBandwidth();
-  console.error(`memory read bandwidth: ${(bandwidth / 1e9).toFixed(1)} GB/s`);
+  const bandwidth: Partial<Record<Device, BandwidthResult>> = {};
+  for (const target of devices) {
+    const result = await measureBandwidth(join(cacheDir, 'bandwidth'), target, target === 'cuda' ? 8 : 4);
+    bandwidth[target] = result;
+    console.error(
+      `${target} read bandwidth: ${(result.bytesPerSecond / 1e9).toFixed(1)} GB/s ` +
+        `(ReduceSum ${(result.reduceSumBytesPerSecond / 1e9).toFixed(1)}, vector x matrix ${(result.matVecBytesPerSecond / 1e9).toFixed(1)})`,
+    );
+  }
   const rows: string[] = [];
   const results: Record<string, unknown> = {};
-  for (const plan of PLANS) {
-    const dir = await ensureModel(plan.preset);
+  for (const basePlan of plans) {
+    const dir = await ensureModel(basePlan.preset, dtype);
     const weightBytes = folderBytes(join(dir, 'onnx'));
-    const ours = JSON.parse(
-      await runNode([
-        join(__dirname, 'engine-worker.js'),
-        JSON.stringify({ modelDir: dir, decodeTokens: plan.decodeTokens, concurrency: plan.concurrency, tokensPerRequest: plan.tokensPerRequest, ttftPromptTokens: 512, repeats: plan.repeats }),
-      ]),
-    ) as EngineResult;
-    const peer = JSON.parse(
-      await runNode(
-        [join(root, 'libs/inference/test/transformers-peer.mjs')],
-        JSON.stringify({ mode: 'decode-speed', modelDir: dir, dtype: 'fp32', promptTokens: 32, newTokens: plan.decodeTokens, repeats: plan.repeats }),
-      ),
-    ) as { tokensPerSecond: number; peakRssMiB: number };
-    const limit = bandwidth / weightBytes;
-    const aggregate = ours.aggregateTokensPerSecond;
-    results[plan.preset] = { weightBytes, ours, transformersJs: peer, bandwidthLimitTokensPerSecond: limit };
-    rows.push(
-      `| ${plan.preset} | ${(weightBytes / 1e6).toFixed(0)} MB | ${ours.decodeTokensPerSecond.toFixed(1)} | ${peer.tokensPerSecond.toFixed(1)} | ` +
-        `${(ours.decodeTokensPerSecond / peer.tokensPerSecond).toFixed(2)}x | ` +
-        `${plan.concurrency.map((c) => aggregate[String(c)].toFixed(1)).join(' / ')} | ${(aggregate['16'] / aggregate['1']).toFixed(2)}x | ` +
-        `${(ours.ttftSeconds * 1000).toFixed(0)} ms | ${((100 * ours.decodeTokensPerSecond) / limit).toFixed(0)}% of ${limit.toFixed(1)} | ` +
-        `${ours.peakRssMiB.toFixed(0)} / ${peer.peakRssMiB.toFixed(0)} MiB |`,
-    );
-    console.error(`${plan.preset} done`);
+    for (const target of devices) {
+      const plan = planFor(basePlan, target);
+      let measured: { ours: EngineResult; peer: PeerResult };
+      try {
+        measured = await measureModel(dir, dtype, plan, target);
+      } catch (error) {
+        // One failed measurement (a provider missing, out of memory) must not lose the others.
+        console.error(`${basePlan.preset} on ${target} failed: ${(error as Error).message}`);
+        rows.push(
+          `| ${basePlan.preset} ${dtype} | ${target} | failed: ${(error as Error).message.split('\n')[0]} |`,
+        );
+        continue;
+      }
+      const { ours, peer } = measured;
+      const limit = bandwidth[target]!.bytesPerSecond / weightBytes;
+      results[`${basePlan.preset}/${target}`] = {
+        weightBytes,
+        ours,
+        transformersJs: peer,
+        bandwidthLimitTokensPerSecond: limit,
+      };
+      rows.push(
+        row(
+          `${basePlan.preset}${dtype === 'fp16' ? ' fp16' : ''}`,
+          target,
+          weightBytes,
+          plan,
+          ours,
+          peer,
+          limit,
+        ),
+      );
+      console.error(`${basePlan.preset} on ${target} done`);
+    }
   }
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  const bandwidthText = devices
+    .map((target) => `${target} ${(bandwidth[target]!.bytesPerSecond / 1e9).toFixed(1)} GB/s`)
+    .join(', ');
   const header =
-    `Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; onnxruntime-node ${ort.env.versions.common}; ` +
-    `measured read bandwidth ${(bandwidth / 1e9).toFixed(1)} GB/s; run took ${((performance.now() - started) / 1000).toFixed(0)} s\n\n` +
-    '| model | weights | decode tok/s (ours) | decode tok/s (transformers.js) | ratio | aggregate tok/s at 1 / 4 / 16 | 16 vs 1 | TTFT 512 tokens | decode vs bandwidth limit (tok/s) | peak RSS ours / transformers.js |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|\n';
+    `Machine: ${machine}${device === 'cuda' ? `, GPU ${gpuName()}` : ''}; onnxruntime-node ${ort.env.versions.common}; ` +
+    `measured read bandwidth ${bandwidthText}; run took ${((performance.now() - started) / 1000).toFixed(0)} s\n\n` +
+    '| model | device | weights | decode tok/s (ours) | decode tok/s (transformers.js) | ratio | aggregate tok/s at 1 / 4 / 16 | 16 vs 1 | TTFT 512 tokens | decode vs bandwidth limit (tok/s) | peak RSS ours / transformers.js |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|\n';
   console.log(header + rows.join('\n'));
-  const outDir = join(root, '.cache', 'bench');
+  const outDir = join(cacheDir, 'bench');
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'inference.json'), JSON.stringify({ bandwidth, results }, null, 2));
+  writeFileSync(
+    join(outDir, `inference-${device}-${dtype}.json`),
+    JSON.stringify({ machine, bandwidth, results }, null, 2),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -5,18 +5,20 @@
 // Jobs:
 //   { "mode": "greedy", "modelDir", "dtype": "fp32"|"fp16", "conversations": [[{role, content}]], "maxNewTokens" }
 //     -> { "results": [{ "promptIds": number[], "generatedIds": number[] }] }
-//   { "mode": "decode-speed", "modelDir", "dtype", "promptTokens", "newTokens", "repeats" }
+//   { "mode": "decode-speed", "modelDir", "dtype", "device"?: "cpu"|"cuda", "promptTokens", "newTokens", "repeats" }
 //     -> { "tokensPerSecond": number, "seconds": number[], "peakRssMiB": number }
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, Tensor, env } from '@huggingface/transformers';
 
-const job = JSON.parse(await new Promise((done) => {
-  let text = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (chunk) => (text += chunk));
-  process.stdin.on('end', () => done(text));
-}));
+const job = JSON.parse(
+  await new Promise((done) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk) => (text += chunk));
+    process.stdin.on('end', () => done(text));
+  }),
+);
 
 // Local files only: tests and benchmarks run without network access.
 env.allowRemoteModels = false;
@@ -25,7 +27,10 @@ const modelDir = resolve(job.modelDir);
 env.localModelPath = `${dirname(modelDir)}/`;
 const modelId = basename(modelDir);
 const tokenizer = await AutoTokenizer.from_pretrained(modelId);
-const model = await AutoModelForCausalLM.from_pretrained(modelId, { dtype: job.dtype ?? 'fp32', device: 'cpu' });
+const model = await AutoModelForCausalLM.from_pretrained(modelId, {
+  dtype: job.dtype ?? 'fp32',
+  device: job.device ?? 'cpu',
+});
 
 // VmHWM, not getrusage: Linux carries the parent's maxrss across exec.
 const peakRssMiB = () => {
@@ -37,7 +42,10 @@ const toNumbers = (tensor) => tensor.tolist()[0].map(Number);
 if (job.mode === 'greedy') {
   const results = [];
   for (const conversation of job.conversations) {
-    const text = tokenizer.apply_chat_template(conversation, { tokenize: false, add_generation_prompt: true });
+    const text = tokenizer.apply_chat_template(conversation, {
+      tokenize: false,
+      add_generation_prompt: true,
+    });
     const inputs = tokenizer(text, { add_special_tokens: false });
     const output = await model.generate({ ...inputs, max_new_tokens: job.maxNewTokens, do_sample: false });
     const promptIds = toNumbers(inputs.input_ids);
@@ -51,7 +59,13 @@ if (job.mode === 'greedy') {
   const attention_mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
   const run = async (newTokens) => {
     const started = performance.now();
-    await model.generate({ input_ids, attention_mask, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false });
+    await model.generate({
+      input_ids,
+      attention_mask,
+      max_new_tokens: newTokens,
+      min_new_tokens: newTokens,
+      do_sample: false,
+    });
     return (performance.now() - started) / 1000;
   };
   await run(4);
@@ -63,7 +77,9 @@ if (job.mode === 'greedy') {
     seconds.push(full - first);
   }
   const best = Math.min(...seconds);
-  process.stdout.write(JSON.stringify({ tokensPerSecond: job.newTokens / best, seconds, peakRssMiB: peakRssMiB() }));
+  process.stdout.write(
+    JSON.stringify({ tokensPerSecond: job.newTokens / best, seconds, peakRssMiB: peakRssMiB() }),
+  );
 } else {
   throw new Error(`unknown mode ${job.mode}`);
 }

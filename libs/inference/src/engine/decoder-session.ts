@@ -30,12 +30,29 @@ interface DecoderInputs {
   logitsToKeep?: string;
 }
 
-const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'position_ids', 'use_cache_branch', 'num_logits_to_keep', 'logits_to_keep']);
+const KNOWN_INPUTS = new Set([
+  'input_ids',
+  'attention_mask',
+  'position_ids',
+  'use_cache_branch',
+  'num_logits_to_keep',
+  'logits_to_keep',
+]);
 
 export interface ForwardOutput {
   /** Logits of the last position of each row, as float32 [batch][vocab]. */
   lastLogits: Float32Array[];
   present: KvCache;
+}
+
+/** The onnxruntime session options of a decoder; the profiling script uses the same. */
+export function decoderSessionOptions(options: DecoderSessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+  };
 }
 
 const HALF_TO_FLOAT = (() => {
@@ -58,52 +75,75 @@ export class DecoderSession {
     private readonly inputs: DecoderInputs,
   ) {}
 
-  static async create(onnxPath: string, config: ModelConfig, options: DecoderSessionOptions): Promise<DecoderSession> {
+  static async create(
+    onnxPath: string,
+    config: ModelConfig,
+    options: DecoderSessionOptions,
+  ): Promise<DecoderSession> {
     if (options.device === 'cuda') {
       const cuda = ort.listSupportedBackends().find((backend) => backend.name === 'cuda');
-      if (!cuda) throw new ModelLoadError('device "cuda" requested but this onnxruntime-node build has no CUDA execution provider');
+      if (!cuda)
+        throw new ModelLoadError(
+          'device "cuda" requested but this onnxruntime-node build has no CUDA execution provider',
+        );
     }
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-    };
+    const sessionOptions = decoderSessionOptions(options);
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(onnxPath, sessionOptions);
     } catch (error) {
       const message = (error as Error).message;
-      if (options.device === 'cuda') throw new ModelLoadError(`CUDA execution provider could not be initialised (is the onnxruntime CUDA provider and a GPU driver installed?): ${message}`);
+      if (options.device === 'cuda')
+        throw new ModelLoadError(
+          `CUDA execution provider could not be initialised (is the onnxruntime CUDA provider and a GPU driver installed?): ${message}`,
+        );
       throw new ModelLoadError(`onnxruntime could not load ${onnxPath}: ${message}`);
     }
     const inputs = new Map(session.inputMetadata.map((meta) => [meta.name, meta]));
     for (const required of ['input_ids', 'attention_mask']) {
-      if (!inputs.has(required)) throw new ModelLoadError(`ONNX graph has no ${required} input (inputs: ${session.inputNames.join(', ')})`);
+      if (!inputs.has(required))
+        throw new ModelLoadError(
+          `ONNX graph has no ${required} input (inputs: ${session.inputNames.join(', ')})`,
+        );
     }
     if (!session.outputNames.includes('logits')) throw new ModelLoadError('ONNX graph has no logits output');
     const numLayers = config.num_hidden_layers!;
     const pastKey = inputs.get('past_key_values.0.key');
     if (!pastKey || !session.outputNames.includes('present.0.key')) {
-      throw new ModelLoadError('ONNX graph has no past_key_values.N.key / present.N.key cache inputs and outputs (export with --task text-generation-with-past)');
+      throw new ModelLoadError(
+        'ONNX graph has no past_key_values.N.key / present.N.key cache inputs and outputs (export with --task text-generation-with-past)',
+      );
     }
     for (let layer = 0; layer < numLayers; layer++) {
       for (const kind of ['key', 'value']) {
-        if (!inputs.has(`past_key_values.${layer}.${kind}`)) throw new ModelLoadError(`ONNX graph is missing input past_key_values.${layer}.${kind} (config.json says ${numLayers} layers)`);
+        if (!inputs.has(`past_key_values.${layer}.${kind}`))
+          throw new ModelLoadError(
+            `ONNX graph is missing input past_key_values.${layer}.${kind} (config.json says ${numLayers} layers)`,
+          );
       }
     }
     const shape = pastKey.isTensor ? pastKey.shape : [];
     const elementType = pastKey.isTensor ? pastKey.type : 'float32';
-    if (elementType !== 'float32' && elementType !== 'float16') throw new ModelLoadError(`unsupported key/value cache type ${elementType} (float32 and float16 are supported)`);
+    if (elementType !== 'float32' && elementType !== 'float16')
+      throw new ModelLoadError(
+        `unsupported key/value cache type ${elementType} (float32 and float16 are supported)`,
+      );
     const heads = config.num_attention_heads!;
     const kvHeads = typeof shape[1] === 'number' ? shape[1] : (config.num_key_value_heads ?? heads);
-    const headDim = typeof shape[3] === 'number' ? shape[3] : (config.head_dim ?? config.hidden_size! / heads);
+    const headDim =
+      typeof shape[3] === 'number' ? shape[3] : (config.head_dim ?? config.hidden_size! / heads);
     const logitsMeta = session.outputMetadata.find((meta) => meta.name === 'logits');
     const logitsShape = logitsMeta?.isTensor ? logitsMeta.shape : [];
     const vocabSize = typeof logitsShape[2] === 'number' ? logitsShape[2] : config.vocab_size!;
-    if (!vocabSize) throw new ModelLoadError('vocabulary size unknown: neither the logits output nor config.json gives it');
-    const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.has(name) && !/^past_key_values\.\d+\.(key|value)$/.test(name));
-    if (unknown.length > 0) throw new ModelLoadError(`ONNX graph has inputs this runtime does not know how to feed: ${unknown.join(', ')}`);
+    if (!vocabSize)
+      throw new ModelLoadError('vocabulary size unknown: neither the logits output nor config.json gives it');
+    const unknown = session.inputNames.filter(
+      (name) => !KNOWN_INPUTS.has(name) && !/^past_key_values\.\d+\.(key|value)$/.test(name),
+    );
+    if (unknown.length > 0)
+      throw new ModelLoadError(
+        `ONNX graph has inputs this runtime does not know how to feed: ${unknown.join(', ')}`,
+      );
     return new DecoderSession(session, { numLayers, kvHeads, headDim, elementType }, vocabSize, {
       positionIds: inputs.has('position_ids'),
       cacheBranch: inputs.has('use_cache_branch'),
@@ -119,9 +159,12 @@ export class DecoderSession {
       input_ids: new ort.Tensor('int64', input.inputIds, [batch, seqLength]),
       attention_mask: new ort.Tensor('int64', input.attentionMask, [batch, total]),
     };
-    if (this.inputs.positionIds) feeds.position_ids = new ort.Tensor('int64', input.positionIds, [batch, seqLength]);
-    if (this.inputs.cacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
-    if (this.inputs.logitsToKeep) feeds[this.inputs.logitsToKeep] = new ort.Tensor('int64', BigInt64Array.of(1n), []);
+    if (this.inputs.positionIds)
+      feeds.position_ids = new ort.Tensor('int64', input.positionIds, [batch, seqLength]);
+    if (this.inputs.cacheBranch)
+      feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
+    if (this.inputs.logitsToKeep)
+      feeds[this.inputs.logitsToKeep] = new ort.Tensor('int64', BigInt64Array.of(1n), []);
     const pastDims = [batch, kvHeads, past.length, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
       feeds[`past_key_values.${layer}.key`] = new ort.Tensor(elementType, past.keys[layer], pastDims);

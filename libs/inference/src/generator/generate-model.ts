@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { byteLevelToBytes, LLAMA3_SPLIT_PATTERN } from '../tokenizer/byte-level';
 import { trainByteLevelBpe } from './bpe-trainer';
 import { TRAINING_CORPUS } from './corpus';
 import { buildLlamaGraph, type LlamaArchitecture } from './llama-graph';
+import { writeExternalData } from '../onnx/onnx-builder';
 
 export type ModelPreset = 'tiny' | '100m' | '400m';
 
@@ -36,9 +37,42 @@ export interface GenerateModelOptions {
 type Architecture = Omit<LlamaArchitecture, 'dtype'>;
 
 export const MODEL_PRESETS: Record<ModelPreset, Architecture> = {
-  tiny: { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 160, vocabSize: 512, maxPositions: 1024, ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: false },
-  '100m': { hiddenSize: 768, numLayers: 12, numHeads: 12, numKvHeads: 4, intermediateSize: 2560, vocabSize: 8192, maxPositions: 4096, ropeTheta: 500000, rmsNormEps: 1e-5, tieWordEmbeddings: true },
-  '400m': { hiddenSize: 1024, numLayers: 24, numHeads: 16, numKvHeads: 4, intermediateSize: 4096, vocabSize: 8192, maxPositions: 4096, ropeTheta: 500000, rmsNormEps: 1e-5, tieWordEmbeddings: true },
+  tiny: {
+    hiddenSize: 64,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 160,
+    vocabSize: 512,
+    maxPositions: 1024,
+    ropeTheta: 10000,
+    rmsNormEps: 1e-5,
+    tieWordEmbeddings: false,
+  },
+  '100m': {
+    hiddenSize: 768,
+    numLayers: 12,
+    numHeads: 12,
+    numKvHeads: 4,
+    intermediateSize: 2560,
+    vocabSize: 8192,
+    maxPositions: 4096,
+    ropeTheta: 500000,
+    rmsNormEps: 1e-5,
+    tieWordEmbeddings: true,
+  },
+  '400m': {
+    hiddenSize: 1024,
+    numLayers: 24,
+    numHeads: 16,
+    numKvHeads: 4,
+    intermediateSize: 4096,
+    vocabSize: 8192,
+    maxPositions: 4096,
+    ropeTheta: 500000,
+    rmsNormEps: 1e-5,
+    tieWordEmbeddings: true,
+  },
 };
 
 /**
@@ -71,13 +105,20 @@ export const CHATML_CHAT_TEMPLATE =
   "{%- for message in messages %}{%- if loop.first and message['role'] != 'system' %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 
 /** Qwen2's split: like Llama 3's, but digits one at a time. */
-const QWEN2_SPLIT_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_SPLIT_PATTERN =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 const CHAT_FORMATS: Record<ChatFormat, ChatFormatSpec> = {
   llama3: {
     modelType: 'llama',
     architecture: 'LlamaForCausalLM',
-    specialTokens: ['<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'],
+    specialTokens: [
+      '<|begin_of_text|>',
+      '<|end_of_text|>',
+      '<|start_header_id|>',
+      '<|end_header_id|>',
+      '<|eot_id|>',
+    ],
     bosToken: '<|begin_of_text|>',
     eosToken: '<|eot_id|>',
     stopTokens: ['<|end_of_text|>', '<|eot_id|>'],
@@ -94,7 +135,13 @@ const CHAT_FORMATS: Record<ChatFormat, ChatFormatSpec> = {
     stopTokens: ['<|im_end|>', '<|endoftext|>'],
     splitPattern: QWEN2_SPLIT_PATTERN,
     chatTemplate: CHATML_CHAT_TEMPLATE,
-    generationDefaults: { do_sample: true, temperature: 0.7, top_p: 0.8, top_k: 20, repetition_penalty: 1.05 },
+    generationDefaults: {
+      do_sample: true,
+      temperature: 0.7,
+      top_p: 0.8,
+      top_k: 20,
+      repetition_penalty: 1.05,
+    },
     extraConfig: { use_sliding_window: false, sliding_window: 32768, max_window_layers: 28 },
   },
 };
@@ -115,7 +162,8 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
   const seed = options.seed ?? 42;
   const format = CHAT_FORMATS[options.chatFormat ?? 'llama3'];
   const specialCount = format.specialTokens.length;
-  if (arch.vocabSize < 256 + specialCount) throw new RangeError(`vocabSize must be at least ${256 + specialCount} (bytes plus special tokens)`);
+  if (arch.vocabSize < 256 + specialCount)
+    throw new RangeError(`vocabSize must be at least ${256 + specialCount} (bytes plus special tokens)`);
 
   const bpe = trainByteLevelBpe(TRAINING_CORPUS, format.splitPattern, arch.vocabSize - 256 - specialCount);
   const vocab: Record<string, number> = {};
@@ -123,17 +171,21 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
   // Where the corpus supports fewer merges than the vocabulary has room for,
   // the rest are reserved special tokens, as in Llama 3's vocabulary.
   const special: string[] = [...format.specialTokens];
-  for (let index = 0; bpe.tokens.length + special.length < arch.vocabSize; index++) special.push(`<|reserved_special_token_${index}|>`);
+  for (let index = 0; bpe.tokens.length + special.length < arch.vocabSize; index++)
+    special.push(`<|reserved_special_token_${index}|>`);
   const specialIds = new Map(special.map((token, index) => [token, bpe.tokens.length + index]));
   const bosId = format.bosToken ? specialIds.get(format.bosToken)! : null;
   const stopIds = format.stopTokens.map((token) => specialIds.get(token)!);
 
   const onnxDir = join(options.outDir, 'onnx');
   mkdirSync(onnxDir, { recursive: true });
-  const writeJson = (file: string, value: unknown): void => writeFileSync(join(options.outDir, file), `${JSON.stringify(value, null, 2)}\n`);
+  const writeJson = (file: string, value: unknown): void =>
+    writeFileSync(join(options.outDir, file), `${JSON.stringify(value, null, 2)}\n`);
 
   writeJson('config.json', {
-    _name_or_path: options.name ?? `chattensor/${format.modelType}-${options.preset ?? 'custom'}-${arch.dtype}-seed${seed}`,
+    _name_or_path:
+      options.name ??
+      `chattensor/${format.modelType}-${options.preset ?? 'custom'}-${arch.dtype}-seed${seed}`,
     architectures: [format.architecture],
     model_type: format.modelType,
     attention_dropout: 0,
@@ -174,7 +226,12 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
     normalized: false,
     special: true,
   }));
-  const byteLevelProcessor = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
+  const byteLevelProcessor = {
+    type: 'ByteLevel',
+    add_prefix_space: false,
+    trim_offsets: false,
+    use_regex: false,
+  };
   writeJson('tokenizer.json', {
     version: '1.0',
     truncation: null,
@@ -196,14 +253,19 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
             byteLevelProcessor,
             {
               type: 'TemplateProcessing',
-              single: [{ SpecialToken: { id: format.bosToken, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+              single: [
+                { SpecialToken: { id: format.bosToken, type_id: 0 } },
+                { Sequence: { id: 'A', type_id: 0 } },
+              ],
               pair: [
                 { SpecialToken: { id: format.bosToken, type_id: 0 } },
                 { Sequence: { id: 'A', type_id: 0 } },
                 { SpecialToken: { id: format.bosToken, type_id: 1 } },
                 { Sequence: { id: 'B', type_id: 1 } },
               ],
-              special_tokens: { [format.bosToken]: { id: format.bosToken, ids: [bosId], tokens: [format.bosToken] } },
+              special_tokens: {
+                [format.bosToken]: { id: format.bosToken, ids: [bosId], tokens: [format.bosToken] },
+              },
             },
           ],
         }
@@ -230,7 +292,9 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
     eos_token: format.eosToken,
     model_input_names: ['input_ids', 'attention_mask'],
     model_max_length: arch.maxPositions,
-    ...(format.modelType === 'qwen2' ? { pad_token: '<|endoftext|>', errors: 'replace', split_special_tokens: false } : {}),
+    ...(format.modelType === 'qwen2'
+      ? { pad_token: '<|endoftext|>', errors: 'replace', split_special_tokens: false }
+      : {}),
     tokenizer_class: format.modelType === 'qwen2' ? 'Qwen2Tokenizer' : 'PreTrainedTokenizerFast',
   });
   writeJson('special_tokens_map.json', {
@@ -245,7 +309,15 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
     const byte = byteLevelToBytes(token)![0];
     return byte >= 0x80 || (byte < 0x20 && byte !== 0x0a) || byte === 0x7f ? [id] : [];
   });
-  const graph = buildLlamaGraph({ ...arch, reservedFrom: bpe.tokens.length + specialCount, quietIds, mergedDecoderInputs: options.mergedDecoder }, seed);
+  const graph = buildLlamaGraph(
+    {
+      ...arch,
+      reservedFrom: bpe.tokens.length + specialCount,
+      quietIds,
+      mergedDecoderInputs: options.mergedDecoder,
+    },
+    seed,
+  );
   const external = options.externalData || graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
   const { model, externalTensors } = graph.build({
     opset: 17,
@@ -253,22 +325,11 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
     external: external ? { location: `${graphName}_data`, thresholdBytes: 1024 } : undefined,
   });
   model.writeToFile(join(onnxDir, graphName));
-  if (external) writeExternalData(join(onnxDir, `${graphName}_data`), externalTensors.map((tensor) => tensor.data));
-}
-
-function writeExternalData(path: string, buffers: Buffer[]): void {
-  const fd = openSync(path, 'w');
-  try {
-    let position = 0;
-    for (const buffer of buffers) {
-      position = Math.ceil(position / 4096) * 4096;
-      let written = 0;
-      while (written < buffer.length) written += writeSync(fd, buffer, written, Math.min(buffer.length - written, 1 << 30), position + written);
-      position += buffer.length;
-    }
-  } finally {
-    closeSync(fd);
-  }
+  if (external)
+    writeExternalData(
+      join(onnxDir, `${graphName}_data`),
+      externalTensors.map((tensor) => tensor.data),
+    );
 }
 
 function resolveArchitecture(options: GenerateModelOptions): LlamaArchitecture {
@@ -287,10 +348,14 @@ function resolveArchitecture(options: GenerateModelOptions): LlamaArchitecture {
     dtype: options.dtype ?? 'fp32',
   };
   for (const [key, value] of Object.entries(arch)) {
-    if (typeof value === 'number' && (!Number.isFinite(value) || value <= 0)) throw new RangeError(`${key} must be a positive number, got ${value}`);
+    if (typeof value === 'number' && (!Number.isFinite(value) || value <= 0))
+      throw new RangeError(`${key} must be a positive number, got ${value}`);
   }
-  if (arch.hiddenSize % arch.numHeads !== 0) throw new RangeError(`hiddenSize ${arch.hiddenSize} is not divisible by numHeads ${arch.numHeads}`);
-  if ((arch.hiddenSize / arch.numHeads) % 2 !== 0) throw new RangeError('head dimension must be even for rotary embeddings');
-  if (arch.numHeads % arch.numKvHeads !== 0) throw new RangeError(`numHeads ${arch.numHeads} is not a multiple of numKvHeads ${arch.numKvHeads}`);
+  if (arch.hiddenSize % arch.numHeads !== 0)
+    throw new RangeError(`hiddenSize ${arch.hiddenSize} is not divisible by numHeads ${arch.numHeads}`);
+  if ((arch.hiddenSize / arch.numHeads) % 2 !== 0)
+    throw new RangeError('head dimension must be even for rotary embeddings');
+  if (arch.numHeads % arch.numKvHeads !== 0)
+    throw new RangeError(`numHeads ${arch.numHeads} is not a multiple of numKvHeads ${arch.numKvHeads}`);
   return arch;
 }

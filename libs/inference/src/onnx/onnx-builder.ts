@@ -1,3 +1,4 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { ProtoMessage } from './protobuf-writer';
 
 /** ONNX TensorProto.DataType values used by the generator. */
@@ -88,15 +89,27 @@ export class OnnxGraphBuilder {
   }
 
   /** Adds a node and returns the names of its outputs. */
-  node(opType: string, inputs: string[], attributes: Record<string, OnnxAttribute> = {}, outputCount = 1, outputNames?: string[]): string[] {
+  node(
+    opType: string,
+    inputs: string[],
+    attributes: Record<string, OnnxAttribute> = {},
+    outputCount = 1,
+    outputNames?: string[],
+  ): string[] {
     const name = this.unique(`/${opType}`);
-    const outputs = outputNames ?? Array.from({ length: outputCount }, (_, index) => `${name}_output_${index}`);
+    const outputs =
+      outputNames ?? Array.from({ length: outputCount }, (_, index) => `${name}_output_${index}`);
     this.nodes.push({ opType, inputs, outputs, name, attributes });
     return outputs;
   }
 
   /** Same as node() for single-output nodes. */
-  op(opType: string, inputs: string[], attributes: Record<string, OnnxAttribute> = {}, outputName?: string): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attributes: Record<string, OnnxAttribute> = {},
+    outputName?: string,
+  ): string {
     return this.node(opType, inputs, attributes, 1, outputName ? [outputName] : undefined)[0];
   }
 
@@ -109,7 +122,11 @@ export class OnnxGraphBuilder {
    * go to `externalLocation` (written by the caller through the returned
    * list) when external data is requested.
    */
-  build(options: { opset: number; producer: string; external?: { location: string; thresholdBytes: number } }): {
+  build(options: {
+    opset: number;
+    producer: string;
+    external?: { location: string; thresholdBytes: number };
+  }): {
     model: ProtoMessage;
     externalTensors: OnnxTensor[];
   } {
@@ -166,7 +183,8 @@ function encodeTensor(tensor: OnnxTensor, external?: ExternalPlacement): ProtoMe
   message.varint(2, tensor.dataType);
   message.string(8, tensor.name);
   if (external) {
-    const entry = (key: string, value: string): ProtoMessage => new ProtoMessage().string(1, key).string(2, value);
+    const entry = (key: string, value: string): ProtoMessage =>
+      new ProtoMessage().string(1, key).string(2, value);
     message.message(13, entry('location', external.location));
     message.message(13, entry('offset', String(external.offset)));
     message.message(13, entry('length', String(tensor.data.length)));
@@ -181,7 +199,8 @@ function encodeNode(node: NodeSpec): ProtoMessage {
   for (const output of node.outputs) message.string(2, output);
   message.string(3, node.name);
   message.string(4, node.opType);
-  for (const [name, value] of Object.entries(node.attributes)) message.message(5, encodeAttribute(name, value));
+  for (const [name, value] of Object.entries(node.attributes))
+    message.message(5, encodeAttribute(name, value));
   if (node.domain) message.string(7, node.domain);
   return message;
 }
@@ -218,7 +237,7 @@ export function float32ToFloat16Bits(value: number): number {
     let half = mantissa >>> shift;
     const remainder = mantissa & ((1 << shift) - 1);
     const halfway = 1 << (shift - 1);
-    if (remainder > halfway || (remainder === halfway && (half & 1))) half++;
+    if (remainder > halfway || (remainder === halfway && half & 1)) half++;
     return sign | half;
   }
   // A mantissa that rounds up past 0x3ff carries into the exponent, which is the
@@ -236,4 +255,31 @@ export function float16BitsToFloat32(bits: number): number {
   if (exponent === 0) return sign * mantissa * 2 ** -24;
   if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+/**
+ * Writes the external-data file of a graph built with `external`: the
+ * tensors' bytes in order, each at the next 4 KiB boundary, matching the
+ * offsets that build() recorded in the graph.
+ */
+export function writeExternalData(path: string, buffers: Buffer[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    let position = 0;
+    for (const buffer of buffers) {
+      position = Math.ceil(position / 4096) * 4096;
+      let written = 0;
+      while (written < buffer.length)
+        written += writeSync(
+          fd,
+          buffer,
+          written,
+          Math.min(buffer.length - written, 1 << 30),
+          position + written,
+        );
+      position += buffer.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
