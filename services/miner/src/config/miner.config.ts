@@ -27,7 +27,7 @@ export const minerEnvSchema = baseEnvSchema
     MODEL_DIR: z.string({ message: 'is required: a model folder in the Hugging Face / Optimum ONNX layout' }),
     MINER_DEVICE: z.enum(['cpu', 'cuda'], { message: 'must be cpu or cuda' }).default('cpu'),
     MAX_BATCH_SIZE: env.int(1, 256).default(8),
-    MAX_QUEUE: env.int(0, 10_000).default(64),
+    MAX_QUEUE: env.int(1, 10_000).default(64),
     INTRA_OP_THREADS: env.int(0, 256).default(0),
     /** Standalone mode: validator hotkeys allowed to call (comma-separated SS58). */
     MINER_ALLOWED_HOTKEYS: env.list().default([]),
