@@ -28,6 +28,10 @@ describe('the miner configuration', () => {
     }
   });
 
+  it('refuses a queue of no places, which the engine could not run with', () => {
+    expect(() => loadMinerConfig({ ...valid, MAX_QUEUE: '0' })).toThrow(/MAX_QUEUE/);
+  });
+
   it('requires a hotkey', () => {
     expect(() => loadMinerConfig({ ...valid, HOTKEY_URI: undefined })).toThrow(/HOTKEY_URI/);
   });
