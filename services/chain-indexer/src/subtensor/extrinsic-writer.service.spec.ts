@@ -29,6 +29,10 @@ function decorate() {
 }
 
 const withMetadata = existsSync(METADATA) ? describe : describe.skip;
+if (!existsSync(METADATA))
+  console.warn(
+    `spec-293 metadata not found at ${METADATA} (SUBTENSOR_METADATA_SPEC293): its tests are skipped`,
+  );
 
 withMetadata('timelocked weights on the spec-293 runtime (real metadata, offline)', () => {
   let chain: ReturnType<typeof decorate>;
