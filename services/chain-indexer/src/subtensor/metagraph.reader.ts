@@ -185,6 +185,33 @@ export class MetagraphReader {
     return values.map((v) => num(v));
   }
 
+  /**
+   * Hotkey per uid. With `SubnetworkN` the uids 0..n-1 are read by key (one
+   * batch); a prefix scan of `Keys` is much slower on some nodes (an
+   * emulator walks every key of the map) and is only the fallback.
+   */
+  private async hotkeysFromStorage(at: At, netuid: number): Promise<Map<number, string>> {
+    const q = at.query.subtensorModule;
+    const hotkeys = new Map<number, string>();
+    if (!q.keys) return hotkeys;
+    if (q.subnetworkN) {
+      const n = num(await q.subnetworkN(netuid)) ?? 0;
+      if (n === 0) return hotkeys;
+      const values = await at.queryMulti(Array.from({ length: n }, (_, uid) => [q.keys, [netuid, uid]]));
+      values.forEach((value, uid) => {
+        const hotkey = account(value);
+        if (hotkey) hotkeys.set(uid, hotkey);
+      });
+      return hotkeys;
+    }
+    for (const [key, value] of await q.keys.entries(netuid)) {
+      const uid = num(key.args[1]);
+      const hotkey = account(value);
+      if (uid !== undefined && hotkey) hotkeys.set(uid, hotkey);
+    }
+    return hotkeys;
+  }
+
   private async neuronsFromStorage(at: At, netuid: number): Promise<Neuron[]> {
     const q = at.query.subtensorModule;
     const vectorItems = [
@@ -199,16 +226,10 @@ export class MetagraphReader {
       'validatorPermit',
       'lastUpdate',
     ];
-    const [keys, vectorValues] = await Promise.all([
-      q.keys ? q.keys.entries(netuid) : Promise.resolve([]),
+    const [hotkeys, vectorValues] = await Promise.all([
+      this.hotkeysFromStorage(at, netuid),
       Promise.all(vectorItems.map((item) => this.storageVector(at, item, netuid))),
     ]);
-    const hotkeys = new Map<number, string>();
-    for (const [key, value] of keys) {
-      const uid = num(key.args[1]);
-      const hotkey = account(value);
-      if (uid !== undefined && hotkey) hotkeys.set(uid, hotkey);
-    }
     const n = hotkeys.size === 0 ? 0 : Math.max(...hotkeys.keys()) + 1;
     const vectors: Record<string, Codec[] | undefined> = Object.fromEntries(
       vectorItems.map((item, i) => [item, vectorValues[i]]),
