@@ -52,10 +52,24 @@ export function bool(codec: Codec | undefined): boolean | undefined {
   return typeof primitive === 'boolean' ? primitive : undefined;
 }
 
-/** An AccountId32 in the registry's SS58 format. */
+const SS58_CACHE_LIMIT = 16_384;
+const ss58Cache = new Map<string, string>();
+
+/**
+ * An AccountId32 in the registry's SS58 format. Memoized: a snapshot encodes
+ * every hotkey and coldkey of the subnet at every block, and they rarely change.
+ */
 export function account(codec: Codec | undefined): string | undefined {
   const inner = unwrap(codec);
-  return inner ? inner.toString() : undefined;
+  if (!inner) return undefined;
+  const key = `${inner.registry.chainSS58 ?? ''}:${inner.toHex()}`;
+  let encoded = ss58Cache.get(key);
+  if (encoded === undefined) {
+    encoded = inner.toString();
+    if (ss58Cache.size >= SS58_CACHE_LIMIT) ss58Cache.clear();
+    ss58Cache.set(key, encoded);
+  }
+  return encoded;
 }
 
 /** A decoded Vec<T> as an array of its element codecs (empty when absent). */
