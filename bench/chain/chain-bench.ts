@@ -8,6 +8,9 @@
 // process, then for each of BENCH_BLOCKS blocks changes the stake (so the
 // snapshot changes) and measures from the moment the bench sees the block
 // finalized to the moment `chain.metagraph.<netuid>` carries that block.
+// Then it reports the indexer's own stage means (from its metrics) and times
+// the same RPC calls made directly, without the indexer (BENCH_RAW_BLOCKS).
+// BENCH_NETUID reuses a subnet an earlier run created on the same chain.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,7 +19,8 @@ import { join, resolve } from 'node:path';
 import { connect } from 'nats';
 import { WsProvider, type ApiPromise } from '@polkadot/api';
 import { u8aToHex } from '@polkadot/util';
-import { connectHarness, createSubnet, send, TAO, type SubnetSetup } from './dev-chain';
+import type { KeyringPair } from '@polkadot/keyring/types';
+import { connectHarness, createSubnet, send, TAO, type Harness } from './dev-chain';
 
 const root = resolve(__dirname, '../../..');
 const endpoint = process.env.SUBTENSOR_WS;
@@ -30,12 +34,14 @@ type Stages = Map<string, { sum: number; count: number }>;
 async function scrapeStages(httpPort: number): Promise<Stages> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const stages: Stages = new Map();
-  for (const match of text.matchAll(
-    /^chattensor_chain_snapshot_stage_seconds_(sum|count)\{stage="(\w+)"\} (\S+)$/gm,
-  )) {
-    const entry = stages.get(match[2]) ?? { sum: 0, count: 0 };
+  // Default labels (service) may come before or after `stage`.
+  const pattern = /^chattensor_chain_snapshot_stage_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm;
+  for (const match of text.matchAll(pattern)) {
+    const stage = /stage="(\w+)"/.exec(match[2])?.[1];
+    if (!stage) continue;
+    const entry = stages.get(stage) ?? { sum: 0, count: 0 };
     entry[match[1] as 'sum' | 'count'] = Number(match[3]);
-    stages.set(match[2], entry);
+    stages.set(stage, entry);
   }
   return stages;
 }
@@ -89,6 +95,26 @@ async function startInfra(
   return { natsUrl, redisUrl, children };
 }
 
+interface BenchSubnet {
+  netuid: number;
+  /** Signs the stake changes (the subnet owner, //Alice). */
+  owner: KeyringPair;
+  /** Hotkey of uid 0, whose stake changes every measured block. */
+  validator: string;
+}
+
+/** A new subnet of BENCH_UIDS uids, or with BENCH_NETUID the one an earlier run left on the chain. */
+async function benchSubnet(h: Harness): Promise<BenchSubnet> {
+  const reuse = process.env.BENCH_NETUID;
+  if (reuse) {
+    const netuid = Number(reuse);
+    const validator = (await h.api.query.subtensorModule.keys(netuid, 0)).toString();
+    return { netuid, owner: h.sudo, validator };
+  }
+  const created = await createSubnet(h, { miners: uids - 1, tempo: 360, tag: `bench-${Date.now()}` });
+  return { netuid: created.netuid, owner: created.owner, validator: created.validator.address };
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
@@ -101,7 +127,7 @@ async function main(): Promise<void> {
   let indexer: ChildProcess | undefined;
   try {
     const t0 = Date.now();
-    const subnet = await createSubnet(h, { miners: uids - 1, tempo: 360, tag: `bench-${Date.now()}` });
+    const subnet = await benchSubnet(h);
     const n = (await h.api.query.subtensorModule.subnetworkN(subnet.netuid)).toString();
     console.log(
       `subnet ${subnet.netuid} with ${n} uids set up in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
@@ -155,7 +181,7 @@ async function main(): Promise<void> {
       // A stake change makes the snapshot differ, so every block is published.
       await send(
         h.api,
-        h.api.tx.subtensorModule.addStake(subnet.validator.address, subnet.netuid, TAO),
+        h.api.tx.subtensorModule.addStake(subnet.validator, subnet.netuid, TAO),
         subnet.owner,
       );
       const head = (await h.api.rpc.chain.getHeader()).number.toNumber();
@@ -195,48 +221,59 @@ async function main(): Promise<void> {
 }
 
 /**
- * The node's share, without the indexer: at fresh blocks (the same stake
+ * The node's share, without the indexer: for fresh blocks (the same stake
  * change each), the requests the indexer's `get_metagraph` path sends, made
- * directly over JSON-RPC: all at once as the indexer sends them, then the two
- * runtime calls one at a time. Nothing is decoded.
+ * directly over JSON-RPC and not decoded. `at_head`: all at once the moment
+ * the block's finalized head is announced, as the indexer sends them (so the
+ * node is as busy as the indexer finds it); then, once the node is idle, the
+ * same batch again (`idle`) and the two runtime calls one at a time.
  */
-async function rawCalls(api: ApiPromise, subnet: SubnetSetup, count: number) {
+async function rawCalls(api: ApiPromise, subnet: BenchSubnet, count: number) {
   if (count <= 0) return undefined;
   const provider = new WsProvider(endpoint, 2500, {}, 300_000);
   await provider.isReady;
   const rpc = (method: string, params: unknown[]) => provider.send<unknown>(method, params);
   const netuid = u8aToHex(api.registry.createType('u16', subnet.netuid).toU8a());
   const trustKey = api.query.subtensorModule.validatorTrust.key(subnet.netuid);
+  const batch = (hash: string) =>
+    Promise.all([
+      rpc('state_getRuntimeVersion', [hash]),
+      rpc('state_call', ['SubnetInfoRuntimeApi_get_metagraph', netuid, hash]),
+      rpc('state_getStorage', [trustKey, hash]),
+      rpc('state_call', ['SwapRuntimeApi_current_alpha_price', netuid, hash]),
+    ]);
   const timed = async (fn: () => Promise<unknown>) => {
     const started = performance.now();
     await fn();
     return performance.now() - started;
   };
+  const atHead = new Map<number, { hash: string; ms: Promise<number> }>();
+  const unsubscribe = await api.rpc.chain.subscribeFinalizedHeads((header) => {
+    const number = header.number.toNumber();
+    const hash = header.hash.toHex();
+    if (!atHead.has(number)) atHead.set(number, { hash, ms: timed(() => batch(hash)) });
+  });
   const together: number[] = [];
+  const idle: number[] = [];
   const metagraph: number[] = [];
   const price: number[] = [];
   for (let i = 0; i < count; i++) {
-    await send(
-      api,
-      api.tx.subtensorModule.addStake(subnet.validator.address, subnet.netuid, TAO),
-      subnet.owner,
-    );
-    const hash = (await api.rpc.chain.getFinalizedHead()).toHex();
-    together.push(
-      await timed(() =>
-        Promise.all([
-          rpc('state_getRuntimeVersion', [hash]),
-          rpc('state_call', ['SubnetInfoRuntimeApi_get_metagraph', netuid, hash]),
-          rpc('state_getStorage', [trustKey, hash]),
-          rpc('state_call', ['SwapRuntimeApi_current_alpha_price', netuid, hash]),
-        ]),
-      ),
-    );
+    await send(api, api.tx.subtensorModule.addStake(subnet.validator, subnet.netuid, TAO), subnet.owner);
+    const head = (await api.rpc.chain.getHeader()).number.toNumber();
+    const deadline = Date.now() + 30_000;
+    while (!atHead.has(head) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const entry = atHead.get(head);
+    if (!entry) throw new Error(`no finalized head ${head}`);
+    together.push(await entry.ms);
+    idle.push(await timed(() => batch(entry.hash)));
     metagraph.push(
-      await timed(() => rpc('state_call', ['SubnetInfoRuntimeApi_get_metagraph', netuid, hash])),
+      await timed(() => rpc('state_call', ['SubnetInfoRuntimeApi_get_metagraph', netuid, entry.hash])),
     );
-    price.push(await timed(() => rpc('state_call', ['SwapRuntimeApi_current_alpha_price', netuid, hash])));
+    price.push(
+      await timed(() => rpc('state_call', ['SwapRuntimeApi_current_alpha_price', netuid, entry.hash])),
+    );
   }
+  unsubscribe();
   await provider.disconnect();
   const p50 = (values: number[]) =>
     Math.round(
@@ -247,7 +284,8 @@ async function rawCalls(api: ApiPromise, subnet: SubnetSetup, count: number) {
     );
   return {
     blocks: count,
-    all_at_once_p50_ms: p50(together),
+    at_head_p50_ms: p50(together),
+    idle_p50_ms: p50(idle),
     get_metagraph_p50_ms: p50(metagraph),
     current_alpha_price_p50_ms: p50(price),
   };
