@@ -19,7 +19,7 @@ let defaultsCollected = false;
 export function initMetrics(service: string): Registry {
   metricsRegistry.setDefaultLabels({ service });
   if (!defaultsCollected) {
-    collectDefaultMetrics({ register: metricsRegistry, prefix: 'chattensor_process_' });
+    collectDefaultMetrics({ register: metricsRegistry, prefix: 'chattensor_' });
     defaultsCollected = true;
   }
   return metricsRegistry;
