@@ -33,6 +33,9 @@ export class CollectingPublisher {
   async latest(netuid: number): Promise<MetagraphSnapshot | undefined> {
     return [...this.published].reverse().find((s) => s.netuid === netuid);
   }
+  async forget(netuid: number): Promise<void> {
+    this.published.splice(0, this.published.length, ...this.published.filter((s) => s.netuid !== netuid));
+  }
 }
 
 export function followerConfig(endpoint: string, netuid: number, delegateHotkey?: string): SubtensorConfig {

@@ -99,6 +99,20 @@ export class MetagraphPublisher {
   }
 
   /**
+   * Drops what is known for a netuid (memory, the KV entry, the Redis copy),
+   * so that snapshots of any block can be published again. For a follower
+   * that finds the stored snapshot belongs to another chain (a reset dev
+   * chain, another network): its block numbers say nothing about this one.
+   */
+  async forget(netuid: number): Promise<void> {
+    this.latestByNetuid.delete(netuid);
+    this.written.delete(netuid);
+    const kv = await this.bucket();
+    await kv.delete(metagraphKey(netuid));
+    await this.redis.client.del(redisKey('chain-indexer', 'metagraph', netuid));
+  }
+
+  /**
    * Compare-and-set on the KV revision. Right after this process's own write
    * it updates against the revision it wrote; when that fails (another writer,
    * a restarted bucket) or nothing is known, it reads the entry and decides

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiPromise, WsProvider } from '@polkadot/api';
+import type { MetagraphSnapshot } from '@chattensor/protocol';
 import { expectEventually } from '../../../../test/support/expect-eventually';
 import { ReplayServer } from '../../../../test/chain/rpc-recording';
 import { buildFollower, CollectingPublisher, FIXTURE_FILE, followerConfig, type ScenarioFacts } from '../../../../test/chain/scenario-fixture';
@@ -90,5 +91,28 @@ type Facts = ScenarioFacts & { snapshots: { block: number; blockHash: string }[]
     await new Promise((r) => setTimeout(r, 300));
     expect(built.follower.lastProcessedBlock).toBe(lastBlock);
     expect(publisher.published).toHaveLength(before);
+  });
+});
+
+(present ? describe : describe.skip)('ChainFollower restarted with a snapshot from another chain', () => {
+  it('drops the stored snapshot and follows this chain from its finalized head', async () => {
+    const facts = JSON.parse(readFileSync(fixture.replace(/\.json$/, '.facts.json'), 'utf8')) as Facts;
+    const replay = ReplayServer.fromFile(fixture, 20);
+    const url = await replay.start();
+    const publisher = new CollectingPublisher();
+    // What a reset dev chain leaves in the KV bucket: a block this chain has under another hash.
+    const foreign: MetagraphSnapshot = { v: 1, netuid: facts.netuid, mode: 'subtensor', block: 0, blockHash: `0x${'11'.repeat(32)}`, updatedAt: 0, neurons: [], hyperparameters: {} };
+    publisher.published.push(foreign);
+    const built = buildFollower(followerConfig(url, facts.netuid, facts.validator), publisher);
+    try {
+      await built.follower.onApplicationBootstrap();
+      await expectEventually(() => expect(built.follower.lastProcessedBlock).toBe(facts.lastProcessedBlock), 30_000, 50);
+      expect(publisher.published).not.toContain(foreign);
+      expect(publisher.published.map((s) => s.block)).toEqual(facts.snapshots.map((s) => s.block));
+      expect(replay.unknown).toEqual([]);
+    } finally {
+      await built.connection.onApplicationShutdown();
+      await replay.stop();
+    }
   });
 });

@@ -56,6 +56,8 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
   private headSeenAt = new Map<number, number>();
   /** Hashes of announced finalized heads: the block after the last processed one needs no lookup. */
   private headHashes = new Map<number, string>();
+  /** Snapshots restored at start, not yet checked against the chain the indexer is connected to. */
+  private restored = new Map<number, { block: number; blockHash?: string }>();
   private unsubscribe?: () => void;
   private draining?: Promise<void>;
   private pendingDrain = false;
@@ -85,6 +87,7 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       // A restarted indexer serves its last snapshot at once and continues after it.
       const previous = await this.publisher.latest(netuid).catch(() => undefined);
       if (previous?.mode === 'subtensor') {
+        this.restored.set(netuid, { block: previous.block, blockHash: previous.blockHash });
         this.fingerprints.set(netuid, snapshotFingerprint(previous));
         this.lastProcessed =
           this.lastProcessed === undefined ? previous.block : Math.min(this.lastProcessed, previous.block);
@@ -115,6 +118,7 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async follow(session: ChainSession): Promise<void> {
+    await this.checkRestored(session);
     this.unsubscribe = await session.api.rpc.chain.subscribeFinalizedHeads((header) => {
       const number = header.number.toNumber();
       if (!this.headSeenAt.has(number)) this.headSeenAt.set(number, performance.now());
@@ -124,6 +128,48 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       this.updateLag();
       this.drain(session);
     });
+  }
+
+  /**
+   * A restored snapshot whose block hash is not the chain's hash at that
+   * number was published from another chain (a reset dev chain, another
+   * network behind the same NATS): continuing after its block would serve
+   * stale neurons and skip this chain's blocks, and the KV bucket would
+   * refuse every lower block. The stored snapshots are dropped and following
+   * starts over at the finalized head.
+   */
+  private async checkRestored(session: ChainSession): Promise<void> {
+    if (this.restored.size === 0) return;
+    let foreign: { netuid: number; block: number; blockHash?: string; onChain: string } | undefined;
+    try {
+      for (const [netuid, { block, blockHash }] of this.restored) {
+        if (!blockHash) continue;
+        const onChain = (await session.api.rpc.chain.getBlockHash(block)).toHex();
+        if (onChain !== blockHash) {
+          foreign = { netuid, block, blockHash, onChain };
+          break;
+        }
+      }
+    } catch (error) {
+      // Checked again on the next connection; following this one goes on meanwhile.
+      this.log.warn(
+        { err: (error as Error).message },
+        'could not check the stored snapshot against the chain',
+      );
+      return;
+    }
+    if (foreign) {
+      this.log.warn(
+        foreign,
+        'the stored snapshot is not on this chain: dropping the stored snapshots and starting at the finalized head',
+      );
+      for (const netuid of this.restored.keys()) {
+        await this.publisher.forget(netuid);
+        this.fingerprints.delete(netuid);
+      }
+      this.lastProcessed = undefined;
+    }
+    this.restored.clear();
   }
 
   /** One drain loop at a time; a head arriving meanwhile makes it run once more. */
