@@ -1,4 +1,3 @@
- 
 import { ReadinessRegistry } from '@chattensor/common';
 import type { MetagraphSnapshot } from '@chattensor/protocol';
 import type { MetagraphPublisher } from '../../services/chain-indexer/src/metagraph/metagraph.publisher';
@@ -58,6 +57,12 @@ export function buildFollower(config: SubtensorConfig, publisher: CollectingPubl
   const metrics = new SubtensorMetrics();
   const readiness = new ReadinessRegistry();
   const connection = new SubtensorConnection(config, metrics);
-  const follower = new ChainFollower(config, connection, publisher as unknown as MetagraphPublisher, metrics, readiness);
+  const follower = new ChainFollower(
+    config,
+    connection,
+    publisher as unknown as MetagraphPublisher,
+    metrics,
+    readiness,
+  );
   return { follower, connection, metrics, readiness };
 }
