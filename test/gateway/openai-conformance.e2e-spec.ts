@@ -408,7 +408,7 @@ describe('the gateway API, as the OpenAI client sees it', () => {
   });
 
   describe('backpressure and cancellation', () => {
-    it('cancels the miner’s generation when the client goes away mid-stream', async () => {
+    it('cancels the miner’s generation when the client goes away mid-stream, and keeps the question and the stopped answer', async () => {
       const miners = env.stack.services.filter((s) => s.name.startsWith('miner-'));
       const cancelled = () =>
         Promise.all(
@@ -418,6 +418,13 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         Promise.all(
           miners.map((m) => scrapeMetric(m.httpPort, 'chattensor_miner_num_requests_running')),
         ).then((v) => v.reduce((a, b) => a + b, 0));
+      const { id } = (await (
+        await fetch(`${url}/v1/conversations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        })
+      ).json()) as { id: string };
       const before = await cancelled();
       const abort = new AbortController();
       const stream = await anonymous.chat.completions.create(
@@ -428,13 +435,18 @@ describe('the gateway API, as the OpenAI client sees it', () => {
           temperature: 0,
           max_tokens: 900,
           stream: true,
+          ...({ conversation_id: id } as object),
         },
         { signal: abort.signal },
       );
       let received = 0;
+      let shown = '';
       try {
         for await (const chunk of stream) {
-          if (chunk.choices[0]?.delta.content && ++received === 5) {
+          const delta = chunk.choices[0]?.delta.content;
+          if (!delta) continue;
+          shown += delta;
+          if (++received === 5) {
             abort.abort();
             break;
           }
@@ -447,6 +459,19 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       await expectEventually(async () => {
         expect(await cancelled()).toBe(before + 1);
         expect(await running()).toBe(0);
+      }, 5000);
+      // The exchange is stored with the answer as far as it had streamed, marked as stopped
+      // (frames already on their way when the client left may have added a little more).
+      await expectEventually(async () => {
+        const stored = (await (await fetch(`${url}/v1/conversations/${id}`)).json()) as {
+          messages: { role: string; content: string; stopped?: boolean }[];
+        };
+        expect(stored.messages.map((m) => [m.role, m.stopped ?? false])).toEqual([
+          ['user', false],
+          ['assistant', true],
+        ]);
+        expect(stored.messages[0].content).toBe('Keep going');
+        expect(stored.messages[1].content.startsWith(shown)).toBe(true);
       }, 5000);
     });
 

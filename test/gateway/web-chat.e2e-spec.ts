@@ -151,11 +151,21 @@ describeInBrowser('the web chat in a browser', () => {
       expect(await scrapeMetric(miner.httpPort, 'chattensor_miner_num_requests_running')).toBe(0);
     }, 5000);
     expect((await answer.locator('.text').textContent())!.length).toBe(stoppedAt);
-    expect(await page.locator('#send').isEnabled()).toBe(true);
+    // The page waits for the gateway to have stored the stopped answer before it takes the next message.
+    await expectEventually(async () => expect(await page.locator('#send').isEnabled()).toBe(true), 5000);
+    // The question and the answer as far as it streamed are kept, marked as stopped.
+    const id = await page.locator('#conversations li.current').getAttribute('data-id');
+    const stored = (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations/${id}`)).json()) as {
+      messages: { role: string; content: string; stopped?: boolean }[];
+    };
+    const [question, partial] = stored.messages.slice(-2);
+    expect(question.role).toBe('user');
+    expect(partial).toMatchObject({ role: 'assistant', stopped: true });
+    expect(partial.content.startsWith((await answer.locator('.text').textContent())!)).toBe(true);
   }, 60_000);
 
   it('regenerates the last answer in place', async () => {
-    // The stopped answer was not stored: regenerating asks the same question again.
+    // The stopped answer was stored: regenerating replaces it in place.
     const before = await page.locator('.msg').count();
     await page.locator('#regenerate').click();
     await expectEventually(

@@ -160,6 +160,7 @@
         const div = bubble(message.role, message.content);
         if (message.role === 'user') lastUser = message.content;
         if (message.role === 'assistant' && message.miner) setMeta(div, message.miner);
+        if (message.role === 'assistant' && message.stopped) setNote(div, 'stopped');
       }
       const tail = conversation.messages[conversation.messages.length - 1];
       if (tail && tail.role === 'assistant' && lastUser !== null)
@@ -204,7 +205,7 @@
     return state.conversationId;
   }
 
-  // Streams one answer into `answer`; resolves true when the answer completed (and was stored).
+  // Streams one answer into `answer`; resolves 'completed' (the gateway stored it), 'stopped' or 'failed'.
   async function streamAnswer(body, answer) {
     state.controller = new AbortController();
     setBusy(true);
@@ -244,13 +245,36 @@
         }
       }
     } catch (error) {
-      if (error.name === 'AbortError') setNote(answer, 'stopped');
-      else showError(error.message);
+      if (error.name === 'AbortError') {
+        setNote(answer, 'stopped');
+        return 'stopped';
+      }
+      showError(error.message);
+      return 'failed';
     } finally {
       answer.classList.remove('streaming');
       state.controller = null;
     }
-    return completed;
+    return completed ? 'completed' : 'failed';
+  }
+
+  // The gateway stores a stopped answer (what had arrived) once it sees the
+  // connection close; wait until it has, so a regeneration replaces that one.
+  async function stoppedAnswerStored(conversationId, question) {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      try {
+        const { messages } = await (
+          await api(`/v1/conversations/${encodeURIComponent(conversationId)}`)
+        ).json();
+        const [asked, answered] = messages.slice(-2);
+        if (answered && answered.stopped && asked && asked.role === 'user' && asked.content === question)
+          return true;
+      } catch {
+        // try again below
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
   }
 
   async function ask(textToSend, { echo }) {
@@ -259,11 +283,14 @@
     const answer = bubble('assistant', '');
     try {
       const conversationId = await ensureConversation();
-      const completed = await streamAnswer(
+      const outcome = await streamAnswer(
         { conversation_id: conversationId, messages: [{ role: 'user', content: textToSend }] },
         answer,
       );
-      state.last = { text: textToSend, stored: completed };
+      const stored =
+        outcome === 'completed' ||
+        (outcome === 'stopped' && (await stoppedAnswerStored(conversationId, textToSend)));
+      state.last = { text: textToSend, stored };
     } catch (error) {
       showError(error.message);
       state.last = { text: textToSend, stored: false };
@@ -279,7 +306,7 @@
     const answers = log.querySelectorAll('.msg.assistant');
     const previous = answers[answers.length - 1];
     if (!last.stored) {
-      // The last answer was stopped or failed, so the gateway has not stored it: ask the same question again.
+      // The last answer failed, so the gateway has not stored it: ask the same question again.
       previous?.remove();
       await ask(last.text, { echo: false });
       return;
@@ -287,12 +314,13 @@
     showError('');
     const answer = bubble('assistant', '');
     previous?.remove();
-    const completed = await streamAnswer(
+    const outcome = await streamAnswer(
       { conversation_id: state.conversationId, regenerate: true, messages: [] },
       answer,
     );
-    // A stopped regeneration leaves the stored answer in place; show what is stored again.
-    if (!completed) state.last = { text: last.text, stored: true };
+    // A stopped regeneration replaces the stored answer with what it had streamed; a failed one leaves it in place.
+    if (outcome === 'stopped') await stoppedAnswerStored(state.conversationId, last.text);
+    state.last = { text: last.text, stored: true };
     setBusy(false);
     void refreshScores();
   }

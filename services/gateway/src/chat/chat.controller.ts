@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { LATENCY_BUCKETS, rootLogger, counter, gauge, histogram } from '@chattensor/common';
+import { ErrorCode, LATENCY_BUCKETS, rootLogger, counter, gauge, histogram } from '@chattensor/common';
 import { Authenticated } from '../auth/authenticated.decorator';
 import { toAppError } from '../errors/openai-exception.filter';
 import { httpErrorOf } from '../errors/openai-error';
@@ -41,6 +41,8 @@ interface Delivery {
   completionTokens: number;
   /** Error code of a stream that failed after its headers were sent. */
   error?: string;
+  /** What the first answer had streamed when the client stopped it. */
+  stoppedText?: string;
 }
 
 /** `POST /v1/chat/completions`: SSE when `stream: true`, one JSON object otherwise. */
@@ -106,7 +108,7 @@ export class ChatController {
         ? usageOf(delivery.choices).total_tokens
         : chat.estimatedTokens + delivery.completionTokens;
     await this.chat
-      .finish(chat, delivery.choices, used, context)
+      .finish(chat, delivery.choices, used, context, delivery.stoppedText)
       .catch((error: unknown) => this.log.error({ err: error }, 'storing the conversation failed'));
   }
 
@@ -117,7 +119,7 @@ export class ChatController {
     beforeEnd: (delivery: Delivery) => Promise<void>,
   ): Promise<Delivery> {
     let first = true;
-    const delivery = await collect(chat, (frame) => {
+    const delivery = await collect(chat, new Map(), (frame) => {
       if (first && frame.type === 'delta') {
         first = false;
         latency.ttft.observe((performance.now() - started) / 1000);
@@ -160,10 +162,11 @@ export class ChatController {
       raw.write(data);
     };
     const roleSent = new Set<number>();
+    const texts = new Map<number, string>();
     let first = true;
     let completionTokens = 0;
     try {
-      const delivery = await collect(chat, (frame) => {
+      const delivery = await collect(chat, texts, (frame) => {
         if (frame.type === 'delta') {
           completionTokens += frame.tokens;
           if (first) {
@@ -203,16 +206,25 @@ export class ChatController {
       write(sseEvent(http.body));
       raw.end();
       const failed: Delivery = { choices: [], completionTokens, error: appError.code };
+      // The client stopped the answer: keep what it was shown, as the stopped answer.
+      if (appError.code === ErrorCode.Cancelled) failed.stoppedText = texts.get(0) ?? '';
       await beforeEnd(failed);
       return failed;
     }
   }
 }
 
-/** Drains a job's frames into finished choices, calling `onFrame` for each frame as it arrives. */
-async function collect(chat: StartedChat, onFrame?: (frame: AnswerFrame) => void): Promise<Delivery> {
+/**
+ * Drains a job's frames into finished choices, calling `onFrame` for each
+ * frame as it arrives. `texts` collects each choice's text so far, which the
+ * caller still holds when the job ends early.
+ */
+async function collect(
+  chat: StartedChat,
+  texts: Map<number, string>,
+  onFrame?: (frame: AnswerFrame) => void,
+): Promise<Delivery> {
   const wanted = chat.request.n ?? 1;
-  const texts = new Map<number, string>();
   const finished: FinishedChoice[] = [];
   let completionTokens = 0;
   for await (const frame of chat.relayed.frames) {

@@ -5,7 +5,7 @@ import type { ChatJob, ChatTurn, ChatUsage, MinerRef } from '@chattensor/protoco
 import type { Principal } from '../auth/principal';
 import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
-import { ConversationStore } from '../conversations/conversation.store';
+import { ConversationStore, type StoredMessage } from '../conversations/conversation.store';
 import { estimateTokens, fitHistory } from '../conversations/context-window.util';
 import { RateLimiter, type Admission } from '../limits/rate-limiter';
 import { ModelsService } from '../models/models.service';
@@ -157,27 +157,36 @@ export class ChatService {
     }
   }
 
-  /** Settles the caller's token bucket and stores the exchange when the request named a conversation. */
+  /**
+   * Settles the caller's token bucket and stores the exchange when the request
+   * named a conversation. `stoppedText` is what a streamed answer had
+   * delivered when its client stopped it: stored, marked as stopped, so the
+   * question and the partial answer survive like any other exchange.
+   */
   async finish(
     chat: StartedChat,
     choices: FinishedChoice[],
     usedTokens: number,
     context: ChatContext,
+    stoppedText?: string,
   ): Promise<void> {
     await this.limiter
       .charge(context.principal.rateSubject, context.principal.limits, usedTokens - chat.estimatedTokens)
       .catch((error: unknown) => this.log.warn({ err: error }, 'settling the token bucket failed'));
     const conversationId = chat.request.conversation_id;
-    const answer = choices.find((c) => c.index === 0);
-    if (!conversationId || !answer || answer.finishReason === 'cancelled') return;
+    if (!conversationId) return;
     const now = Date.now();
+    const answer = choices.find((c) => c.index === 0);
+    let reply: StoredMessage;
+    if (answer && answer.finishReason !== 'cancelled') {
+      reply = { role: 'assistant', content: answer.text, at: now, miner: answer.miner };
+    } else if (stoppedText !== undefined) {
+      reply = { role: 'assistant', content: stoppedText, at: now, stopped: true };
+    } else return;
     await this.conversations.append(
       conversationId,
       context.principal.owner,
-      [
-        ...chat.newTurns.map((t) => ({ ...t, at: now })),
-        { role: 'assistant', content: answer.text, at: now, miner: answer.miner },
-      ],
+      [...chat.newTurns.map((t) => ({ ...t, at: now })), reply],
       { replaceLastAnswer: chat.request.regenerate === true },
     );
   }

@@ -12,6 +12,8 @@ export const storedMessageSchema = z.object({
   content: z.string(),
   at: z.number().int(),
   miner: minerRefSchema.extend({ score: z.number().optional() }).optional(),
+  /** An answer the user stopped while it streamed: what had arrived by then. */
+  stopped: z.boolean().optional(),
 });
 export type StoredMessage = z.infer<typeof storedMessageSchema>;
 

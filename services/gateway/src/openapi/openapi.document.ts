@@ -543,6 +543,10 @@ export const openApiDocument = {
           content: { type: 'string' },
           at: { type: 'integer' },
           miner: ref('MinerRef'),
+          stopped: {
+            type: 'boolean',
+            description: 'An answer the client stopped while it streamed; content is what it had received',
+          },
         },
       },
       ApiKey: {
