@@ -190,7 +190,7 @@ function row(
 ): string {
   const aggregate = ours.aggregateTokensPerSecond;
   return (
-    `| ${preset} | ${device} | ${(weightBytes / 1e6).toFixed(0)} MB | ${ours.decodeTokensPerSecond.toFixed(1)} | ${peer.tokensPerSecond.toFixed(1)} | ` +
+    `| ${preset} | ${device} | ${(weightBytes / 1e6).toFixed(weightBytes < 1e7 ? 1 : 0)} MB | ${ours.decodeTokensPerSecond.toFixed(1)} | ${peer.tokensPerSecond.toFixed(1)} | ` +
     `${(ours.decodeTokensPerSecond / peer.tokensPerSecond).toFixed(2)}x | ` +
     `${plan.concurrency.map((c) => aggregate[String(c)].toFixed(1)).join(' / ')} | ${(aggregate['16'] / aggregate['1']).toFixed(2)}x | ` +
     `${(ours.ttftSeconds * 1000).toFixed(0)} ms | ${((100 * ours.decodeTokensPerSecond) / limit).toFixed(0)}% of ${limit.toFixed(1)} | ` +
