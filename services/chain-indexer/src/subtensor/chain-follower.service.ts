@@ -258,9 +258,11 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       try {
         await listener(block, session);
       } catch (error) {
-        this.log.error(
+        // A listener cut short by the end of its connection (shutdown, node restart) is not a fault.
+        const ended = this.connection.current !== session;
+        this.log[ended ? 'info' : 'error'](
           { block: block.number, err: (error as Error).message },
-          'finalized-block listener failed',
+          ended ? 'connection ended during a finalized-block listener' : 'finalized-block listener failed',
         );
       }
     }
