@@ -7,6 +7,9 @@ import { InferenceEngine, type ChatTurn, type GenerationChunk } from '@chattenso
 interface Job {
   modelDir: string;
   device: 'cpu' | 'cuda';
+  quantize: 'none' | 'int8';
+  /** Batch-1 decode rate and peak RSS only (no TTFT or concurrency runs). */
+  decodeOnly: boolean;
   decodeTokens: number;
   concurrency: number[];
   tokensPerRequest: number;
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
   const loadStart = performance.now();
   const engine = await InferenceEngine.load(job.modelDir, {
     device: job.device,
+    quantize: job.quantize,
     maxBatchSize: Math.max(...job.concurrency),
     maxQueue: 256,
   });
@@ -89,6 +93,12 @@ async function main(): Promise<void> {
       },
     );
     decodeTokensPerSecond = Math.max(decodeTokensPerSecond, (tokens - 1) / ((last - first) / 1000));
+  }
+
+  if (job.decodeOnly) {
+    await engine.close();
+    process.stdout.write(JSON.stringify({ loadSeconds, decodeTokensPerSecond, peakRssMiB: peakRssMiB() }));
+    return;
   }
 
   const longPrompt = promptOfLength(engine, job.ttftPromptTokens);

@@ -13,7 +13,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { generateModel, GENERATOR_REVISION, type ModelPreset } from '@chattensor/inference';
+import {
+  generateModel,
+  GENERATOR_REVISION,
+  quantizeModelWeightsInt8,
+  type ModelPreset,
+} from '@chattensor/inference';
 import { measureBandwidth, type BandwidthResult } from './bandwidth';
 
 type Device = 'cpu' | 'cuda';
@@ -137,6 +142,13 @@ interface EngineResult {
   peakRssMiB: number;
 }
 
+interface Int8Result {
+  decodeTokensPerSecond: number;
+  peakRssMiB: number;
+  /** Bytes a decode step reads with int8 weights (int8 blocks, scales and the float tensors left). */
+  weightBytes: number;
+}
+
 interface PeerResult {
   tokensPerSecond: number;
   peakRssMiB: number;
@@ -147,21 +159,35 @@ async function measureModel(
   dtype: 'fp32' | 'fp16',
   plan: ModelPlan,
   device: Device,
-): Promise<{ ours: EngineResult; peer: PeerResult }> {
+): Promise<{ ours: EngineResult; int8?: Int8Result; peer: PeerResult }> {
+  const job = {
+    modelDir: dir,
+    device,
+    quantize: 'none',
+    decodeOnly: false,
+    decodeTokens: plan.decodeTokens,
+    concurrency: plan.concurrency,
+    tokensPerRequest: plan.tokensPerRequest,
+    ttftPromptTokens: 512,
+    repeats: plan.repeats,
+  };
   const ours = JSON.parse(
-    await runNode([
-      join(__dirname, 'engine-worker.js'),
-      JSON.stringify({
-        modelDir: dir,
-        device,
-        decodeTokens: plan.decodeTokens,
-        concurrency: plan.concurrency,
-        tokensPerRequest: plan.tokensPerRequest,
-        ttftPromptTokens: 512,
-        repeats: plan.repeats,
-      }),
-    ]),
+    await runNode([join(__dirname, 'engine-worker.js'), JSON.stringify(job)]),
   ) as EngineResult;
+  // The same folder with the engine's load-time int8 weights (MINER_QUANTIZE=int8): float32 models only.
+  let int8: Int8Result | undefined;
+  if (dtype === 'fp32') {
+    const measured = JSON.parse(
+      await runNode([
+        join(__dirname, 'engine-worker.js'),
+        JSON.stringify({ ...job, quantize: 'int8', decodeOnly: true }),
+      ]),
+    ) as Omit<Int8Result, 'weightBytes'>;
+    int8 = {
+      ...measured,
+      weightBytes: quantizeModelWeightsInt8(join(dir, 'onnx', 'model.onnx')).weightBytes,
+    };
+  }
   const peer = JSON.parse(
     await runNode(
       [peerScript],
@@ -176,25 +202,33 @@ async function measureModel(
       }),
     ),
   ) as PeerResult;
-  return { ours, peer };
+  return { ours, int8, peer };
 }
 
-function row(
-  preset: string,
-  device: Device,
-  weightBytes: number,
-  plan: ModelPlan,
-  ours: EngineResult,
-  peer: PeerResult,
-  limit: number,
-): string {
+interface Measured {
+  preset: string;
+  device: Device;
+  weightBytes: number;
+  plan: ModelPlan;
+  ours: EngineResult;
+  int8?: Int8Result;
+  peer: PeerResult;
+  bytesPerSecond: number;
+}
+
+function row({ preset, device, weightBytes, plan, ours, int8, peer, bytesPerSecond }: Measured): string {
   const aggregate = ours.aggregateTokensPerSecond;
+  const limit = bytesPerSecond / weightBytes;
+  const int8Cells = int8
+    ? `${int8.decodeTokensPerSecond.toFixed(1)} | ${(int8.decodeTokensPerSecond / peer.tokensPerSecond).toFixed(2)}x | ` +
+      `${((100 * int8.decodeTokensPerSecond * int8.weightBytes) / bytesPerSecond).toFixed(0)}% of ${(bytesPerSecond / int8.weightBytes).toFixed(1)}`
+    : '– | – | –';
   return (
     `| ${preset} | ${device} | ${(weightBytes / 1e6).toFixed(weightBytes < 1e7 ? 1 : 0)} MB | ${ours.decodeTokensPerSecond.toFixed(1)} | ${peer.tokensPerSecond.toFixed(1)} | ` +
     `${(ours.decodeTokensPerSecond / peer.tokensPerSecond).toFixed(2)}x | ` +
     `${plan.concurrency.map((c) => aggregate[String(c)].toFixed(1)).join(' / ')} | ${(aggregate['16'] / aggregate['1']).toFixed(2)}x | ` +
     `${(ours.ttftSeconds * 1000).toFixed(0)} ms | ${((100 * ours.decodeTokensPerSecond) / limit).toFixed(0)}% of ${limit.toFixed(1)} | ` +
-    `${ours.peakRssMiB.toFixed(0)} / ${peer.peakRssMiB.toFixed(0)} MiB |`
+    `${ours.peakRssMiB.toFixed(0)} / ${peer.peakRssMiB.toFixed(0)} MiB | ${int8Cells} |`
   );
 }
 
@@ -222,7 +256,7 @@ async function main(): Promise<void> {
     const weightBytes = folderBytes(join(dir, 'onnx'));
     for (const target of devices) {
       const plan = planFor(basePlan, target);
-      let measured: { ours: EngineResult; peer: PeerResult };
+      let measured: { ours: EngineResult; int8?: Int8Result; peer: PeerResult };
       try {
         measured = await measureModel(dir, dtype, plan, target);
       } catch (error) {
@@ -233,24 +267,21 @@ async function main(): Promise<void> {
         );
         continue;
       }
-      const { ours, peer } = measured;
-      const limit = bandwidth[target]!.bytesPerSecond / weightBytes;
+      const bytesPerSecond = bandwidth[target]!.bytesPerSecond;
       results[`${basePlan.preset}/${target}`] = {
         weightBytes,
-        ours,
-        transformersJs: peer,
-        bandwidthLimitTokensPerSecond: limit,
+        ...measured,
+        bandwidthLimitTokensPerSecond: bytesPerSecond / weightBytes,
       };
       rows.push(
-        row(
-          `${basePlan.preset}${dtype === 'fp16' ? ' fp16' : ''}`,
-          target,
+        row({
+          preset: `${basePlan.preset}${dtype === 'fp16' ? ' fp16' : ''}`,
+          device: target,
           weightBytes,
           plan,
-          ours,
-          peer,
-          limit,
-        ),
+          ...measured,
+          bytesPerSecond,
+        }),
       );
       console.error(`${basePlan.preset} on ${target} done`);
     }
@@ -262,8 +293,8 @@ async function main(): Promise<void> {
   const header =
     `Machine: ${machine}${device === 'cuda' ? `, GPU ${gpuName()}` : ''}; onnxruntime-node ${ort.env.versions.common}; ` +
     `measured read bandwidth ${bandwidthText}; run took ${((performance.now() - started) / 1000).toFixed(0)} s\n\n` +
-    '| model | device | weights | decode tok/s (ours) | decode tok/s (transformers.js) | ratio | aggregate tok/s at 1 / 4 / 16 | 16 vs 1 | TTFT 512 tokens | decode vs bandwidth limit (tok/s) | peak RSS ours / transformers.js |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|\n';
+    '| model | device | weights | decode tok/s (ours) | decode tok/s (transformers.js) | ratio | aggregate tok/s at 1 / 4 / 16 | 16 vs 1 | TTFT 512 tokens | decode vs bandwidth limit (tok/s) | peak RSS ours / transformers.js | int8 weights: decode tok/s | int8 vs transformers.js | int8 vs its bandwidth limit (tok/s) |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
   console.log(header + rows.join('\n'));
   const outDir = join(cacheDir, 'bench');
   mkdirSync(outDir, { recursive: true });

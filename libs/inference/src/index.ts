@@ -5,3 +5,4 @@ export { generateModel, GENERATOR_REVISION, MODEL_PRESETS, type ChatFormat, type
 export { InvalidRequestError, ModelLoadError, QueueFullError } from './errors';
 export { Tokenizer, StreamingDetokenizer } from './tokenizer/tokenizer';
 export { OnnxDataType, OnnxGraphBuilder, writeExternalData } from './onnx/onnx-builder';
+export { quantizeModelWeightsInt8, WeightQuantizationError } from './onnx/weight-quantizer';

@@ -2,11 +2,14 @@ import * as ort from 'onnxruntime-node';
 import { ModelLoadError } from '../errors';
 import type { ModelConfig } from '../model/model-folder';
 import { float16BitsToFloat32 } from '../onnx/onnx-builder';
+import { quantizeModelWeightsInt8 } from '../onnx/weight-quantizer';
 import type { KvArray, KvCache, KvLayout } from './kv-cache';
 
 export interface DecoderSessionOptions {
   device: 'cpu' | 'cuda';
   intraOpThreads?: number;
+  /** `int8`: load the graph with its MatMul weights quantized to 8 bits (see weight-quantizer.ts). */
+  quantize?: 'none' | 'int8';
 }
 
 export interface ForwardInput {
@@ -88,9 +91,19 @@ export class DecoderSession {
         );
     }
     const sessionOptions = decoderSessionOptions(options);
+    let quantized: Uint8Array | undefined;
+    if (options.quantize === 'int8') {
+      try {
+        quantized = quantizeModelWeightsInt8(onnxPath).model;
+      } catch (error) {
+        throw new ModelLoadError(`int8 weights: ${(error as Error).message}`);
+      }
+    }
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(onnxPath, sessionOptions);
+      session = quantized
+        ? await ort.InferenceSession.create(quantized, sessionOptions)
+        : await ort.InferenceSession.create(onnxPath, sessionOptions);
     } catch (error) {
       const message = (error as Error).message;
       if (options.device === 'cuda')

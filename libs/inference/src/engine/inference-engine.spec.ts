@@ -55,6 +55,27 @@ describe('InferenceEngine', () => {
     expect(engine.countTokens(chat('Hello'))).toBeGreaterThan(10);
   });
 
+  it('runs the same model with int8 weights, which a float16 model cannot have', async () => {
+    const int8 = await InferenceEngine.load(modelDir, { maxBatchSize: 2, quantize: 'int8' });
+    try {
+      const quantized = await collect(
+        int8.generate(chat('Tell me a story.'), { temperature: 0, maxTokens: 24 }),
+      );
+      const full = await collect(
+        engine.generate(chat('Tell me a story.'), { temperature: 0, maxTokens: 24 }),
+      );
+      expect(quantized.ids).toHaveLength(24);
+      // Rounding the weights moves the logits a little: greedy decoding starts out the same.
+      expect(quantized.ids.slice(0, 4)).toEqual(full.ids.slice(0, 4));
+    } finally {
+      await int8.close();
+    }
+    const fp16Dir = join(root, 'tiny-fp16');
+    await generateModel({ outDir: fp16Dir, preset: 'tiny', seed: 3, dtype: 'fp16' });
+    await expect(InferenceEngine.load(fp16Dir, { quantize: 'int8' })).rejects.toThrow(ModelLoadError);
+    await expect(InferenceEngine.load(fp16Dir, { quantize: 'int8' })).rejects.toThrow(/float32 model/);
+  });
+
   it('generates the same tokens twice with greedy decoding', async () => {
     const first = await collect(engine.generate(chat('Tell me a story.'), { temperature: 0, maxTokens: 24 }));
     const second = await collect(

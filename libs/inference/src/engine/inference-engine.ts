@@ -79,6 +79,7 @@ export class InferenceEngine {
     const session = await DecoderSession.create(folder.onnxPath, folder.config, {
       device: options.device ?? 'cpu',
       intraOpThreads: options.intraOpThreads,
+      quantize: options.quantize ?? 'none',
     });
     const eosToken = folder.tokenizerConfig.eos_token;
     const eosContent =

@@ -1,9 +1,10 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { ProtoMessage } from './protobuf-writer';
 
-/** ONNX TensorProto.DataType values used by the generator. */
+/** ONNX TensorProto.DataType values used by the generator and the weight quantizer. */
 export enum OnnxDataType {
   FLOAT = 1,
+  UINT8 = 2,
   INT32 = 6,
   INT64 = 7,
   BOOL = 9,
@@ -23,7 +24,7 @@ export interface OnnxTensor {
   data: Buffer;
 }
 
-interface NodeSpec {
+export interface OnnxNodeSpec {
   opType: string;
   inputs: string[];
   outputs: string[];
@@ -45,7 +46,7 @@ const ATTRIBUTE_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS
  * the format that a decoder-only transformer export needs are covered.
  */
 export class OnnxGraphBuilder {
-  private readonly nodes: NodeSpec[] = [];
+  private readonly nodes: OnnxNodeSpec[] = [];
   private readonly initializers: OnnxTensor[] = [];
   private readonly inputs: ProtoMessage[] = [];
   private readonly outputs: ProtoMessage[] = [];
@@ -177,7 +178,7 @@ function valueInfo(name: string, dataType: OnnxDataType, dims: OnnxDim[]): Proto
   return new ProtoMessage().string(1, name).message(2, new ProtoMessage().message(1, tensorType));
 }
 
-function encodeTensor(tensor: OnnxTensor, external?: ExternalPlacement): ProtoMessage {
+export function encodeTensor(tensor: OnnxTensor, external?: ExternalPlacement): ProtoMessage {
   const message = new ProtoMessage();
   if (tensor.dims.length > 0) message.packedVarints(1, tensor.dims);
   message.varint(2, tensor.dataType);
@@ -193,7 +194,7 @@ function encodeTensor(tensor: OnnxTensor, external?: ExternalPlacement): ProtoMe
   return message;
 }
 
-function encodeNode(node: NodeSpec): ProtoMessage {
+export function encodeNode(node: OnnxNodeSpec): ProtoMessage {
   const message = new ProtoMessage();
   for (const input of node.inputs) message.string(1, input);
   for (const output of node.outputs) message.string(2, output);

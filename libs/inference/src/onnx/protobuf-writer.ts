@@ -13,7 +13,8 @@ export class ProtoMessage {
   get byteLength(): number {
     if (this.cachedLength < 0) {
       let total = 0;
-      for (const part of this.parts) total += part instanceof ProtoMessage ? part.byteLength + varintLength(part.byteLength) : part.length;
+      for (const part of this.parts)
+        total += part instanceof ProtoMessage ? part.byteLength + varintLength(part.byteLength) : part.length;
       this.cachedLength = total;
     }
     return this.cachedLength;
@@ -42,6 +43,11 @@ export class ProtoMessage {
   message(field: number, child: ProtoMessage): this {
     this.push(tag(field, 2));
     return this.push(child);
+  }
+
+  /** Appends a field that is already encoded (tag included), e.g. one copied from a parsed message. */
+  encoded(field: Buffer): this {
+    return this.push(field);
   }
 
   packedVarints(field: number, values: readonly (number | bigint)[]): this {
@@ -97,7 +103,8 @@ export class ProtoMessage {
 
 function writeAll(fd: number, buffer: Buffer): void {
   let offset = 0;
-  while (offset < buffer.length) offset += writeSync(fd, buffer, offset, Math.min(buffer.length - offset, 1 << 30));
+  while (offset < buffer.length)
+    offset += writeSync(fd, buffer, offset, Math.min(buffer.length - offset, 1 << 30));
 }
 
 function tag(field: number, wireType: number): Buffer {

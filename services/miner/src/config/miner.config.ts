@@ -26,6 +26,8 @@ export const minerEnvSchema = baseEnvSchema
     ANNOUNCE_INTERVAL_MS: env.int(100, 3_600_000).default(5000),
     MODEL_DIR: z.string({ message: 'is required: a model folder in the Hugging Face / Optimum ONNX layout' }),
     MINER_DEVICE: z.enum(['cpu', 'cuda'], { message: 'must be cpu or cuda' }).default('cpu'),
+    /** int8: quantize the model's MatMul weights to 8 bits at load (float32 models). */
+    MINER_QUANTIZE: z.enum(['none', 'int8'], { message: 'must be none or int8' }).default('none'),
     MAX_BATCH_SIZE: env.int(1, 256).default(8),
     MAX_QUEUE: env.int(1, 10_000).default(64),
     INTRA_OP_THREADS: env.int(0, 256).default(0),
@@ -36,7 +38,9 @@ export const minerEnvSchema = baseEnvSchema
     /** Longest a single generation may run; also the nonce window's timeout part. */
     REQUEST_TIMEOUT_MS: env.int(1000, 3_600_000).default(120_000),
     /** Chain mode: the public address of this miner's axon (its load balancer), registered with serve_axon. */
-    AXON_EXTERNAL_IP: z.union([z.ipv4(), z.ipv6()], { message: 'must be a public IPv4 or IPv6 address' }).optional(),
+    AXON_EXTERNAL_IP: z
+      .union([z.ipv4(), z.ipv6()], { message: 'must be a public IPv4 or IPv6 address' })
+      .optional(),
     /** Chain mode: the public port of the axon; defaults to AXON_PORT. */
     AXON_EXTERNAL_PORT: env.port().optional(),
   })
@@ -53,6 +57,7 @@ export interface MinerConfig {
   model: {
     dir: string;
     device: 'cpu' | 'cuda';
+    quantize: 'none' | 'int8';
     maxBatchSize: number;
     maxQueue: number;
     intraOpThreads: number;
@@ -86,6 +91,7 @@ export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerC
     model: {
       dir: e.MODEL_DIR,
       device: e.MINER_DEVICE,
+      quantize: e.MINER_QUANTIZE,
       maxBatchSize: e.MAX_BATCH_SIZE,
       maxQueue: e.MAX_QUEUE,
       intraOpThreads: e.INTRA_OP_THREADS,
@@ -93,6 +99,8 @@ export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerC
     auth: { allowedHotkeys: e.MINER_ALLOWED_HOTKEYS, minValidatorStake: e.MIN_VALIDATOR_STAKE },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     axon: loadAxonConfig(source),
-    serveAxon: e.AXON_EXTERNAL_IP ? { ip: e.AXON_EXTERNAL_IP, port: e.AXON_EXTERNAL_PORT ?? e.AXON_PORT } : undefined,
+    serveAxon: e.AXON_EXTERNAL_IP
+      ? { ip: e.AXON_EXTERNAL_IP, port: e.AXON_EXTERNAL_PORT ?? e.AXON_PORT }
+      : undefined,
   };
 }

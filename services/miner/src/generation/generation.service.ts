@@ -80,8 +80,14 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const started = Date.now();
-    const { dir, device, maxBatchSize, maxQueue, intraOpThreads } = this.config.model;
-    this.engine = await InferenceEngine.load(dir, { device, maxBatchSize, maxQueue, intraOpThreads });
+    const { dir, device, quantize, maxBatchSize, maxQueue, intraOpThreads } = this.config.model;
+    this.engine = await InferenceEngine.load(dir, {
+      device,
+      quantize,
+      maxBatchSize,
+      maxQueue,
+      intraOpThreads,
+    });
     await this.engine.warmup();
     this.warm = true;
     this.log.info(
