@@ -3,7 +3,9 @@
 // the ChatTensor engine and of transformers.js generate() on the same folder,
 // aggregate tok/s at 1/4/16 concurrent requests, time to first token for a
 // 512-token prompt, decode rate against the memory-bandwidth limit measured in
-// the same run, and peak RSS. Each measurement runs in its own process.
+// the same run, and peak RSS; for float32 models also the batch-1 decode rate
+// with the engine's load-time int8 weights. Each measurement runs in its own
+// process.
 //
 // MINER_DEVICE=cuda measures on the GPU and, as the baseline, on the CPU of
 // the same machine in the same run. BENCH_MODELS=tiny,100m picks models,
