@@ -1,14 +1,13 @@
 // Where a decode step's time goes: runs a prefill and N batch-1 decode steps
-// of a model folder through onnxruntime with its profiler on, using the
-// engine's own session options, and prints the time per operator type and
+// of a model folder through the engine's own decoder session with
+// onnxruntime's profiler on, and prints the time per operator type and
 // execution provider, the copies between host and device, and the share of
 // each step spent outside the graph's kernels (feeding, fetching, copies).
 //
 //   node dist/bench/inference/profile-steps.js <model dir> [cpu|cuda] [steps]
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { decoderSessionOptions, ModelLoadError } from '@chattensor/inference';
+import { DecoderSession, emptyKvCache, readModelFolder } from '@chattensor/inference';
 
 interface TraceEvent {
   cat: string;
@@ -28,73 +27,33 @@ async function main(): Promise<void> {
   if (deviceArg !== 'cpu' && deviceArg !== 'cuda') fail(`device must be cpu or cuda (got "${deviceArg}")`);
   const steps = Number(stepsArg);
   if (!Number.isInteger(steps) || steps < 1) fail(`steps must be a positive integer (got "${stepsArg}")`);
-  const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, number>;
+  const folder = readModelFolder(modelDir);
   const prefix = join(modelDir, `.profile-${process.pid}`);
-  let session: ort.InferenceSession;
-  try {
-    const graph = ['model.onnx', 'model_fp16.onnx', 'decoder_model_merged.onnx']
-      .map((name) => join(modelDir, 'onnx', name))
-      .find((path) => existsSync(path));
-    if (!graph) fail(`${modelDir}/onnx holds no model.onnx, model_fp16.onnx or decoder_model_merged.onnx`);
-    session = await ort.InferenceSession.create(graph, {
-      ...decoderSessionOptions({ device: deviceArg }),
-      enableProfiling: true,
-      profileFilePrefix: prefix,
-    });
-  } catch (error) {
-    throw new ModelLoadError(`could not load ${modelDir}: ${(error as Error).message}`);
-  }
-  const layers = config.num_hidden_layers;
-  const kvHeads = config.num_key_value_heads ?? config.num_attention_heads;
-  const headDim = config.head_dim ?? config.hidden_size / config.num_attention_heads;
-  const pastMeta = session.inputMetadata.find((meta) => meta.name === 'past_key_values.0.key');
-  const kvType = pastMeta?.isTensor && pastMeta.type === 'float16' ? 'float16' : 'float32';
-  const emptyKv = (): ort.Tensor =>
-    new ort.Tensor(kvType, kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [
-      1,
-      kvHeads,
-      0,
-      headDim,
-    ]);
+  const session = await DecoderSession.create(folder.onnxPath, folder.config, {
+    device: deviceArg,
+    profileFilePrefix: prefix,
+  });
 
+  // The engine's own forward pass: the same feeds, cache handling and logits read-back.
   const promptLength = 32;
-  let past: Record<string, ort.Tensor> = {};
-  for (let layer = 0; layer < layers; layer++) {
-    past[`past_key_values.${layer}.key`] = emptyKv();
-    past[`past_key_values.${layer}.value`] = emptyKv();
-  }
-  const run = async (ids: number[], position: number): Promise<number> => {
-    const total = position + ids.length;
-    const feeds: Record<string, ort.Tensor> = {
-      ...past,
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-    };
-    if (session.inputNames.includes('position_ids')) {
-      feeds.position_ids = new ort.Tensor(
-        'int64',
-        BigInt64Array.from(ids.map((_, i) => BigInt(position + i))),
-        [1, ids.length],
-      );
-    }
-    if (session.inputNames.includes('use_cache_branch'))
-      feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(position > 0 ? 1 : 0), [1]);
+  let past = emptyKvCache(session.layout, 1);
+  const run = async (ids: number[]): Promise<number> => {
+    const position = past.length;
     const started = performance.now();
-    const outputs = await session.run(feeds);
-    const elapsed = performance.now() - started;
-    past = {};
-    for (let layer = 0; layer < layers; layer++) {
-      past[`past_key_values.${layer}.key`] = outputs[`present.${layer}.key`];
-      past[`past_key_values.${layer}.value`] = outputs[`present.${layer}.value`];
-    }
-    return elapsed;
+    const { present } = await session.forward({
+      batch: 1,
+      seqLength: ids.length,
+      inputIds: BigInt64Array.from(ids.map(BigInt)),
+      positionIds: BigInt64Array.from(ids.map((_, i) => BigInt(position + i))),
+      attentionMask: new BigInt64Array(position + ids.length).fill(1n),
+      past,
+    });
+    past = present;
+    return performance.now() - started;
   };
-  await run(
-    Array.from({ length: promptLength }, (_, i) => 300 + i),
-    0,
-  );
+  await run(Array.from({ length: promptLength }, (_, i) => 300 + i));
   let wall = 0;
-  for (let step = 0; step < steps; step++) wall += await run([400 + (step % 50)], promptLength + step);
+  for (let step = 0; step < steps; step++) wall += await run([400 + (step % 50)]);
   session.endProfiling();
   await session.release();
   // onnxruntime names the trace <prefix>_<timestamp>.json.
@@ -126,7 +85,7 @@ async function main(): Promise<void> {
   const runMicros = decodeRuns.reduce((total, event) => total + event.dur, 0);
   console.log(`${modelDir} on ${deviceArg}: ${steps} decode steps after a ${promptLength}-token prefill`);
   console.log(
-    `  per step: ${(wall / steps).toFixed(2)} ms wall in session.run, ${(runMicros / steps / 1000).toFixed(2)} ms model_run, ${(kernelMicros / steps / 1000).toFixed(2)} ms in kernels`,
+    `  per step: ${(wall / steps).toFixed(2)} ms wall in the forward pass, ${(runMicros / steps / 1000).toFixed(2)} ms model_run, ${(kernelMicros / steps / 1000).toFixed(2)} ms in kernels`,
   );
   console.log('  op [provider]: ms per step (calls per step)');
   for (const [key, entry] of [...kernelTotals.entries()]

@@ -1,6 +1,8 @@
 export type { ChatTurn, EngineOptions, FinishReason, GenerationChunk, SamplingOptions } from './types';
 export { InferenceEngine } from './engine/inference-engine';
-export { decoderSessionOptions } from './engine/decoder-session';
+export { DecoderSession } from './engine/decoder-session';
+export { emptyKvCache } from './engine/kv-cache';
+export { readModelFolder } from './model/model-folder';
 export { generateModel, GENERATOR_REVISION, MODEL_PRESETS, type ChatFormat, type GenerateModelOptions, type ModelPreset } from './generator/generate-model';
 export { InvalidRequestError, ModelLoadError, QueueFullError } from './errors';
 export { Tokenizer, StreamingDetokenizer } from './tokenizer/tokenizer';

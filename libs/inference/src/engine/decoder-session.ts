@@ -10,6 +10,8 @@ export interface DecoderSessionOptions {
   intraOpThreads?: number;
   /** `int8`: load the graph with its MatMul weights quantized to 8 bits (see weight-quantizer.ts). */
   quantize?: 'none' | 'int8';
+  /** Turns onnxruntime's profiler on; the trace goes to `<prefix>_<timestamp>.json` at endProfiling(). */
+  profileFilePrefix?: string;
 }
 
 export interface ForwardInput {
@@ -48,13 +50,15 @@ export interface ForwardOutput {
   present: KvCache;
 }
 
-/** The onnxruntime session options of a decoder; the profiling script uses the same. */
-export function decoderSessionOptions(options: DecoderSessionOptions): ort.InferenceSession.SessionOptions {
+function decoderSessionOptions(options: DecoderSessionOptions): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    ...(options.profileFilePrefix
+      ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix }
+      : {}),
   };
 }
 
@@ -202,6 +206,11 @@ export class DecoderSession {
       present.values.push(outputs[`present.${layer}.value`].data as KvArray);
     }
     return { lastLogits, present };
+  }
+
+  /** Writes the profiler's trace (sessions created with profileFilePrefix). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async release(): Promise<void> {
