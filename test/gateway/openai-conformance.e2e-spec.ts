@@ -63,6 +63,16 @@ describe('the gateway API, as the OpenAI client sees it', () => {
 
   const keyed = (key: string) => new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 });
 
+  /** A new stored conversation, owned by `key` or, without one, by the anonymous tier. */
+  async function createConversation(key?: string): Promise<string> {
+    const res = await fetch(`${url}/v1/conversations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: '{}',
+    });
+    return ((await res.json()) as { id: string }).id;
+  }
+
   describe('chat completions', () => {
     it('lists the served models and finds each one', async () => {
       const models = await anonymous.models.list();
@@ -328,14 +338,12 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         authorization: `Bearer ${key}`,
         'content-type': 'application/json',
       });
-      const conversation = (await (
-        await fetch(`${url}/v1/conversations`, { method: 'POST', headers: headers(alice.key), body: '{}' })
-      ).json()) as { id: string };
-      await ask(keyed(alice.key), { ...({ conversation_id: conversation.id } as object) });
+      const conversationId = await createConversation(alice.key);
+      await ask(keyed(alice.key), { ...({ conversation_id: conversationId } as object) });
       const own = (await (
         await fetch(`${url}/v1/conversations`, { headers: headers(alice.key) })
       ).json()) as { data: { id: string; title: string }[] };
-      expect(own.data).toEqual([expect.objectContaining({ id: conversation.id, title: 'Hello there' })]);
+      expect(own.data).toEqual([expect.objectContaining({ id: conversationId, title: 'Hello there' })]);
       expect(
         (
           (await (await fetch(`${url}/v1/conversations`, { headers: headers(bob.key) })).json()) as {
@@ -344,24 +352,18 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         ).data,
       ).toEqual([]);
       expect(
-        (await fetch(`${url}/v1/conversations/${conversation.id}`, { headers: headers(bob.key) })).status,
+        (await fetch(`${url}/v1/conversations/${conversationId}`, { headers: headers(bob.key) })).status,
       ).toBe(404);
-      expect((await fetch(`${url}/v1/conversations/${conversation.id}`)).status).toBe(404);
+      expect((await fetch(`${url}/v1/conversations/${conversationId}`)).status).toBe(404);
       await expect(
-        ask(keyed(bob.key), { ...({ conversation_id: conversation.id } as object) }),
+        ask(keyed(bob.key), { ...({ conversation_id: conversationId } as object) }),
       ).rejects.toMatchObject({ status: 404 });
     });
   });
 
   describe('conversations', () => {
     it('sends the stored history with the next turn and records both exchanges in order', async () => {
-      const { id } = (await (
-        await fetch(`${url}/v1/conversations`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: '{}',
-        })
-      ).json()) as { id: string };
+      const id = await createConversation();
       const first = await ask(anonymous, {
         messages: [{ role: 'user', content: 'First question' }],
         ...({ conversation_id: id } as object),
@@ -385,13 +387,7 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     });
 
     it('regenerates the last answer in place', async () => {
-      const { id } = (await (
-        await fetch(`${url}/v1/conversations`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: '{}',
-        })
-      ).json()) as { id: string };
+      const id = await createConversation();
       await ask(anonymous, { temperature: 1, seed: 1, ...({ conversation_id: id } as object) });
       const again = await ask(anonymous, {
         messages: [],
@@ -418,13 +414,7 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         Promise.all(
           miners.map((m) => scrapeMetric(m.httpPort, 'chattensor_miner_num_requests_running')),
         ).then((v) => v.reduce((a, b) => a + b, 0));
-      const { id } = (await (
-        await fetch(`${url}/v1/conversations`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: '{}',
-        })
-      ).json()) as { id: string };
+      const id = await createConversation();
       const before = await cancelled();
       const abort = new AbortController();
       const stream = await anonymous.chat.completions.create(
@@ -550,9 +540,7 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     it('keeps conversations across a gateway restart, and refuses anonymous callers once ANONYMOUS_ACCESS is false', async () => {
       const { key } = await createKey({ name: 'survivor' });
       const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-      const { id } = (await (
-        await fetch(`${url}/v1/conversations`, { method: 'POST', headers, body: '{}' })
-      ).json()) as { id: string };
+      const id = await createConversation(key);
       const answer = await ask(keyed(key), {
         messages: [{ role: 'user', content: 'Remember me' }],
         ...({ conversation_id: id } as object),
