@@ -19,3 +19,5 @@ export * from './timelock/tlock';
 export * from './timelock/weights-payload';
 export * from './timelock/reveal-round';
 export * from './timelock/weights-commit';
+export * from './btauth/btauth';
+export * from './weights/sdk11-weights';

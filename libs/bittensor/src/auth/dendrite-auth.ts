@@ -3,7 +3,14 @@ import { type Keypair, verifySignature } from '../keys/keypair';
 
 /** The SDK's allowance for clock skew on a first request (4 s, in ns). */
 export const ALLOWED_DELTA_NS = 4_000_000_000n;
-const NS_PER_SECOND = 1_000_000_000n;
+/**
+ * How far back a nonce may be: the SDK's 4 s allowance plus its default
+ * synapse timeout (12 s). Fixed, whatever timeout the caller states: that
+ * value is not signed, so it must not widen the window.
+ */
+export const NONCE_MAX_AGE_NS = ALLOWED_DELTA_NS + 12_000_000_000n;
+/** How far ahead of this clock a nonce may be (the same 4 s allowance). */
+export const NONCE_MAX_SKEW_NS = ALLOWED_DELTA_NS;
 
 export interface DendriteAuth {
   nonce: bigint;
@@ -97,6 +104,7 @@ export type AuthFailure =
   | 'missing_nonce'
   | 'wrong_axon'
   | 'stale_nonce'
+  | 'future_nonce'
   | 'replayed_nonce'
   | 'bad_signature'
   | 'body_hash_mismatch';
@@ -112,10 +120,13 @@ export class AuthError extends Error {
 }
 
 /**
- * The axon side, with the SDK's nonce rules: a caller's first nonce (per
- * `hotkey:uuid`) must be newer than now - 4 s - timeout; later nonces must
- * strictly increase. The nonce table is bounded (least recently used out),
- * so a flood of fresh uuids cannot grow memory without limit.
+ * The axon side. Every nonce must lie in a fixed window around this clock
+ * (at most 16 s old, at most 4 s ahead; the SDK instead widens the first
+ * nonce's window by the caller's unsigned timeout and checks later nonces
+ * only for order), and per `hotkey:uuid` nonces must strictly increase. The
+ * nonce table is bounded (least recently used out), so a flood of fresh
+ * uuids cannot grow memory without limit; an evicted entry cannot reopen a
+ * replay, since any nonce old enough to predate it is outside the window.
  */
 export class AxonVerifier {
   private readonly nonces = new Map<string, bigint>();
@@ -125,7 +136,7 @@ export class AxonVerifier {
     private readonly maxEndpoints = 100_000,
   ) {}
 
-  verify(auth: Partial<DendriteAuth>, expectedBodyHash: string, timeoutSeconds: number, now = timeNs()): void {
+  verify(auth: Partial<DendriteAuth>, expectedBodyHash: string, now = timeNs()): void {
     if (!auth.signature) throw new AuthError('missing_signature', 'request is not signed');
     if (auth.nonce === undefined || auth.nonce === null) throw new AuthError('missing_nonce', 'request has no nonce');
     if (!auth.dendriteHotkey || !auth.uuid) throw new AuthError('missing_signature', 'request has no caller hotkey or uuid');
@@ -134,12 +145,10 @@ export class AxonVerifier {
     }
     if (auth.bodyHash !== expectedBodyHash) throw new AuthError('body_hash_mismatch', 'body hash does not match the body');
     const key = `${auth.dendriteHotkey}:${auth.uuid}`;
+    if (auth.nonce <= now - NONCE_MAX_AGE_NS) throw new AuthError('stale_nonce', 'nonce is too old');
+    if (auth.nonce > now + NONCE_MAX_SKEW_NS) throw new AuthError('future_nonce', 'nonce is too far in the future');
     const last = this.nonces.get(key);
-    if (last === undefined) {
-      // The SDK's allowed_nonce_window_ns: now - 4 s - the synapse timeout.
-      const window = now - ALLOWED_DELTA_NS - BigInt(Math.round(timeoutSeconds * Number(NS_PER_SECOND)));
-      if (auth.nonce <= window) throw new AuthError('stale_nonce', 'nonce is too old');
-    } else if (auth.nonce <= last) {
+    if (last !== undefined && auth.nonce <= last) {
       throw new AuthError('replayed_nonce', 'nonce is not newer than the last one processed');
     }
     const message = dendriteMessage({

@@ -126,9 +126,11 @@ const NS_PER_S = 1_000_000_000n;
  * logged. Errors answer `{"message": ...}` with the synapse headers, whose
  * `bt_header_axon_status_*` the dendrite reads.
  *
- * Departure from the SDK, on purpose: a body whose hash does not match the
- * signed `computed_body_hash` is a 401 (the SDK lets it surface as a 500),
- * and the nonce window is enforced for every dendrite version.
+ * Departures from the SDK, on purpose: a body whose hash does not match the
+ * signed `computed_body_hash` is a 401 (the SDK lets it surface as a 500);
+ * the nonce window is enforced for every dendrite version and every nonce,
+ * and it is fixed (16 s back, 4 s ahead): the caller's `timeout` header is
+ * not signed, so it only bounds the generation, never the window.
  */
 export class Axon {
   readonly uuid = randomUUID();
@@ -248,7 +250,6 @@ export class Axon {
           signature: d.signature,
         },
         state.bodyHash,
-        state.timeoutSeconds,
       );
     } catch (error) {
       if (error instanceof AuthError) throw new AxonError(401, `Not Verified with error: ${error.message}`);

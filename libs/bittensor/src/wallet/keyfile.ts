@@ -1,9 +1,9 @@
 import { isHex } from '@polkadot/util';
 import { naclDecrypt, naclEncrypt, randomAsU8a } from '@polkadot/util-crypto';
 import { argon2i } from 'hash-wasm';
-import { Keypair } from '../keys/keypair';
+import { CRYPTO_SR25519, Keypair, isCryptoType, type CryptoType } from '../keys/keypair';
 
-export type WalletErrorCode = 'not_found' | 'encrypted' | 'bad_password' | 'unsupported_encryption' | 'invalid_keyfile' | 'exists';
+export type WalletErrorCode = 'not_found' | 'encrypted' | 'bad_password' | 'unsupported_encryption' | 'invalid_keyfile' | 'address_mismatch' | 'exists';
 
 /** A wallet or keyfile problem. Messages name files, never secrets. */
 export class WalletError extends Error {
@@ -72,6 +72,7 @@ export async function decryptKeyfileData(data: Uint8Array, password: string, lab
 }
 
 interface KeyfileJson {
+  cryptoType?: unknown;
   accountId?: string;
   publicKey?: string;
   privateKey?: string;
@@ -85,7 +86,7 @@ export function serializeKeypair(keypair: Keypair, options: { publicOnly?: boole
   const data: Record<string, unknown> = {
     accountId: keypair.publicKeyHex,
     publicKey: keypair.publicKeyHex,
-    cryptoType: 1,
+    cryptoType: keypair.cryptoType,
     ss58Address: keypair.ss58Address,
   };
   if (!options.publicOnly) {
@@ -97,25 +98,46 @@ export function serializeKeypair(keypair: Keypair, options: { publicOnly?: boole
   return Buffer.from(JSON.stringify(data), 'utf8');
 }
 
+/** The keyfile's `cryptoType` (0 ed25519, 1 sr25519; absent in old files, which are sr25519). */
+function cryptoTypeOf(json: KeyfileJson, label: string): CryptoType {
+  if (json.cryptoType === undefined || json.cryptoType === null) return CRYPTO_SR25519;
+  if (isCryptoType(json.cryptoType)) return json.cryptoType;
+  throw new WalletError('invalid_keyfile', `${label} has cryptoType ${JSON.stringify(json.cryptoType)}; only 0 (ed25519) and 1 (sr25519) are known`);
+}
+
 /**
  * The SDK's `deserialize_keypair_from_keyfile_data`: the phrase wins, then the
- * seed, then the private key. A file with only an address is a public key
- * and is returned as such.
+ * seed, then the private key, each under the file's `cryptoType`. A file with
+ * only an address is a public key and is returned as such. A file whose key
+ * derives to another address than the `ss58Address` it states is refused:
+ * loading it would sign as someone else than the file claims.
  */
-export function deserializeKeypair(data: Uint8Array, label = 'keyfile'): Keypair | { ss58Address: string; publicKeyHex?: string } {
+export function deserializeKeypair(data: Uint8Array, label = 'keyfile'): Keypair | { ss58Address: string; publicKeyHex?: string; cryptoType?: CryptoType } {
   let json: KeyfileJson;
   try {
     json = JSON.parse(Buffer.from(data).toString('utf8')) as KeyfileJson;
   } catch {
     throw new WalletError('invalid_keyfile', `${label} is not keyfile JSON (is it encrypted in an unknown format?)`);
   }
+  if (typeof json !== 'object' || json === null) throw new WalletError('invalid_keyfile', `${label} is not a keyfile JSON object`);
+  const cryptoType = cryptoTypeOf(json, label);
+  let keypair: Keypair | undefined;
   try {
-    if (json.secretPhrase) return Keypair.fromMnemonic(json.secretPhrase);
-    if (json.secretSeed) return Keypair.fromSeed(json.secretSeed.length === 64 && !json.secretSeed.startsWith('0x') ? `0x${json.secretSeed}` : json.secretSeed);
-    if (json.privateKey && json.publicKey && isHex(json.privateKey)) return Keypair.fromPrivateKey(json.privateKey, json.publicKey);
+    if (json.secretPhrase) keypair = Keypair.fromMnemonic(json.secretPhrase, cryptoType);
+    else if (json.secretSeed) keypair = Keypair.fromSeed(json.secretSeed.length === 64 && !json.secretSeed.startsWith('0x') ? `0x${json.secretSeed}` : json.secretSeed, cryptoType);
+    else if (json.privateKey && json.publicKey && isHex(json.privateKey)) keypair = Keypair.fromPrivateKey(json.privateKey, json.publicKey, cryptoType);
   } catch (error) {
     throw new WalletError('invalid_keyfile', `${label} holds an unusable key: ${(error as Error).message}`);
   }
-  if (json.ss58Address) return { ss58Address: json.ss58Address, publicKeyHex: json.publicKey };
+  if (keypair) {
+    if (json.ss58Address !== undefined && json.ss58Address !== keypair.ss58Address) {
+      throw new WalletError(
+        'address_mismatch',
+        `${label} states ss58Address ${String(json.ss58Address)} but its ${keypair.scheme} key (cryptoType ${cryptoType}) is ${keypair.ss58Address}; refusing to sign as a different identity (is cryptoType right?)`,
+      );
+    }
+    return keypair;
+  }
+  if (json.ss58Address) return { ss58Address: json.ss58Address, publicKeyHex: json.publicKey, cryptoType };
   throw new WalletError('invalid_keyfile', `${label} holds no key`);
 }

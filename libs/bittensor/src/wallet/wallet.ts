@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile, chmod, access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Keypair } from '../keys/keypair';
+import { Keypair, type CryptoType } from '../keys/keypair';
 import { decryptKeyfileData, deserializeKeypair, encryptKeyfileData, keyfileEncryption, serializeKeypair, WalletError } from './keyfile';
 
 /** The SDK's defaults: `~/.bittensor/wallets`, wallet `default`, hotkey `default`. */
@@ -18,6 +18,8 @@ export interface WalletLocation {
 export interface PublicKeyInfo {
   ss58Address: string;
   publicKeyHex?: string;
+  /** 0 ed25519, 1 sr25519, as the keyfile says (sr25519 when it says nothing). */
+  cryptoType?: CryptoType;
 }
 
 export interface WriteKeyOptions {
@@ -144,7 +146,7 @@ export class Wallet {
     const data = await this.read(file, label);
     if (keyfileEncryption(data) !== 'none') throw new WalletError('invalid_keyfile', `${label} ${file} is encrypted, a public key file never is`);
     const key = deserializeKeypair(data, `${label} ${file}`);
-    return key instanceof Keypair ? { ss58Address: key.ss58Address, publicKeyHex: key.publicKeyHex } : key;
+    return key instanceof Keypair ? { ss58Address: key.ss58Address, publicKeyHex: key.publicKeyHex, cryptoType: key.cryptoType } : key;
   }
 
   private async write(file: string, data: Uint8Array, options: WriteKeyOptions): Promise<void> {

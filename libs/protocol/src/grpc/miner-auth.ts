@@ -8,7 +8,7 @@ export const MinerAuthMetadata = {
   uuid: 'bt-uuid',
   bodyHash: 'bt-body-hash',
   signature: 'bt-signature',
-  /** Seconds the caller will wait; part of the nonce freshness window. */
+  /** Seconds the caller will wait. Not signed, so informational only: it never widens the nonce window. */
   timeout: 'bt-timeout',
 } as const;
 

@@ -153,9 +153,10 @@ export class MinerGrpcServer implements OnApplicationBootstrap, OnApplicationShu
    */
   private admit(call: ServerWritableStream<ReceivedRequest, minerV1.GenerateResponse>) {
     const received = call.request;
-    const { auth, timeoutSeconds } = authFromMetadata((key) => firstValue(call.metadata, key));
+    const { auth } = authFromMetadata((key) => firstValue(call.metadata, key));
     try {
-      this.verifier.verify(auth, sha3Hex(received.bytes), timeoutSeconds);
+      // The hash is of the exact bytes received: the whole GenerateRequest, every field.
+      this.verifier.verify(auth, sha3Hex(received.bytes));
     } catch (error) {
       if (error instanceof AuthError) throw new AppError(ErrorCode.Unauthenticated, error.message);
       throw error;

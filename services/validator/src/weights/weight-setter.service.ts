@@ -15,6 +15,7 @@ import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
 import { ValidatorIdentity } from '../identity/validator-identity';
 import { ScoreBook } from '../scores/score-book.service';
+import { conformToSubnet } from './sdk-weights';
 
 /**
  * One replica of the validator cluster is the leader (a Redis lock with a
@@ -114,8 +115,15 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     );
     if (miners.length === 0) return;
     const scored = await this.scores.scoresOf(miners);
-    const { uids, weights } = scoresToWeights(new Map(scored.map((s) => [s.uid, s.score])));
-    if (weights.every((w) => w === 0)) return;
+    const normalised = scoresToWeights(new Map(scored.map((s) => [s.uid, s.score])));
+    if (normalised.weights.every((w) => w === 0)) return;
+    const conformed = conformToSubnet(snapshot, this.identity.hotkey.ss58Address, normalised.uids, normalised.weights);
+    if (!conformed.ok) {
+      this.weightsSet.inc({ outcome: 'refused' });
+      this.log.warn({ reason: conformed.reason }, 'weights not sent: the SDK would refuse them');
+      return;
+    }
+    const { uids, weights } = conformed;
     const request: SetWeightsRequest = {
       v: 1,
       netuid: this.config.netuid,
@@ -135,7 +143,8 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     }
     if (decoded.value.outcome !== 'deferred') {
       this.lastWeightsTime.set(Date.now() / 1000);
-      uids.forEach((uid, i) => this.weightGauge.set({ uid: String(uid) }, weights[i]));
+      const total = weights.reduce((a, b) => a + b, 0);
+      uids.forEach((uid, i) => this.weightGauge.set({ uid: String(uid) }, weights[i] / total));
     }
     this.log.info(
       {
