@@ -95,8 +95,13 @@ async function writeResponse(res: ServerResponse, response: AxonResponse): Promi
 
 /** Starts a standalone HTTP server for the axon (the SDK's axon is its own server on its own port, 8091 by default). */
 export function startAxonHttpServer(axon: Axon, options: AxonHttpServerOptions = {}): Promise<RunningAxonServer> {
+  return startHttpListener(axonRequestListener(axon, options.bodyLimit), options);
+}
+
+/** Starts an HTTP server for any listener, with the axon server's streaming-friendly timeouts and graceful close. */
+export function startHttpListener(listener: (req: IncomingMessage, res: ServerResponse) => void, options: Omit<AxonHttpServerOptions, 'bodyLimit'> = {}): Promise<RunningAxonServer> {
   const host = options.host ?? '0.0.0.0';
-  const server = createServer(axonRequestListener(axon, options.bodyLimit));
+  const server = createServer(listener);
   // Streams last as long as generation does; the synapse timeout bounds them, not the socket.
   server.requestTimeout = 0;
   return new Promise((resolve, reject) => {

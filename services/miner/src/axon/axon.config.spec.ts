@@ -3,7 +3,7 @@ import { loadAxonConfig } from './axon.config';
 
 describe('loadAxonConfig', () => {
   it('serves the axon on the SDK port by default when following a real chain', () => {
-    expect(loadAxonConfig({ CHAIN_MODE: 'subtensor' })).toEqual({ enabled: true, host: '0.0.0.0', port: 8091, maxTimeoutSeconds: 120, bodyLimitBytes: 1024 * 1024 });
+    expect(loadAxonConfig({ CHAIN_MODE: 'subtensor' })).toEqual({ enabled: true, host: '0.0.0.0', port: 8091, maxTimeoutSeconds: 120, bodyLimitBytes: 1024 * 1024, legacySdk10: false, nonceRedisUrl: undefined });
   });
 
   it('keeps the axon off in standalone mode unless asked for', () => {

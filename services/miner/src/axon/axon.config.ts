@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { env, parseEnv } from '@chattensor/common';
 
-/** The Bittensor axon endpoint's variables (the SDK's axon listens on 8091 by default). */
+/**
+ * The public port's variables (the SDK's axon port, 8091 by default): the
+ * OpenAI-compatible API behind btauth/1, and the legacy SDK-10 axon.
+ */
 export const axonEnvSchema = z.object({
   /**
    * Defaults to on with CHAIN_MODE=subtensor (Python validators find the
@@ -15,6 +18,10 @@ export const axonEnvSchema = z.object({
   /** Longest timeout a caller may ask for, in seconds. */
   AXON_MAX_TIMEOUT_S: env.number(1, 3600).default(120),
   AXON_BODY_LIMIT_BYTES: env.int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Legacy: also serve the SDK-10 axon (`POST /StreamPrompting`, `bt_header_*`) on the same port, for bittensor 10.x validators. */
+  AXON_LEGACY_SDK10: env.bool().default(false),
+  /** Redis shared by the miner's replicas for btauth/1 replay protection; unset: this process's memory. */
+  BTAUTH_REDIS_URL: env.url(['redis', 'rediss']).optional(),
 });
 
 export interface AxonConfig {
@@ -23,6 +30,10 @@ export interface AxonConfig {
   port: number;
   maxTimeoutSeconds: number;
   bodyLimitBytes: number;
+  /** Serve the SDK-10 StreamPrompting axon too (legacy). */
+  legacySdk10?: boolean;
+  /** Shared btauth/1 seen-nonce store. */
+  nonceRedisUrl?: string;
 }
 
 export const AXON_CONFIG = Symbol('AXON_CONFIG');
@@ -35,5 +46,7 @@ export function loadAxonConfig(source: NodeJS.ProcessEnv = process.env): AxonCon
     port: e.AXON_PORT,
     maxTimeoutSeconds: e.AXON_MAX_TIMEOUT_S,
     bodyLimitBytes: e.AXON_BODY_LIMIT_BYTES,
+    legacySdk10: e.AXON_LEGACY_SDK10,
+    nonceRedisUrl: e.BTAUTH_REDIS_URL,
   };
 }

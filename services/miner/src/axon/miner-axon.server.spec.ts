@@ -62,7 +62,7 @@ describe('MinerAxonServer', () => {
     class MinerFakesModule {}
 
     module = await Test.createTestingModule({
-      imports: [MinerFakesModule, AxonModule.forRoot({ enabled: true, host: '127.0.0.1', port: 0, maxTimeoutSeconds: 30, bodyLimitBytes: 1 << 20 })],
+      imports: [MinerFakesModule, AxonModule.forRoot({ enabled: true, host: '127.0.0.1', port: 0, maxTimeoutSeconds: 30, bodyLimitBytes: 1 << 20, legacySdk10: true })],
     }).compile();
     await module.init();
     target = { ip: '127.0.0.1', port: module.get(MinerAxonServer).port, hotkey: miner().ss58Address };
