@@ -19,11 +19,16 @@ import { loadValidatorConfig } from '../../services/validator/src/config/validat
 import { ValidatorIdentity } from '../../services/validator/src/identity/validator-identity';
 
 /**
- * A validator whose metagraph lists a miner with an SDK-style HTTP axon
- * (protocol 4) queries it with the StreamPrompting synapse, as it would a
- * Python miner, and streams its answer.
+ * A validator whose metagraph lists a miner with an HTTP axon (protocol 4)
+ * queries it in the protocol the axon version names: version 0 or 1 (what a
+ * ChatTensor miner and the current SDK's serve_axon publish) is the OpenAI
+ * chat API behind btauth/1; a version_as_int of 1,000,000 or more (10.5.0 is
+ * 10005000) is a legacy SDK-10 axon, asked with the StreamPrompting synapse.
  */
-describe('a validator querying a miner over the Bittensor HTTP axon', () => {
+describe.each([
+  ['btauth/1 (the OpenAI chat API)', 0, 'false'],
+  ['the legacy SDK-10 axon', 10_005_000, 'true'],
+])('a validator querying a miner over %s', (_name, axonVersion, legacy) => {
   const netuid = 50_000 + Math.floor(Math.random() * 10_000);
   const dir = mkdtempSync(join(tmpdir(), 'validator-axon-'));
   let miner: INestApplicationContext;
@@ -45,6 +50,7 @@ describe('a validator querying a miner over the Bittensor HTTP axon', () => {
       AXON_ENABLED: 'true',
       AXON_HOST: '127.0.0.1',
       AXON_PORT: '0',
+      AXON_LEGACY_SDK10: legacy,
       MINER_ALLOWED_HOTKEYS: validatorKey.ss58Address,
       INTRA_OP_THREADS: '1',
     });
@@ -71,7 +77,7 @@ describe('a validator querying a miner over the Bittensor HTTP axon', () => {
             stake: 0,
             validatorPermit: false,
             active: true,
-            axon: { ip: '127.0.0.1', port: axonPort, protocol: AxonProtocol.bittensorHttp, version: 0 },
+            axon: { ip: '127.0.0.1', port: axonPort, protocol: AxonProtocol.bittensorHttp, version: axonVersion },
           },
         ],
       }),
@@ -104,7 +110,7 @@ describe('a validator querying a miner over the Bittensor HTTP axon', () => {
       Subjects.chatCompletions,
       encodeJson({
         v: 1,
-        jobId: 'axon-job',
+        jobId: `axon-job-${axonVersion}`,
         model: '*',
         messages: [{ role: 'user', content: 'hello over http' }],
         sampling: { maxTokens: 6, temperature: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0 },

@@ -2,8 +2,9 @@ import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Client, Metadata, credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { Dendrite, sha3Hex } from '@chattensor/bittensor';
 import { AppError, CORRELATION_HEADER, ErrorCode, appErrorFromGrpc } from '@chattensor/common';
-import { AxonProtocol, authToMetadata, minerV1, type Neuron } from '@chattensor/protocol';
+import { authToMetadata, minerV1, type Neuron } from '@chattensor/protocol';
 import { generateOverAxon } from './axon-miner.transport';
+import { generateOverBtAuth, minerTransportOf } from './btauth-miner.transport';
 import { ValidatorIdentity } from '../identity/validator-identity';
 
 const GENERATE_PATH = '/chattensor.miner.v1.MinerService/Generate';
@@ -14,8 +15,8 @@ export interface MinerCall {
 }
 
 /**
- * Calls miners: over the Bittensor SDK's HTTP axon protocol when the
- * metagraph says the axon speaks it, otherwise over gRPC with Bittensor
+ * Calls miners in the protocol their axon info names (minerTransportOf): the
+ * OpenAI chat API behind btauth/1, the SDK-10 axon (legacy), or gRPC with Bittensor
  * dendrite-style authentication: the
  * request is encoded once, its exact bytes are hashed and signed and those
  * same bytes are sent. One channel per miner endpoint, reused across calls.
@@ -36,7 +37,9 @@ export class MinerClient implements OnApplicationShutdown {
     options: { timeoutMs: number; correlationId?: string },
   ): MinerCall {
     if (!miner.axon) throw new AppError(ErrorCode.Unavailable, `miner ${miner.uid} serves no endpoint`);
-    if (miner.axon.protocol === AxonProtocol.bittensorHttp) return generateOverAxon(this.dendrite, miner, request, options.timeoutMs);
+    const transport = minerTransportOf(miner.axon);
+    if (transport === 'btauth') return generateOverBtAuth(this.identity.hotkey, miner, request, options);
+    if (transport === 'axon') return generateOverAxon(this.dendrite, miner, request, options.timeoutMs);
     const client = this.clientFor(`${miner.axon.ip}:${miner.axon.port}`);
     const bytes = Buffer.from(minerV1.GenerateRequest.encode(request).finish());
     // Overlapping calls to one miner each get their own dendrite uuid (a lane), so
