@@ -1,5 +1,6 @@
-// The interop suite: ChatTensor against the real Python SDK (pinned in
-// python/requirements.txt, installed into .venv by setup-venv.mjs). Run with
+// The interop suite: ChatTensor against the real Python SDKs, each pinned in
+// its own venv by setup-venv.mjs (.venv: bittensor 11.3.0, python/requirements.txt;
+// .venv-sdk10: bittensor 10.5.0, python/requirements-sdk10.txt). Run with
 // `npm run test:interop`; it needs python3 and PyPI, nothing else.
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -22,6 +23,9 @@ module.exports = {
   moduleNameMapper: Object.fromEntries(Object.entries(paths).map(([name, [target]]) => [`^${name}$`, `<rootDir>/${target}`])),
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   setupFiles: ['<rootDir>/test/setup/reflect.ts'],
+  // The network suites (btauth/1 both ways) run a real miner and validator: NATS and Redis as elsewhere.
+  globalSetup: '<rootDir>/test/setup/global-setup.ts',
+  globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   testTimeout: 180_000,
   // Python processes are heavy on a small machine; one suite at a time.
   maxWorkers: 1,

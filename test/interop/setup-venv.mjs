@@ -1,34 +1,62 @@
-// Creates .venv with the pinned Python SDK for the interop tests. Idempotent:
-// when the venv already holds exactly these requirements (a stamp of their
-// hash) nothing is installed, so repeated runs cost a second.
-import { execFileSync } from 'node:child_process';
+// Creates the Python venvs of the interop tests, one per entry below, each
+// with its own pinned requirements. Idempotent: a venv that already holds
+// exactly its requirements (a stamp of their hash) is left alone, so repeated
+// runs cost a second. The venvs are set up in parallel. A venv more is an
+// entry more. `node setup-venv.mjs .venv-sdk10` sets up only the named ones.
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const venv = join(root, '.venv');
-const python = join(venv, 'bin', 'python');
-const requirements = join(root, 'test', 'interop', 'python', 'requirements.txt');
-const stamp = join(venv, '.chattensor-requirements.sha256');
-const wanted = createHash('sha256').update(readFileSync(requirements)).digest('hex');
+const python = join(root, 'test', 'interop', 'python');
 
-function run(cmd, args) {
-  execFileSync(cmd, args, { stdio: 'inherit', cwd: root });
+/** dir: the venv folder at the repository root; requirements: its pinned set; probe: the package whose version is reported. */
+export const VENVS = [
+  { dir: '.venv', requirements: join(python, 'requirements.txt'), probe: 'bittensor' },
+  { dir: '.venv-sdk10', requirements: join(python, 'requirements-sdk10.txt'), probe: 'bittensor' },
+];
+
+function run(cmd, args, label) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const prefix = (chunk) => chunk.toString().split('\n').filter(Boolean).map((line) => `interop ${label}: ${line}\n`).join('');
+    child.stdout.on('data', (chunk) => process.stdout.write(prefix(chunk)));
+    child.stderr.on('data', (chunk) => process.stderr.write(prefix(chunk)));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${label}: ${cmd} ${args.join(' ')} exited with ${code}`))));
+  });
 }
 
-const systemPython = process.env.PYTHON ?? 'python3';
-if (!existsSync(python)) {
-  console.log(`interop: creating ${venv} with ${systemPython}`);
-  run(systemPython, ['-m', 'venv', venv]);
+async function setUp({ dir, requirements, probe }) {
+  const venv = join(root, dir);
+  const bin = join(venv, 'bin', 'python');
+  const stamp = join(venv, '.chattensor-requirements.sha256');
+  const wanted = createHash('sha256').update(readFileSync(requirements)).digest('hex');
+  const systemPython = process.env.PYTHON ?? 'python3';
+  if (!existsSync(bin)) {
+    console.log(`interop ${dir}: creating the venv with ${systemPython}`);
+    await run(systemPython, ['-m', 'venv', venv], dir);
+  }
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === wanted) {
+    console.log(`interop ${dir}: already has the pinned requirements`);
+  } else {
+    console.log(`interop ${dir}: installing the pinned requirements`);
+    await run(bin, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--require-virtualenv', '-r', requirements], dir);
+    writeFileSync(stamp, `${wanted}\n`);
+  }
+  const version = execFileSync(bin, ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(probe)}))`], { encoding: 'utf8' }).trim();
+  console.log(`interop ${dir}: ${probe} ${version} ready`);
 }
-if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === wanted) {
-  console.log('interop: .venv already has the pinned requirements');
-} else {
-  console.log('interop: installing the pinned Python SDK into .venv');
-  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--require-virtualenv', '-r', requirements]);
-  writeFileSync(stamp, `${wanted}\n`);
+
+const only = process.argv.slice(2);
+const selected = only.length ? VENVS.filter((v) => only.includes(v.dir)) : VENVS;
+if (selected.length === 0) {
+  console.error(`interop: no venv named ${only.join(', ')}; known: ${VENVS.map((v) => v.dir).join(', ')}`);
+  process.exit(2);
 }
-const version = execFileSync(python, ['-c', 'import importlib.metadata as m; print(m.version("bittensor"))'], { encoding: 'utf8' }).trim();
-console.log(`interop: bittensor ${version} ready`);
+const results = await Promise.allSettled(selected.map(setUp));
+const failed = results.filter((r) => r.status === 'rejected');
+for (const failure of failed) console.error(`interop: ${failure.reason.message}`);
+process.exit(failed.length ? 1 : 0);

@@ -15,7 +15,7 @@ import {
   timelockEncryptToBytes,
   timelockWeightsCommit,
 } from '@chattensor/bittensor';
-import { PYTHON, SCRIPTS, pythonEnv } from './support/python';
+import { PYTHON_SDK10, SCRIPTS, pythonEnv } from './support/python';
 import { Rng } from './support/random';
 
 /*
@@ -41,7 +41,7 @@ const PULSES = [
 /** Sends every request to one oracle process and returns the answers in order. */
 function ask<T>(requests: Record<string, unknown>[]): T[] {
   const input = requests.map((r, id) => JSON.stringify({ id, ...r })).join('\n') + '\n';
-  const run = spawnSync(PYTHON, [join(SCRIPTS, 'timelock_oracle.py')], {
+  const run = spawnSync(PYTHON_SDK10, [join(SCRIPTS, 'timelock_oracle.py')], {
     input,
     env: pythonEnv(),
     encoding: 'utf8',

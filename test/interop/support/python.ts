@@ -5,7 +5,10 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const root = resolve(__dirname, '..', '..', '..');
+/** The current SDK, bittensor 11.3.0 (test/interop/python/requirements.txt). */
 export const PYTHON = join(root, '.venv', 'bin', 'python');
+/** The legacy SDK, bittensor 10.5.0 (requirements-sdk10.txt): the SDK-10 axon, dendrite and synapses. */
+export const PYTHON_SDK10 = join(root, '.venv-sdk10', 'bin', 'python');
 export const SCRIPTS = join(root, 'test', 'interop', 'python');
 
 /** A private HOME so the SDK's ~/.bittensor folders land in a scratch directory. */
@@ -16,8 +19,9 @@ export function pythonEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * The pinned Python SDK answering requests over stdin/stdout (python/oracle.py):
- * one long-lived process per test file, so thousands of checks cost one import.
+ * A pinned Python SDK answering requests over stdin/stdout (python/oracle.py
+ * on 10.5.0, python/oracle11.py on 11.3.0): one long-lived process per test
+ * file, so thousands of checks cost one import.
  */
 export class PythonOracle {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -25,8 +29,8 @@ export class PythonOracle {
   private nextId = 1;
   private stderr = '';
 
-  constructor() {
-    this.child = spawn(PYTHON, [join(SCRIPTS, 'oracle.py')], { env: pythonEnv() });
+  constructor(script = 'oracle.py', python = PYTHON_SDK10) {
+    this.child = spawn(python, [join(SCRIPTS, script)], { env: pythonEnv() });
     this.child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)));
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       if (!line.startsWith('{')) return;
@@ -66,9 +70,9 @@ export interface PythonRun {
 }
 
 /** Runs one interop script to completion. */
-export function runPython(script: string, args: string[], timeoutMs = 60_000): Promise<PythonRun> {
+export function runPython(script: string, args: string[], timeoutMs = 60_000, python = PYTHON_SDK10): Promise<PythonRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(PYTHON, [join(SCRIPTS, script), ...args], { env: pythonEnv() });
+    const child = spawn(python, [join(SCRIPTS, script), ...args], { env: pythonEnv() });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -83,8 +87,13 @@ export function runPython(script: string, args: string[], timeoutMs = 60_000): P
 }
 
 /** Starts a long-running interop script and waits for its `READY ...` line. */
-export async function startPython(script: string, args: string[], timeoutMs = 60_000): Promise<{ ready: string; stop: () => Promise<void>; stderr: () => string }> {
-  const child = spawn(PYTHON, [join(SCRIPTS, script), ...args], { env: pythonEnv() });
+export async function startPython(
+  script: string,
+  args: string[],
+  timeoutMs = 60_000,
+  python = PYTHON_SDK10,
+): Promise<{ ready: string; stop: () => Promise<void>; stderr: () => string }> {
+  const child = spawn(python, [join(SCRIPTS, script), ...args], { env: pythonEnv() });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const ready = await new Promise<string>((resolvePromise, reject) => {
