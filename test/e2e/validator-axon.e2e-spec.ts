@@ -9,7 +9,16 @@ import { NestFactory } from '@nestjs/core';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import { Keypair, initCrypto } from '@chattensor/bittensor';
 import { generateModel } from '@chattensor/inference';
-import { AxonProtocol, Buckets, Subjects, chatFrameSchema, decodeJson, encodeJson, metagraphKey, type ChatFrame } from '@chattensor/protocol';
+import {
+  AxonProtocol,
+  Buckets,
+  Subjects,
+  chatFrameSchema,
+  decodeJson,
+  encodeJson,
+  metagraphKey,
+  type ChatFrame,
+} from '@chattensor/protocol';
 import { MinerModule } from '../../services/miner/src/app.module';
 import { MinerAxonServer } from '../../services/miner/src/axon/miner-axon.server';
 import { loadMinerConfig } from '../../services/miner/src/config/miner.config';
@@ -55,7 +64,10 @@ describe.each([
       INTRA_OP_THREADS: '1',
     });
     const minerIdentity = await MinerIdentity.load(minerConfig.hotkey);
-    miner = await NestFactory.createApplicationContext(MinerModule.forRoot(minerConfig, minerIdentity), { logger: false, abortOnError: false });
+    miner = await NestFactory.createApplicationContext(MinerModule.forRoot(minerConfig, minerIdentity), {
+      logger: false,
+      abortOnError: false,
+    });
     await miner.init();
     const axonPort = miner.get(MinerAxonServer).port;
     expect(axonPort).toBeGreaterThan(0);
@@ -77,7 +89,12 @@ describe.each([
             stake: 0,
             validatorPermit: false,
             active: true,
-            axon: { ip: '127.0.0.1', port: axonPort, protocol: AxonProtocol.bittensorHttp, version: axonVersion },
+            axon: {
+              ip: '127.0.0.1',
+              port: axonPort,
+              protocol: AxonProtocol.bittensorHttp,
+              version: axonVersion,
+            },
           },
         ],
       }),

@@ -22,7 +22,16 @@ import {
   type CryptoType,
 } from '@chattensor/bittensor';
 import { generateModel } from '@chattensor/inference';
-import { AxonProtocol, Buckets, Subjects, chatFrameSchema, decodeJson, encodeJson, metagraphKey, type ChatFrame } from '@chattensor/protocol';
+import {
+  AxonProtocol,
+  Buckets,
+  Subjects,
+  chatFrameSchema,
+  decodeJson,
+  encodeJson,
+  metagraphKey,
+  type ChatFrame,
+} from '@chattensor/protocol';
 import { MinerModule } from '../../services/miner/src/app.module';
 import { MinerAxonServer } from '../../services/miner/src/axon/miner-axon.server';
 import { loadMinerConfig } from '../../services/miner/src/config/miner.config';
@@ -70,11 +79,18 @@ describe('btauth/1 agrees with bittensor.http_auth 11.3.0', () => {
     const senders = Array.from({ length: 6 }, (_, i) => Keypair.fromUri(`//payload/${i}`).ss58Address);
     const receivers = Array.from({ length: 6 }, (_, i) => Keypair.fromUri(`//payload/r${i}`).ss58Address);
     const cases = Array.from({ length: 300 }, () => {
-      const body = Buffer.from(Array.from({ length: rng.pick([0, 1, 17, rng.int(0, 4000)]) }, () => rng.int(0, 255)));
+      const body = Buffer.from(
+        Array.from({ length: rng.pick([0, 1, 17, rng.int(0, 4000)]) }, () => rng.int(0, 255)),
+      );
       return {
         scheme: rng.pick(['sr25519', 'ed25519'] as const),
         method: rng.pick(['POST', 'post', 'Get', 'PUT', 'delete']),
-        path: rng.pick(['/v1/chat/completions', '/', '/a/b?x=1&y=%20ü', `/p/${rng.int(0, 1e6)}?q=${rng.int(0, 9)}`]),
+        path: rng.pick([
+          '/v1/chat/completions',
+          '/',
+          '/a/b?x=1&y=%20ü',
+          `/p/${rng.int(0, 1e6)}?q=${rng.int(0, 9)}`,
+        ]),
         body,
         nonceNs: BigInt(rng.int(0, 2 ** 31)) * BigInt(rng.int(1, 2 ** 31)),
         sender: rng.pick(senders),
@@ -83,41 +99,71 @@ describe('btauth/1 agrees with bittensor.http_auth 11.3.0', () => {
     });
     const theirs = await Promise.all(
       cases.map((c) =>
-        py.call<string>('btauth_payload', { scheme: c.scheme, method: c.method, path: c.path, body: hex(c.body), nonce: c.nonceNs.toString(), sender: c.sender, receiver: c.receiver }),
+        py.call<string>('btauth_payload', {
+          scheme: c.scheme,
+          method: c.method,
+          path: c.path,
+          body: hex(c.body),
+          nonce: c.nonceNs.toString(),
+          sender: c.sender,
+          receiver: c.receiver,
+        }),
       ),
     );
-    cases.forEach((c, i) => expect({ i, payload: btAuthPayload(c).toString('hex') }).toEqual({ i, payload: theirs[i] }));
+    cases.forEach((c, i) =>
+      expect({ i, payload: btAuthPayload(c).toString('hex') }).toEqual({ i, payload: theirs[i] }),
+    );
   });
 
   it.each([
     ['sr25519', CRYPTO_SR25519],
     ['ed25519', CRYPTO_ED25519],
-  ] as const)('signs %s requests the SDK verifies, and verifies the SDK’s', async (_scheme, cryptoType: CryptoType) => {
-    const key = Keypair.fromUri('//btauth//interop//sender', cryptoType);
-    const receiver = Keypair.fromUri('//btauth/interop/receiver').ss58Address;
-    const body = Buffer.from('{"messages":[{"role":"user","content":"héllo"}]}');
-    const nonce = timeNs();
-    const ours = signBtAuth(key, { method: 'POST', path: '/v1/chat/completions?x=1', body, receiver, nonceNs: nonce });
-    const theirs = await py.call<Record<string, string>>('btauth_sign', {
-      uri: '//btauth//interop//sender',
-      crypto_type: cryptoType,
-      method: 'POST',
-      path: '/v1/chat/completions?x=1',
-      body: hex(body),
-      receiver,
-      nonce: nonce.toString(),
-    });
-    // Same headers, in the same order; ed25519 signatures are deterministic, so those are equal too.
-    expect(Object.keys(ours)).toEqual(Object.keys(theirs));
-    const { ['X-Bittensor-Signature']: ourSig, ...ourRest } = ours;
-    const { ['X-Bittensor-Signature']: theirSig, ...theirRest } = theirs;
-    expect(ourRest).toEqual(theirRest);
-    if (cryptoType === CRYPTO_ED25519) expect(ourSig).toBe(theirSig);
-    const verdict = await py.call<PyVerdict>('btauth_verify', { headers: ours, body: hex(body), method: 'POST', path: '/v1/chat/completions?x=1', self: receiver });
-    expect(verdict).toMatchObject({ hotkey: key.ss58Address, crypto_type: cryptoType });
-    const caller = await verifyBtAuth(theirs, body, { method: 'POST', path: '/v1/chat/completions?x=1', selfHotkey: receiver, nonceStore: new InMemoryNonceStore() });
-    expect(caller).toMatchObject({ hotkey: key.ss58Address, cryptoType });
-  });
+  ] as const)(
+    'signs %s requests the SDK verifies, and verifies the SDK’s',
+    async (_scheme, cryptoType: CryptoType) => {
+      const key = Keypair.fromUri('//btauth//interop//sender', cryptoType);
+      const receiver = Keypair.fromUri('//btauth/interop/receiver').ss58Address;
+      const body = Buffer.from('{"messages":[{"role":"user","content":"héllo"}]}');
+      const nonce = timeNs();
+      const ours = signBtAuth(key, {
+        method: 'POST',
+        path: '/v1/chat/completions?x=1',
+        body,
+        receiver,
+        nonceNs: nonce,
+      });
+      const theirs = await py.call<Record<string, string>>('btauth_sign', {
+        uri: '//btauth//interop//sender',
+        crypto_type: cryptoType,
+        method: 'POST',
+        path: '/v1/chat/completions?x=1',
+        body: hex(body),
+        receiver,
+        nonce: nonce.toString(),
+      });
+      // Same headers, in the same order; ed25519 signatures are deterministic, so those are equal too.
+      expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+      const { ['X-Bittensor-Signature']: ourSig, ...ourRest } = ours;
+      const { ['X-Bittensor-Signature']: theirSig, ...theirRest } = theirs;
+      expect(ourRest).toEqual(theirRest);
+      if (cryptoType === CRYPTO_ED25519) expect(ourSig).toBe(theirSig);
+      const verdict = await py.call<PyVerdict>('btauth_verify', {
+        headers: ours,
+        body: hex(body),
+        method: 'POST',
+        path: '/v1/chat/completions?x=1',
+        self: receiver,
+      });
+      expect(verdict).toMatchObject({ hotkey: key.ss58Address, crypto_type: cryptoType });
+      const caller = await verifyBtAuth(theirs, body, {
+        method: 'POST',
+        path: '/v1/chat/completions?x=1',
+        selfHotkey: receiver,
+        nonceStore: new InMemoryNonceStore(),
+      });
+      expect(caller).toMatchObject({ hotkey: key.ss58Address, cryptoType });
+    },
+  );
 
   it('refuses what the SDK refuses, with the same error class and message', async () => {
     const key = Keypair.fromUri('//btauth/verdicts');
@@ -125,33 +171,60 @@ describe('btauth/1 agrees with bittensor.http_auth 11.3.0', () => {
     const self = Keypair.fromUri('//btauth/verdicts/self').ss58Address;
     const now = 1_800_000_000n * S;
     const body = Buffer.from('{"a":1}');
-    const sign = (nonceNs: bigint, extra: Partial<Parameters<typeof signBtAuth>[1]> = {}, k = key) => signBtAuth(k, { method: 'POST', path: '/x', body, receiver: self, nonceNs, ...extra });
+    const sign = (nonceNs: bigint, extra: Partial<Parameters<typeof signBtAuth>[1]> = {}, k = key) =>
+      signBtAuth(k, { method: 'POST', path: '/x', body, receiver: self, nonceNs, ...extra });
     const base = sign(now);
     const lower = Object.fromEntries(Object.entries(base).map(([k, v]) => [k.toLowerCase(), v]));
     const ed = sign(now + 7n, {}, edKey);
-    const cases: { name: string; headers: Record<string, string>; body?: Buffer; path?: string; requireReceiver?: boolean }[] = [
+    const cases: {
+      name: string;
+      headers: Record<string, string>;
+      body?: Buffer;
+      path?: string;
+      requireReceiver?: boolean;
+    }[] = [
       { name: 'fresh', headers: sign(now + 1n) },
       { name: 'stale', headers: sign(now - 10n * S - 1n) },
       { name: 'edge of max age', headers: sign(now - 10n * S) },
       { name: 'future', headers: sign(now + 2n * S + 1n) },
       { name: 'edge of skew', headers: sign(now + 2n * S) },
-      { name: 'forged', headers: { ...sign(now + 2n), 'X-Bittensor-Signature': Keypair.fromUri('//mallory').sign('x') } },
+      {
+        name: 'forged',
+        headers: { ...sign(now + 2n), 'X-Bittensor-Signature': Keypair.fromUri('//mallory').sign('x') },
+      },
       { name: 'wrong receiver', headers: sign(now + 3n, { receiver: key.ss58Address }) },
       { name: 'no receiver', headers: sign(now + 4n, { receiver: undefined }) },
-      { name: 'no receiver allowed', headers: sign(now + 5n, { receiver: undefined }), requireReceiver: false },
+      {
+        name: 'no receiver allowed',
+        headers: sign(now + 5n, { receiver: undefined }),
+        requireReceiver: false,
+      },
       { name: 'tampered body', headers: sign(now + 6n), body: Buffer.from('{"a":2}') },
       { name: 'tampered path', headers: sign(now + 8n), path: '/y' },
-      { name: 'lower-case headers', headers: { ...lower, 'x-bittensor-nonce': String(now + 9n), 'x-bittensor-signature': sign(now + 9n)['X-Bittensor-Signature'] } },
+      {
+        name: 'lower-case headers',
+        headers: {
+          ...lower,
+          'x-bittensor-nonce': String(now + 9n),
+          'x-bittensor-signature': sign(now + 9n)['X-Bittensor-Signature'],
+        },
+      },
       { name: 'bad version', headers: { ...base, 'X-Bittensor-Version': '2' } },
       { name: 'no hotkey', headers: { ...base, 'X-Bittensor-Hotkey': '' } },
-      { name: 'nonce with sign and spaces', headers: { ...sign(now + 10n), 'X-Bittensor-Nonce': ` +${now + 10n} ` } },
+      {
+        name: 'nonce with sign and spaces',
+        headers: { ...sign(now + 10n), 'X-Bittensor-Nonce': ` +${now + 10n} ` },
+      },
       { name: 'nonce with underscores', headers: { ...base, 'X-Bittensor-Nonce': '1_800' } },
       { name: 'nonce not a number', headers: { ...base, 'X-Bittensor-Nonce': '0x10' } },
       { name: 'unknown crypto', headers: { ...base, 'X-Bittensor-Crypto': 'ecdsa' } },
       { name: 'crypto as a number', headers: { ...ed, 'X-Bittensor-Crypto': ' 0 ' } },
       { name: 'ed25519 signature claimed as sr25519', headers: { ...ed, 'X-Bittensor-Crypto': 'SR25519' } },
       { name: 'signature not hex', headers: { ...base, 'X-Bittensor-Signature': '0xnothex' } },
-      { name: 'short signature', headers: { ...base, 'X-Bittensor-Signature': base['X-Bittensor-Signature'].slice(0, -4) } },
+      {
+        name: 'short signature',
+        headers: { ...base, 'X-Bittensor-Signature': base['X-Bittensor-Signature'].slice(0, -4) },
+      },
       { name: 'bad hotkey', headers: { ...base, 'X-Bittensor-Hotkey': `${key.ss58Address.slice(0, -1)}X` } },
       { name: 'replayed', headers: sign(now + 1n) },
     ];
@@ -159,7 +232,14 @@ describe('btauth/1 agrees with bittensor.http_auth 11.3.0', () => {
     const theirs: Record<string, unknown>[] = [];
     const store = new InMemoryNonceStore();
     for (const c of cases) {
-      const options = { method: 'POST', path: c.path ?? '/x', selfHotkey: self, nonceStore: store, nowNs: now, requireReceiver: c.requireReceiver };
+      const options = {
+        method: 'POST',
+        path: c.path ?? '/x',
+        selfHotkey: self,
+        nonceStore: store,
+        nowNs: now,
+        requireReceiver: c.requireReceiver,
+      };
       try {
         const caller = await verifyBtAuth(c.headers, c.body ?? body, options);
         ours.push({ case: c.name, hotkey: caller.hotkey });
@@ -176,7 +256,11 @@ describe('btauth/1 agrees with bittensor.http_auth 11.3.0', () => {
         now: now.toString(),
         require_receiver: c.requireReceiver ?? true,
       });
-      theirs.push(verdict.error ? { case: c.name, error: verdict.error, message: verdict.message } : { case: c.name, hotkey: verdict.hotkey });
+      theirs.push(
+        verdict.error
+          ? { case: c.name, error: verdict.error, message: verdict.message }
+          : { case: c.name, hotkey: verdict.hotkey },
+      );
     }
     expect(ours).toEqual(theirs);
     expect(ours.filter((o) => 'error' in o).length).toBeGreaterThan(12);
@@ -208,7 +292,9 @@ describe('a current-SDK script streams a chat answer from a ChatTensor miner', (
     });
     const identity = await MinerIdentity.load(config.hotkey);
     minerHotkey = identity.hotkey.ss58Address;
-    app = await NestFactory.createApplicationContext(MinerModule.forRoot(config, identity), { logger: false });
+    app = await NestFactory.createApplicationContext(MinerModule.forRoot(config, identity), {
+      logger: false,
+    });
     await app.init();
     port = app.get(MinerAxonServer).port;
   }, 90_000);
@@ -229,7 +315,12 @@ describe('a current-SDK script streams a chat answer from a ChatTensor miner', (
   }
 
   const ask = async (uri: string, cryptoType: CryptoType) => {
-    const run = await runPython('btauth_chat_client.py', ['127.0.0.1', String(port), minerHotkey, uri, String(cryptoType), 'hello from python'], 60_000, PYTHON);
+    const run = await runPython(
+      'btauth_chat_client.py',
+      ['127.0.0.1', String(port), minerHotkey, uri, String(cryptoType), 'hello from python'],
+      60_000,
+      PYTHON,
+    );
     if (run.code !== 0) throw new Error(`client failed: ${run.stderr}`);
     return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as ClientResult;
   };
@@ -262,7 +353,12 @@ describe('a ChatTensor validator scores a plain OpenAI-compatible server behind 
   let minerHotkey: string;
 
   beforeAll(async () => {
-    server = await startPython('openai_btauth_server.py', ['0', '//btauth/plain-miner', Keypair.fromUri(validatorUri).ss58Address], 60_000, PYTHON);
+    server = await startPython(
+      'openai_btauth_server.py',
+      ['0', '//btauth/plain-miner', Keypair.fromUri(validatorUri).ss58Address],
+      60_000,
+      PYTHON,
+    );
     [port, minerHotkey] = [Number(server.ready.split(' ')[0]), server.ready.split(' ')[1]];
     nc = await connect({ servers: process.env.NATS_URL });
     redis = new Redis(process.env.REDIS_URL!);
@@ -278,12 +374,28 @@ describe('a ChatTensor validator scores a plain OpenAI-compatible server behind 
         hyperparameters: {},
         neurons: [
           // What the current SDK's serve_axon publishes by default: protocol 4, version 1.
-          { uid: 3, hotkey: minerHotkey, stake: 0, validatorPermit: false, active: true, axon: { ip: '127.0.0.1', port, protocol: AxonProtocol.bittensorHttp, version: 1 } },
+          {
+            uid: 3,
+            hotkey: minerHotkey,
+            stake: 0,
+            validatorPermit: false,
+            active: true,
+            axon: { ip: '127.0.0.1', port, protocol: AxonProtocol.bittensorHttp, version: 1 },
+          },
         ],
       }),
     );
-    const config = loadValidatorConfig({ NATS_URL: process.env.NATS_URL, REDIS_URL: process.env.REDIS_URL, NETUID: String(netuid), HOTKEY_URI: validatorUri, WEIGHTS_INTERVAL_SECONDS: '0' });
-    validator = await NestFactory.createApplicationContext(ValidatorModule.forRoot(config, await ValidatorIdentity.load(config.hotkey)), { logger: false, abortOnError: false });
+    const config = loadValidatorConfig({
+      NATS_URL: process.env.NATS_URL,
+      REDIS_URL: process.env.REDIS_URL,
+      NETUID: String(netuid),
+      HOTKEY_URI: validatorUri,
+      WEIGHTS_INTERVAL_SECONDS: '0',
+    });
+    validator = await NestFactory.createApplicationContext(
+      ValidatorModule.forRoot(config, await ValidatorIdentity.load(config.hotkey)),
+      { logger: false, abortOnError: false },
+    );
     await validator.init();
   }, 90_000);
 
@@ -321,22 +433,44 @@ describe('a ChatTensor validator scores a plain OpenAI-compatible server behind 
     const text = frames.flatMap((f) => (f.type === 'delta' ? [f.text] : [])).join('');
     expect(text).toBe('you said: ping over btauth');
     expect(frames.at(-1)).toMatchObject({ type: 'end', miner: { uid: 3 } });
-    await expectEventually(async () => expect(await redis.hget(`chattensor:validator:scores:${netuid}`, `3:${minerHotkey}`)).not.toBeNull());
+    await expectEventually(async () =>
+      expect(await redis.hget(`chattensor:validator:scores:${netuid}`, `3:${minerHotkey}`)).not.toBeNull(),
+    );
   });
 
   it('is refused by the SDK’s check when ChatTensor-signed requests are replayed, stale, future, forged, misaddressed or tampered', async () => {
     const key = Keypair.fromUri(validatorUri);
     const body = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'x' }], max_tokens: 1 }));
     const post = async (headers: Record<string, string>, payload = body) =>
-      (await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload })).status;
-    const sign = (extra: Partial<Parameters<typeof signBtAuth>[1]> = {}) => signBtAuth(key, { method: 'POST', path: '/v1/chat/completions', body, receiver: minerHotkey, ...extra });
+      (
+        await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: payload,
+        })
+      ).status;
+    const sign = (extra: Partial<Parameters<typeof signBtAuth>[1]> = {}) =>
+      signBtAuth(key, {
+        method: 'POST',
+        path: '/v1/chat/completions',
+        body,
+        receiver: minerHotkey,
+        ...extra,
+      });
     const once = sign();
     expect(await post(once)).toBe(200);
     expect(await post(once)).toBe(401);
     expect(await post(sign({ nonceNs: timeNs() - 11n * S }))).toBe(401);
     expect(await post(sign({ nonceNs: timeNs() + 60n * S }))).toBe(401);
-    expect(await post({ ...sign(), 'X-Bittensor-Signature': Keypair.fromUri('//mallory').sign('x') })).toBe(401);
+    expect(await post({ ...sign(), 'X-Bittensor-Signature': Keypair.fromUri('//mallory').sign('x') })).toBe(
+      401,
+    );
     expect(await post(sign({ receiver: key.ss58Address }))).toBe(403);
-    expect(await post(sign(), Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'y' }], max_tokens: 1 })))).toBe(401);
+    expect(
+      await post(
+        sign(),
+        Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'y' }], max_tokens: 1 })),
+      ),
+    ).toBe(401);
   });
 });

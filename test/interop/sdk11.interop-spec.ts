@@ -1,7 +1,18 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CRYPTO_ED25519, CRYPTO_SR25519, Keypair, U16_MAX, Wallet, WeightsError, conformWeights, initCrypto, verifySignature, type CryptoType } from '@chattensor/bittensor';
+import {
+  CRYPTO_ED25519,
+  CRYPTO_SR25519,
+  Keypair,
+  U16_MAX,
+  Wallet,
+  WeightsError,
+  conformWeights,
+  initCrypto,
+  verifySignature,
+  type CryptoType,
+} from '@chattensor/bittensor';
 import { PYTHON, PythonOracle } from './support/python';
 import { Rng } from './support/random';
 
@@ -29,28 +40,64 @@ describe('wallets with bittensor 11.3.0', () => {
   it.each([
     ['sr25519', CRYPTO_SR25519],
     ['ed25519', CRYPTO_ED25519],
-  ] as const)('loads an %s hotkey the SDK created, and the SDK loads ours, as the same key', async (_name, cryptoType: CryptoType) => {
-    const theirs = await py.call<{ hotkey: string; crypto_type: number }>('create_wallet', { name: `py-${cryptoType}`, hotkey: 'h', path: dir, crypto_type: cryptoType });
-    const loaded = await new Wallet({ path: dir, name: `py-${cryptoType}`, hotkey: 'h' }).loadHotkey();
-    expect({ address: loaded.ss58Address, cryptoType: loaded.cryptoType }).toEqual({ address: theirs.hotkey, cryptoType });
-    expect(await py.call<boolean>('verify', { message: 'signed by ts', signature: loaded.sign('signed by ts'), ss58: loaded.ss58Address, crypto_type: cryptoType })).toBe(true);
+  ] as const)(
+    'loads an %s hotkey the SDK created, and the SDK loads ours, as the same key',
+    async (_name, cryptoType: CryptoType) => {
+      const theirs = await py.call<{ hotkey: string; crypto_type: number }>('create_wallet', {
+        name: `py-${cryptoType}`,
+        hotkey: 'h',
+        path: dir,
+        crypto_type: cryptoType,
+      });
+      const loaded = await new Wallet({ path: dir, name: `py-${cryptoType}`, hotkey: 'h' }).loadHotkey();
+      expect({ address: loaded.ss58Address, cryptoType: loaded.cryptoType }).toEqual({
+        address: theirs.hotkey,
+        cryptoType,
+      });
+      expect(
+        await py.call<boolean>('verify', {
+          message: 'signed by ts',
+          signature: loaded.sign('signed by ts'),
+          ss58: loaded.ss58Address,
+          crypto_type: cryptoType,
+        }),
+      ).toBe(true);
 
-    const ours = Keypair.generate(12, cryptoType);
-    await new Wallet({ path: dir, name: `ts-${cryptoType}`, hotkey: 'h' }).writeHotkey(ours);
-    const read = await py.call<{ hotkey: string; crypto_type: number; signature: string }>('load_hotkey', { name: `ts-${cryptoType}`, hotkey: 'h', path: dir, message: 'signed by py' });
-    expect({ address: read.hotkey, cryptoType: read.crypto_type }).toEqual({ address: ours.ss58Address, cryptoType });
-    expect(verifySignature('signed by py', read.signature, ours.ss58Address, cryptoType)).toBe(true);
-    // ed25519 signatures are deterministic: the same key signs the same bytes on both sides.
-    if (cryptoType === CRYPTO_ED25519) expect(read.signature).toBe(ours.sign('signed by py'));
-  });
+      const ours = Keypair.generate(12, cryptoType);
+      await new Wallet({ path: dir, name: `ts-${cryptoType}`, hotkey: 'h' }).writeHotkey(ours);
+      const read = await py.call<{ hotkey: string; crypto_type: number; signature: string }>('load_hotkey', {
+        name: `ts-${cryptoType}`,
+        hotkey: 'h',
+        path: dir,
+        message: 'signed by py',
+      });
+      expect({ address: read.hotkey, cryptoType: read.crypto_type }).toEqual({
+        address: ours.ss58Address,
+        cryptoType,
+      });
+      expect(verifySignature('signed by py', read.signature, ours.ss58Address, cryptoType)).toBe(true);
+      // ed25519 signatures are deterministic: the same key signs the same bytes on both sides.
+      if (cryptoType === CRYPTO_ED25519) expect(read.signature).toBe(ours.sign('signed by py'));
+    },
+  );
 
   it('derives the same ed25519 and sr25519 keys from URIs and mnemonics', async () => {
     const mnemonic = 'legal winner thank year wave sausage worth useful legal winner thank yellow';
     for (const cryptoType of [CRYPTO_SR25519, CRYPTO_ED25519] as const) {
       for (const source of [{ uri: '//Alice' }, { uri: '//Alice//stash' }, { mnemonic }]) {
-        const theirs = await py.call<{ ss58: string; public_key: string }>('keypair', { ...source, crypto_type: cryptoType });
-        const ours = 'uri' in source ? Keypair.fromUri(source.uri!, cryptoType) : Keypair.fromMnemonic(source.mnemonic, cryptoType);
-        expect({ source, cryptoType, ss58: ours.ss58Address }).toEqual({ source, cryptoType, ss58: theirs.ss58 });
+        const theirs = await py.call<{ ss58: string; public_key: string }>('keypair', {
+          ...source,
+          crypto_type: cryptoType,
+        });
+        const ours =
+          'uri' in source
+            ? Keypair.fromUri(source.uri!, cryptoType)
+            : Keypair.fromMnemonic(source.mnemonic, cryptoType);
+        expect({ source, cryptoType, ss58: ours.ss58Address }).toEqual({
+          source,
+          cryptoType,
+          ss58: theirs.ss58,
+        });
       }
     }
   });
@@ -61,7 +108,12 @@ describe('wallets with bittensor 11.3.0', () => {
     await wallet.writeHotkey(key);
     const file = JSON.parse(await readFile(wallet.hotkeyFile, 'utf8')) as Record<string, unknown>;
     await writeFile(wallet.hotkeyFile, JSON.stringify({ ...file, cryptoType: 1 }));
-    await expect(wallet.loadHotkey()).rejects.toThrow(expect.objectContaining({ code: 'address_mismatch', message: expect.stringContaining(wallet.hotkeyFile) }));
+    await expect(wallet.loadHotkey()).rejects.toThrow(
+      expect.objectContaining({
+        code: 'address_mismatch',
+        message: expect.stringContaining(wallet.hotkeyFile),
+      }),
+    );
   });
 });
 
@@ -123,13 +175,21 @@ describe('weights with bittensor 11.3.0', () => {
     cases.forEach((c, i) => {
       let ours: { uids?: number[]; weights?: number[]; refused?: string };
       try {
-        ours = conformWeights({ uids: c.uids, weights: c.weights, maxWeightLimitU16: c.maxWeightLimit, minAllowedWeights: c.minAllowedWeights, selfUid: c.selfUid });
+        ours = conformWeights({
+          uids: c.uids,
+          weights: c.weights,
+          maxWeightLimitU16: c.maxWeightLimit,
+          minAllowedWeights: c.minAllowedWeights,
+          selfUid: c.selfUid,
+        });
         set++;
       } catch (error) {
         if (!(error instanceof WeightsError)) throw error;
         ours = { refused: error.reason === 'too_few_weights' ? 'ChainError' : 'BittensorError' };
       }
-      const theirs = answers[i].error ? { refused: answers[i].error } : { uids: answers[i].uids, weights: answers[i].weights };
+      const theirs = answers[i].error
+        ? { refused: answers[i].error }
+        : { uids: answers[i].uids, weights: answers[i].weights };
       expect({ i, ...ours }).toEqual({ i, ...theirs });
     });
     // Most cases set weights; the rest exercise the refusals.

@@ -21,11 +21,21 @@ export const VENVS = [
 function run(cmd, args, label) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const prefix = (chunk) => chunk.toString().split('\n').filter(Boolean).map((line) => `interop ${label}: ${line}\n`).join('');
+    const prefix = (chunk) =>
+      chunk
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => `interop ${label}: ${line}\n`)
+        .join('');
     child.stdout.on('data', (chunk) => process.stdout.write(prefix(chunk)));
     child.stderr.on('data', (chunk) => process.stderr.write(prefix(chunk)));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${label}: ${cmd} ${args.join(' ')} exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolvePromise()
+        : reject(new Error(`${label}: ${cmd} ${args.join(' ')} exited with ${code}`)),
+    );
   });
 }
 
@@ -43,10 +53,27 @@ async function setUp({ dir, requirements, probe }) {
     console.log(`interop ${dir}: already has the pinned requirements`);
   } else {
     console.log(`interop ${dir}: installing the pinned requirements`);
-    await run(bin, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--require-virtualenv', '-r', requirements], dir);
+    await run(
+      bin,
+      [
+        '-m',
+        'pip',
+        'install',
+        '--disable-pip-version-check',
+        '--quiet',
+        '--require-virtualenv',
+        '-r',
+        requirements,
+      ],
+      dir,
+    );
     writeFileSync(stamp, `${wanted}\n`);
   }
-  const version = execFileSync(bin, ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(probe)}))`], { encoding: 'utf8' }).trim();
+  const version = execFileSync(
+    bin,
+    ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(probe)}))`],
+    { encoding: 'utf8' },
+  ).trim();
   console.log(`interop ${dir}: ${probe} ${version} ready`);
 }
 

@@ -15,7 +15,13 @@ export const SCRIPTS = join(root, 'test', 'interop', 'python');
 export function pythonEnv(): NodeJS.ProcessEnv {
   const home = join(tmpdir(), 'chattensor-interop-home');
   mkdirSync(home, { recursive: true });
-  return { ...process.env, HOME: home, PYTHONPATH: SCRIPTS, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' };
+  return {
+    ...process.env,
+    HOME: home,
+    PYTHONPATH: SCRIPTS,
+    PYTHONUNBUFFERED: '1',
+    PYTHONDONTWRITEBYTECODE: '1',
+  };
 }
 
 /**
@@ -31,7 +37,10 @@ export class PythonOracle {
 
   constructor(script = 'oracle.py', python = PYTHON_SDK10) {
     this.child = spawn(python, [join(SCRIPTS, script)], { env: pythonEnv() });
-    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)));
+    this.child.stderr.on(
+      'data',
+      (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)),
+    );
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       if (!line.startsWith('{')) return;
       const msg = JSON.parse(line) as { id: number; result?: unknown; error?: string; trace?: string };
@@ -42,7 +51,8 @@ export class PythonOracle {
       else waiter.resolve(msg.result);
     });
     this.child.on('exit', (code) => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`python oracle exited (${code}): ${this.stderr}`));
+      for (const waiter of this.pending.values())
+        waiter.reject(new Error(`python oracle exited (${code}): ${this.stderr}`));
       this.pending.clear();
     });
   }
@@ -70,7 +80,12 @@ export interface PythonRun {
 }
 
 /** Runs one interop script to completion. */
-export function runPython(script: string, args: string[], timeoutMs = 60_000, python = PYTHON_SDK10): Promise<PythonRun> {
+export function runPython(
+  script: string,
+  args: string[],
+  timeoutMs = 60_000,
+  python = PYTHON_SDK10,
+): Promise<PythonRun> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(python, [join(SCRIPTS, script), ...args], { env: pythonEnv() });
     let stdout = '';

@@ -16,7 +16,13 @@ export class AxonModule {
   static forRoot(config: AxonConfig = loadAxonConfig()): DynamicModule {
     return {
       module: AxonModule,
-      providers: [{ provide: AXON_CONFIG, useValue: config }, MinerNonceStore, ChatCompletionsEndpoint, StreamPromptingHandler, MinerAxonServer],
+      providers: [
+        { provide: AXON_CONFIG, useValue: config },
+        MinerNonceStore,
+        ChatCompletionsEndpoint,
+        StreamPromptingHandler,
+        MinerAxonServer,
+      ],
       exports: [MinerAxonServer],
     };
   }

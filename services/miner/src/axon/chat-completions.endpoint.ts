@@ -18,16 +18,24 @@ const MAX_TOKENS_LIMIT = 32_768;
 
 const contentSchema = z.union([
   z.string(),
-  z.array(z.object({ type: z.literal('text'), text: z.string() }).passthrough()).transform((parts) => parts.map((p) => p.text).join('')),
+  z
+    .array(z.object({ type: z.literal('text'), text: z.string() }).passthrough())
+    .transform((parts) => parts.map((p) => p.text).join('')),
 ]);
 
 /** The OpenAI chat request, as far as this miner reads it; unknown fields are ignored as OpenAI-compatible servers do. */
 const chatRequestSchema = z
   .object({
     model: z.string().optional(),
-    messages: z.array(z.object({ role: z.string(), content: contentSchema.nullable().optional() }).passthrough()).min(1, 'messages must not be empty'),
+    messages: z
+      .array(z.object({ role: z.string(), content: contentSchema.nullable().optional() }).passthrough())
+      .min(1, 'messages must not be empty'),
     stream: z.boolean().nullable().optional(),
-    stream_options: z.object({ include_usage: z.boolean().nullable().optional() }).passthrough().nullable().optional(),
+    stream_options: z
+      .object({ include_usage: z.boolean().nullable().optional() })
+      .passthrough()
+      .nullable()
+      .optional(),
     max_tokens: z.number().int().positive().nullable().optional(),
     max_completion_tokens: z.number().int().positive().nullable().optional(),
     temperature: z.number().nullable().optional(),
@@ -38,7 +46,10 @@ const chatRequestSchema = z
     presence_penalty: z.number().min(-2).max(2).nullable().optional(),
     frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
     seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional(),
-    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+    stop: z
+      .union([z.string(), z.array(z.string()).max(4)])
+      .nullable()
+      .optional(),
     n: z.literal(1, { message: 'only n=1 is supported' }).nullable().optional(),
   })
   .passthrough();
@@ -50,7 +61,13 @@ interface OpenAIError {
   retryAfterSeconds?: number;
 }
 
-function openAIError(status: number, type: string, message: string, code: string | null, param: string | null = null): OpenAIError {
+function openAIError(
+  status: number,
+  type: string,
+  message: string,
+  code: string | null,
+  param: string | null = null,
+): OpenAIError {
   return { status, body: { error: { message, type, param, code } } };
 }
 
@@ -61,7 +78,8 @@ function openAIErrorOf(error: unknown): OpenAIError {
       ? openAIError(403, 'permission_error', error.message, 'wrong_receiver')
       : openAIError(401, 'authentication_error', error.message, `btauth_${error.kind}`);
   }
-  if (!(error instanceof AppError)) return openAIError(500, 'server_error', `internal error (error id ${randomUUID()})`, 'internal_error');
+  if (!(error instanceof AppError))
+    return openAIError(500, 'server_error', `internal error (error id ${randomUUID()})`, 'internal_error');
   const param = error.param ?? null;
   switch (error.code) {
     case ErrorCode.InvalidRequest:
@@ -76,9 +94,20 @@ function openAIErrorOf(error: unknown): OpenAIError {
       return openAIError(404, 'invalid_request_error', error.message, error.reason ?? 'not_found', param);
     case ErrorCode.RateLimited:
     case ErrorCode.Overloaded:
-      return { ...openAIError(429, 'rate_limit_error', error.message, error.code === ErrorCode.Overloaded ? 'overloaded' : 'rate_limit_exceeded'), retryAfterSeconds: error.retryAfterSeconds ?? 1 };
+      return {
+        ...openAIError(
+          429,
+          'rate_limit_error',
+          error.message,
+          error.code === ErrorCode.Overloaded ? 'overloaded' : 'rate_limit_exceeded',
+        ),
+        retryAfterSeconds: error.retryAfterSeconds ?? 1,
+      };
     case ErrorCode.Unavailable:
-      return { ...openAIError(503, 'service_unavailable', error.message, 'unavailable'), retryAfterSeconds: error.retryAfterSeconds ?? 1 };
+      return {
+        ...openAIError(503, 'service_unavailable', error.message, 'unavailable'),
+        retryAfterSeconds: error.retryAfterSeconds ?? 1,
+      };
     case ErrorCode.Timeout:
       return openAIError(504, 'timeout', error.message, 'timeout');
     case ErrorCode.Cancelled:
@@ -91,8 +120,12 @@ function openAIErrorOf(error: unknown): OpenAIError {
 function sendError(res: ServerResponse, error: OpenAIError): void {
   if (res.headersSent) return;
   const body = JSON.stringify(error.body);
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
-  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfterSeconds));
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+  };
+  if (error.retryAfterSeconds !== undefined)
+    headers['retry-after'] = String(Math.ceil(error.retryAfterSeconds));
   res.writeHead(error.status, headers);
   res.end(body);
 }
@@ -148,7 +181,11 @@ function parseChatRequest(raw: Buffer): ChatRequest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const param = issue.path.join('.') || null;
-    throw new AppError(ErrorCode.InvalidRequest, param ? `${param}: ${issue.message}` : issue.message, param ? { param } : {});
+    throw new AppError(
+      ErrorCode.InvalidRequest,
+      param ? `${param}: ${issue.message}` : issue.message,
+      param ? { param } : {},
+    );
   }
   return parsed.data;
 }
@@ -200,18 +237,36 @@ export class ChatCompletionsEndpoint {
     const path = target.split('?')[0];
     const method = req.method ?? 'GET';
     const route = path === CHAT_COMPLETIONS_PATH ? 'chat' : path === MODELS_PATH ? 'models' : undefined;
-    if (!route) return sendError(res, openAIError(404, 'invalid_request_error', `no route ${method} ${path}`, 'not_found'));
+    if (!route)
+      return sendError(
+        res,
+        openAIError(404, 'invalid_request_error', `no route ${method} ${path}`, 'not_found'),
+      );
     if ((route === 'chat' && method !== 'POST') || (route === 'models' && method !== 'GET')) {
-      return sendError(res, openAIError(405, 'invalid_request_error', `method ${method} is not allowed on ${path}`, 'method_not_allowed'));
+      return sendError(
+        res,
+        openAIError(
+          405,
+          'invalid_request_error',
+          `method ${method} is not allowed on ${path}`,
+          'method_not_allowed',
+        ),
+      );
     }
     let caller: BtAuthCaller;
     let raw: Buffer;
     try {
       raw = await readBody(req, this.config.bodyLimitBytes);
-      caller = await verifyBtAuth(req.headers, raw, { method, path: target, selfHotkey: this.identity.hotkey.ss58Address, nonceStore: this.nonceStore });
+      caller = await verifyBtAuth(req.headers, raw, {
+        method,
+        path: target,
+        selfHotkey: this.identity.hotkey.ss58Address,
+        nonceStore: this.nonceStore,
+      });
     } catch (error) {
       if (error instanceof BtAuthError) this.log.debug({ reason: error.name }, 'btauth/1 request refused');
-      else if (!(error instanceof AppError)) throw new AppError(ErrorCode.Unavailable, 'the replay store is unavailable', { cause: error });
+      else if (!(error instanceof AppError))
+        throw new AppError(ErrorCode.Unavailable, 'the replay store is unavailable', { cause: error });
       return sendError(res, openAIErrorOf(error));
     }
     let priority: number;
@@ -243,24 +298,45 @@ export class ChatCompletionsEndpoint {
       else await this.json(res, chunks, id);
     } catch (error) {
       if (abort.signal.aborted && !res.writableEnded && !AppError.is(error, ErrorCode.Cancelled)) {
-        return sendError(res, openAIErrorOf(new AppError(ErrorCode.Timeout, 'generation exceeded the request timeout')));
+        return sendError(
+          res,
+          openAIErrorOf(new AppError(ErrorCode.Timeout, 'generation exceeded the request timeout')),
+        );
       }
       if (!(error instanceof AppError)) this.log.error({ err: error }, 'generation failed');
       if (!res.headersSent) return sendError(res, openAIErrorOf(error));
       // The stream has started: the error travels as an SSE event, then the stream ends.
-      if (!res.writableEnded) res.end(`data: ${JSON.stringify(openAIErrorOf(error).body)}\n\ndata: [DONE]\n\n`);
+      if (!res.writableEnded)
+        res.end(`data: ${JSON.stringify(openAIErrorOf(error).body)}\n\ndata: [DONE]\n\n`);
     } finally {
       clearTimeout(timer);
     }
   }
 
   private models(res: ServerResponse): void {
-    const body = JSON.stringify({ object: 'list', data: [{ id: this.generation.modelName, object: 'model', created: 0, owned_by: this.identity.hotkey.ss58Address }] });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    const body = JSON.stringify({
+      object: 'list',
+      data: [
+        {
+          id: this.generation.modelName,
+          object: 'model',
+          created: 0,
+          owned_by: this.identity.hotkey.ss58Address,
+        },
+      ],
+    });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    });
     res.end(body);
   }
 
-  private async json(res: ServerResponse, chunks: ReturnType<GenerationService['generate']>, id: string): Promise<void> {
+  private async json(
+    res: ServerResponse,
+    chunks: ReturnType<GenerationService['generate']>,
+    id: string,
+  ): Promise<void> {
     let content = '';
     const tokenIds: number[] = [];
     let finishReason = 'stop';
@@ -276,39 +352,75 @@ export class ChatCompletionsEndpoint {
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: this.generation.modelName,
-      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason, token_ids: tokenIds }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content },
+          finish_reason: finishReason,
+          token_ids: tokenIds,
+        },
+      ],
       usage: usageOf(usage),
     });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    });
     res.end(body);
   }
 
-  private async stream(res: ServerResponse, chunks: ReturnType<GenerationService['generate']>, id: string, includeUsage: boolean): Promise<void> {
+  private async stream(
+    res: ServerResponse,
+    chunks: ReturnType<GenerationService['generate']>,
+    id: string,
+    includeUsage: boolean,
+  ): Promise<void> {
     const created = Math.floor(Date.now() / 1000);
     const model = this.generation.modelName;
     const frame = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
     const write = async (text: string) => {
-      if (!res.write(text)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!res.write(text))
+        await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
     };
     let usage: { promptTokens: number; completionTokens: number } | undefined;
     for await (const chunk of chunks) {
       if (!res.headersSent) {
         // The status goes out with the first chunk, so a refusal before it (queue full) keeps its own status.
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        await write(frame([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, token_ids: [] }]));
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+        });
+        await write(
+          frame([
+            { index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, token_ids: [] },
+          ]),
+        );
       }
       if (res.destroyed) return;
       if (chunk.usage) usage = chunk.usage;
-      if (chunk.text || chunk.tokenIds.length > 0) await write(frame([{ index: 0, delta: { content: chunk.text }, finish_reason: null, token_ids: chunk.tokenIds }]));
-      if (chunk.finishReason) await write(frame([{ index: 0, delta: {}, finish_reason: chunk.finishReason, token_ids: [] }]));
+      if (chunk.text || chunk.tokenIds.length > 0)
+        await write(
+          frame([
+            { index: 0, delta: { content: chunk.text }, finish_reason: null, token_ids: chunk.tokenIds },
+          ]),
+        );
+      if (chunk.finishReason)
+        await write(frame([{ index: 0, delta: {}, finish_reason: chunk.finishReason, token_ids: [] }]));
     }
-    if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    if (includeUsage) await write(frame([], { usage: usageOf(usage ?? { promptTokens: 0, completionTokens: 0 }) }));
+    if (!res.headersSent)
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    if (includeUsage)
+      await write(frame([], { usage: usageOf(usage ?? { promptTokens: 0, completionTokens: 0 }) }));
     res.end('data: [DONE]\n\n');
   }
 }
 
 function usageOf(usage: { promptTokens: number; completionTokens: number }) {
-  return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens };
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+  };
 }

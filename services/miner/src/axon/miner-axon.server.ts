@@ -1,6 +1,17 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Axon, StreamPrompting, axonRequestListener, startHttpListener, type RunningAxonServer } from '@chattensor/bittensor';
+import {
+  Axon,
+  StreamPrompting,
+  axonRequestListener,
+  startHttpListener,
+  type RunningAxonServer,
+} from '@chattensor/bittensor';
 import { LATENCY_BUCKETS, counter, histogram, rootLogger } from '@chattensor/common';
 import { MinerIdentity } from '../identity/miner-identity';
 import { AXON_CONFIG, type AxonConfig } from './axon.config';
@@ -38,7 +49,11 @@ export class MinerAxonServer implements OnApplicationBootstrap, BeforeApplicatio
     handler: StreamPromptingHandler,
     private readonly chat: ChatCompletionsEndpoint,
   ) {
-    this.axon = new Axon({ keypair: identity.hotkey, maxTimeoutSeconds: config.maxTimeoutSeconds, logger: this.log });
+    this.axon = new Axon({
+      keypair: identity.hotkey,
+      maxTimeoutSeconds: config.maxTimeoutSeconds,
+      logger: this.log,
+    });
     this.axon.attachStream(StreamPrompting, handler);
     this.axon.onOutcome(({ synapse, status, seconds }) => {
       this.requests.inc({ synapse, status: String(status) });
@@ -53,14 +68,22 @@ export class MinerAxonServer implements OnApplicationBootstrap, BeforeApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.enabled) return;
-    const legacy = this.config.legacySdk10 ? axonRequestListener(this.axon, this.config.bodyLimitBytes) : undefined;
+    const legacy = this.config.legacySdk10
+      ? axonRequestListener(this.axon, this.config.bodyLimitBytes)
+      : undefined;
     const listener = (req: IncomingMessage, res: ServerResponse) => {
       if (ChatCompletionsEndpoint.owns(req.url) || !legacy) this.chat.handle(req, res);
       else legacy(req, res);
     };
     this.running = await startHttpListener(listener, { host: this.config.host, port: this.config.port });
     this.log.info(
-      { host: this.config.host, port: this.running.port, hotkey: this.axon.hotkey, openai: '/v1/chat/completions (btauth/1)', legacySynapses: legacy ? this.axon.synapseNames : [] },
+      {
+        host: this.config.host,
+        port: this.running.port,
+        hotkey: this.axon.hotkey,
+        openai: '/v1/chat/completions (btauth/1)',
+        legacySynapses: legacy ? this.axon.synapseNames : [],
+      },
       'public port listening',
     );
   }

@@ -23,9 +23,18 @@ export class MinerNonceStore implements BtAuthNonceStore, OnApplicationShutdown 
   constructor(@Inject(AXON_CONFIG) config: AxonConfig, identity: MinerIdentity) {
     if (config.nonceRedisUrl) {
       const log = rootLogger().child({ component: 'btauth-nonce-store' });
-      this.redis = new Redis(config.nonceRedisUrl, { connectionName: 'miner-btauth', maxRetriesPerRequest: 1, enableOfflineQueue: true, retryStrategy: (n) => Math.min(n * 200, 2000) });
+      this.redis = new Redis(config.nonceRedisUrl, {
+        connectionName: 'miner-btauth',
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: true,
+        retryStrategy: (n) => Math.min(n * 200, 2000),
+      });
       this.redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis error'));
-      this.store = new RedisNonceStore(this.redis, `${redisKey('miner', 'btauth-nonce', identity.hotkey.ss58Address)}:`, RETENTION_SECONDS);
+      this.store = new RedisNonceStore(
+        this.redis,
+        `${redisKey('miner', 'btauth-nonce', identity.hotkey.ss58Address)}:`,
+        RETENTION_SECONDS,
+      );
     } else {
       this.store = new InMemoryNonceStore(RETENTION_SECONDS);
     }

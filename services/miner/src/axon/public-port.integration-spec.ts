@@ -66,7 +66,9 @@ describe('the miner public port', () => {
     });
     const identity = await MinerIdentity.load(config.hotkey);
     miner = identity.hotkey.ss58Address;
-    app = await NestFactory.createApplicationContext(MinerModule.forRoot(config, identity), { logger: false });
+    app = await NestFactory.createApplicationContext(MinerModule.forRoot(config, identity), {
+      logger: false,
+    });
     await app.init();
     axonPort = app.get(MinerAxonServer).port;
     base = `http://127.0.0.1:${axonPort}`;
@@ -80,9 +82,20 @@ describe('the miner public port', () => {
   });
 
   const chatBody = (extra: Record<string, unknown> = {}) =>
-    Buffer.from(JSON.stringify({ model: 'any', messages: [{ role: 'user', content: 'hello miner' }], max_tokens: 6, temperature: 0, ...extra }));
+    Buffer.from(
+      JSON.stringify({
+        model: 'any',
+        messages: [{ role: 'user', content: 'hello miner' }],
+        max_tokens: 6,
+        temperature: 0,
+        ...extra,
+      }),
+    );
 
-  function signed(body: Buffer, options: { key?: Keypair; nonceNs?: bigint; receiver?: string | null; path?: string } = {}) {
+  function signed(
+    body: Buffer,
+    options: { key?: Keypair; nonceNs?: bigint; receiver?: string | null; path?: string } = {},
+  ) {
     return signBtAuth(options.key ?? validator, {
       method: 'POST',
       path: options.path ?? PATH,
@@ -93,9 +106,15 @@ describe('the miner public port', () => {
   }
 
   const post = (body: Buffer, headers: Record<string, string>, path = PATH) =>
-    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
 
-  async function errorOf(response: Response): Promise<{ status: number; type: string; code: string | null; message: string }> {
+  async function errorOf(
+    response: Response,
+  ): Promise<{ status: number; type: string; code: string | null; message: string }> {
     const body = (await response.json()) as { error: { type: string; code: string | null; message: string } };
     return { status: response.status, ...body.error };
   }
@@ -122,29 +141,68 @@ describe('the miner public port', () => {
     const response = await post(body, signed(body, { key: edValidator }));
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/event-stream');
-    const events = (await response.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    const events = (await response.text())
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => e.replace(/^data: /, ''));
     expect(events.at(-1)).toBe('[DONE]');
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { delta: { content?: string }; finish_reason: string | null; token_ids: number[] }[]; usage?: { completion_tokens: number } });
+    const chunks = events
+      .slice(0, -1)
+      .map(
+        (e) =>
+          JSON.parse(e) as {
+            choices: { delta: { content?: string }; finish_reason: string | null; token_ids: number[] }[];
+            usage?: { completion_tokens: number };
+          },
+      );
     const tokens = chunks.flatMap((c) => c.choices.flatMap((choice) => choice.token_ids));
     const usage = chunks.at(-1)!.usage!;
     expect(tokens.length).toBe(usage.completion_tokens);
-    expect(chunks.some((c) => c.choices[0]?.finish_reason === 'stop' || c.choices[0]?.finish_reason === 'length')).toBe(true);
+    expect(
+      chunks.some((c) => c.choices[0]?.finish_reason === 'stop' || c.choices[0]?.finish_reason === 'length'),
+    ).toBe(true);
   });
 
   it('refuses replayed, stale, future, forged, wrong-receiver and tampered btauth/1 requests, and callers off the allow-list', async () => {
     const body = chatBody({ max_tokens: 1 });
     const once = signed(body);
     expect((await post(body, once)).status).toBe(200);
-    expect(await errorOf(await post(body, once))).toMatchObject({ status: 401, type: 'authentication_error', code: 'btauth_replayed' });
+    expect(await errorOf(await post(body, once))).toMatchObject({
+      status: 401,
+      type: 'authentication_error',
+      code: 'btauth_replayed',
+    });
     const now = timeNs();
-    expect(await errorOf(await post(body, signed(body, { nonceNs: now - 11n * S })))).toMatchObject({ status: 401, code: 'btauth_stale' });
-    expect(await errorOf(await post(body, signed(body, { nonceNs: now - 3600n * S })))).toMatchObject({ status: 401, code: 'btauth_stale' });
-    expect(await errorOf(await post(body, signed(body, { nonceNs: now + 60n * S })))).toMatchObject({ status: 401, code: 'btauth_stale' });
+    expect(await errorOf(await post(body, signed(body, { nonceNs: now - 11n * S })))).toMatchObject({
+      status: 401,
+      code: 'btauth_stale',
+    });
+    expect(await errorOf(await post(body, signed(body, { nonceNs: now - 3600n * S })))).toMatchObject({
+      status: 401,
+      code: 'btauth_stale',
+    });
+    expect(await errorOf(await post(body, signed(body, { nonceNs: now + 60n * S })))).toMatchObject({
+      status: 401,
+      code: 'btauth_stale',
+    });
     const forged = { ...signed(body), 'X-Bittensor-Signature': stranger.sign('not the payload') };
-    expect(await errorOf(await post(body, forged))).toMatchObject({ status: 401, code: 'btauth_bad_signature' });
-    expect(await errorOf(await post(body, signed(body, { receiver: stranger.ss58Address })))).toMatchObject({ status: 403, type: 'permission_error', code: 'wrong_receiver' });
-    expect(await errorOf(await post(body, signed(body, { receiver: null })))).toMatchObject({ status: 403, code: 'wrong_receiver' });
-    expect(await errorOf(await post(chatBody({ max_tokens: 2 }), signed(body)))).toMatchObject({ status: 401, code: 'btauth_bad_signature' });
+    expect(await errorOf(await post(body, forged))).toMatchObject({
+      status: 401,
+      code: 'btauth_bad_signature',
+    });
+    expect(await errorOf(await post(body, signed(body, { receiver: stranger.ss58Address })))).toMatchObject({
+      status: 403,
+      type: 'permission_error',
+      code: 'wrong_receiver',
+    });
+    expect(await errorOf(await post(body, signed(body, { receiver: null })))).toMatchObject({
+      status: 403,
+      code: 'wrong_receiver',
+    });
+    expect(await errorOf(await post(chatBody({ max_tokens: 2 }), signed(body)))).toMatchObject({
+      status: 401,
+      code: 'btauth_bad_signature',
+    });
     expect(await errorOf(await post(body, {}))).toMatchObject({ status: 401, code: 'btauth_malformed' });
     const refused = await errorOf(await post(body, signed(body, { key: stranger })));
     expect(refused).toMatchObject({ status: 403, type: 'permission_error' });
@@ -153,13 +211,25 @@ describe('the miner public port', () => {
 
   it('answers a bad body with an OpenAI 400 naming the parameter, after authentication', async () => {
     const body = chatBody({ temperature: 7 });
-    expect(await errorOf(await post(body, signed(body)))).toMatchObject({ status: 400, type: 'invalid_request_error' });
+    expect(await errorOf(await post(body, signed(body)))).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+    });
     const empty = Buffer.from(JSON.stringify({ model: 'm', messages: [] }));
-    expect(await errorOf(await post(empty, signed(empty)))).toMatchObject({ status: 400, message: expect.stringContaining('messages') });
+    expect(await errorOf(await post(empty, signed(empty)))).toMatchObject({
+      status: 400,
+      message: expect.stringContaining('messages'),
+    });
   });
 
   it('still serves the SDK-10 StreamPrompting axon on the same port, with a fixed nonce window', async () => {
-    const result = await new Dendrite(validator).stream({ ip: '127.0.0.1', port: axonPort, hotkey: miner }, StreamPrompting, { roles: ['user'], messages: ['hi'], max_tokens: 3 }).collect();
+    const result = await new Dendrite(validator)
+      .stream({ ip: '127.0.0.1', port: axonPort, hotkey: miner }, StreamPrompting, {
+        roles: ['user'],
+        messages: ['hi'],
+        max_tokens: 3,
+      })
+      .collect();
     expect(result.statusCode).toBe(200);
     // An hour-old nonce with a huge claimed timeout: the unsigned timeout no longer widens the window.
     let captured: { url: string; init: RequestInit } | undefined;
@@ -167,11 +237,27 @@ describe('the miner public port', () => {
       captured = { url: url as string, init: init! };
       return new Response('{}', { status: 599 });
     };
-    await new Dendrite(validator, { fetch: capture }).stream({ ip: '127.0.0.1', port: axonPort, hotkey: miner }, StreamPrompting, { roles: ['user'], messages: ['old'] }, { timeoutSeconds: 100_000 }).collect();
+    await new Dendrite(validator, { fetch: capture })
+      .stream(
+        { ip: '127.0.0.1', port: axonPort, hotkey: miner },
+        StreamPrompting,
+        { roles: ['user'], messages: ['old'] },
+        { timeoutSeconds: 100_000 },
+      )
+      .collect();
     const headers = { ...(captured!.init.headers as Record<string, string>) };
     const nonce = timeNs() - 3600n * S;
-    const unsigned = { nonce, dendriteHotkey: validator.ss58Address, axonHotkey: miner, uuid: headers.bt_header_dendrite_uuid, bodyHash: headers.computed_body_hash };
-    Object.assign(headers, { bt_header_dendrite_nonce: String(nonce), bt_header_dendrite_signature: validator.sign(dendriteMessage(unsigned)) });
+    const unsigned = {
+      nonce,
+      dendriteHotkey: validator.ss58Address,
+      axonHotkey: miner,
+      uuid: headers.bt_header_dendrite_uuid,
+      bodyHash: headers.computed_body_hash,
+    };
+    Object.assign(headers, {
+      bt_header_dendrite_nonce: String(nonce),
+      bt_header_dendrite_signature: validator.sign(dendriteMessage(unsigned)),
+    });
     const stale = await fetch(captured!.url, { ...captured!.init, headers });
     expect(stale.status).toBe(401);
     expect(stale.headers.get('bt_header_axon_status_message')).toContain('too old');
@@ -183,14 +269,29 @@ describe('the miner public port', () => {
         requestId: 'r',
         model: '',
         messages: [{ role: 'user', content: 'hi' }],
-        sampling: { maxTokens: 2, temperature: 0, topK: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0, minP: 0, repetitionPenalty: 0 },
+        sampling: {
+          maxTokens: 2,
+          temperature: 0,
+          topK: 0,
+          stop: [],
+          presencePenalty: 0,
+          frequencyPenalty: 0,
+          minP: 0,
+          repetitionPenalty: 0,
+        },
       }).finish(),
     );
 
     function call(bytes: Buffer, auth: Record<string, string>): Promise<GrpcStatus> {
       const metadata = new Metadata();
       for (const [k, v] of Object.entries(auth)) metadata.set(k, v);
-      const stream = grpc.makeServerStreamRequest('/chattensor.miner.v1.MinerService/Generate', (b: Buffer) => b, (d: Buffer) => d, bytes, metadata);
+      const stream = grpc.makeServerStreamRequest(
+        '/chattensor.miner.v1.MinerService/Generate',
+        (b: Buffer) => b,
+        (d: Buffer) => d,
+        bytes,
+        metadata,
+      );
       return new Promise((resolve) => {
         stream.on('data', () => undefined);
         stream.on('error', (error: ServiceError) => resolve(error.code));
@@ -199,7 +300,13 @@ describe('the miner public port', () => {
     }
 
     const resign = (nonce: bigint, bytes = request, to = miner) => {
-      const unsigned = { nonce, dendriteHotkey: validator.ss58Address, axonHotkey: to, uuid: 'grpc-lane', bodyHash: sha3Hex(bytes) };
+      const unsigned = {
+        nonce,
+        dendriteHotkey: validator.ss58Address,
+        axonHotkey: to,
+        uuid: 'grpc-lane',
+        bodyHash: sha3Hex(bytes),
+      };
       return { ...unsigned, signature: validator.sign(dendriteMessage(unsigned)) };
     };
 
@@ -209,10 +316,16 @@ describe('the miner public port', () => {
       expect(await call(request, authToMetadata(fresh, 30))).toBe(GrpcStatus.OK);
       expect(await call(request, authToMetadata(fresh, 30))).toBe(GrpcStatus.UNAUTHENTICATED);
       const now = timeNs();
-      expect(await call(request, authToMetadata(resign(now - 50n * 60n * S), 100_000))).toBe(GrpcStatus.UNAUTHENTICATED);
+      expect(await call(request, authToMetadata(resign(now - 50n * 60n * S), 100_000))).toBe(
+        GrpcStatus.UNAUTHENTICATED,
+      );
       expect(await call(request, authToMetadata(resign(now + 60n * S), 30))).toBe(GrpcStatus.UNAUTHENTICATED);
-      expect(await call(request, authToMetadata({ ...resign(now), signature: stranger.sign('x') }, 30))).toBe(GrpcStatus.UNAUTHENTICATED);
-      expect(await call(request, authToMetadata(resign(timeNs(), request, stranger.ss58Address), 30))).toBe(GrpcStatus.UNAUTHENTICATED);
+      expect(await call(request, authToMetadata({ ...resign(now), signature: stranger.sign('x') }, 30))).toBe(
+        GrpcStatus.UNAUTHENTICATED,
+      );
+      expect(await call(request, authToMetadata(resign(timeNs(), request, stranger.ss58Address), 30))).toBe(
+        GrpcStatus.UNAUTHENTICATED,
+      );
       const tampered = Buffer.from(request);
       tampered[tampered.length - 1] ^= 1;
       expect(await call(tampered, authToMetadata(resign(timeNs()), 30))).toBe(GrpcStatus.UNAUTHENTICATED);

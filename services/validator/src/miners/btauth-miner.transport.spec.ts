@@ -17,8 +17,25 @@ describe('the OpenAI body sent to a btauth/1 miner', () => {
       requestId: 'r',
       model: '',
       messages: [{ role: 'user', content: 'hi' }],
-      sampling: { maxTokens: 5, temperature: 0, topK: 0, seed: 7n, stop: [], presencePenalty: 0, frequencyPenalty: 0, minP: 0, repetitionPenalty: 0 },
+      sampling: {
+        maxTokens: 5,
+        temperature: 0,
+        topK: 0,
+        seed: 7n,
+        stop: [],
+        presencePenalty: 0,
+        frequencyPenalty: 0,
+        minP: 0,
+        repetitionPenalty: 0,
+      },
     });
-    expect(body).toEqual({ messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true }, max_tokens: 5, temperature: 0, seed: 7 });
+    expect(body).toEqual({
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 5,
+      temperature: 0,
+      seed: 7,
+    });
   });
 });

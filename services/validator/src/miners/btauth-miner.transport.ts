@@ -121,7 +121,13 @@ export function generateOverBtAuth(
   const body = Buffer.from(JSON.stringify(openAIChatBody(request)));
   const doFetch = options.fetch ?? fetch;
   const responses = async function* (): AsyncGenerator<minerV1.GenerateResponse> {
-    const timer = setTimeout(() => abort.abort(new AppError(ErrorCode.Timeout, `miner ${miner.uid} did not answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const timer = setTimeout(
+      () =>
+        abort.abort(
+          new AppError(ErrorCode.Timeout, `miner ${miner.uid} did not answer within ${options.timeoutMs} ms`),
+        ),
+      options.timeoutMs,
+    );
     timer.unref();
     try {
       // Signed right before sending: the miner allows 10 s of age.
@@ -133,9 +139,20 @@ export function generateOverBtAuth(
       if (options.correlationId) headers['x-request-id'] = options.correlationId;
       let response: Response;
       try {
-        response = await doFetch(`http://${host}:${axon.port}${BTAUTH_CHAT_PATH}`, { method: 'POST', headers, body, signal: abort.signal });
+        response = await doFetch(`http://${host}:${axon.port}${BTAUTH_CHAT_PATH}`, {
+          method: 'POST',
+          headers,
+          body,
+          signal: abort.signal,
+        });
       } catch (error) {
-        throw abortReason(abort.signal) ?? new AppError(ErrorCode.Unavailable, `miner ${miner.uid} is unreachable: ${(error as Error).message}`);
+        throw (
+          abortReason(abort.signal) ??
+          new AppError(
+            ErrorCode.Unavailable,
+            `miner ${miner.uid} is unreachable: ${(error as Error).message}`,
+          )
+        );
       }
       if (!response.ok || !response.body) {
         const text = await response.text().catch(() => '');
@@ -160,9 +177,17 @@ export function generateOverBtAuth(
           } catch {
             throw new AppError(ErrorCode.Internal, `miner ${miner.uid} sent an SSE event that is not JSON`);
           }
-          if (chunk.error) throw new AppError(ErrorCode.Internal, `miner ${miner.uid} failed mid-stream: ${chunk.error.message ?? 'unknown error'}`);
+          if (chunk.error)
+            throw new AppError(
+              ErrorCode.Internal,
+              `miner ${miner.uid} failed mid-stream: ${chunk.error.message ?? 'unknown error'}`,
+            );
           model = chunk.model ?? model;
-          if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
+          if (chunk.usage)
+            usage = {
+              promptTokens: chunk.usage.prompt_tokens ?? 0,
+              completionTokens: chunk.usage.completion_tokens ?? 0,
+            };
           const choice = chunk.choices?.[0];
           if (!choice) continue;
           if (choice.finish_reason) finishReason = choice.finish_reason;
@@ -188,7 +213,10 @@ export function generateOverBtAuth(
       clearTimeout(timer);
     }
   };
-  return { responses: responses(), cancel: () => abort.abort(new AppError(ErrorCode.Cancelled, 'cancelled')) };
+  return {
+    responses: responses(),
+    cancel: () => abort.abort(new AppError(ErrorCode.Cancelled, 'cancelled')),
+  };
 }
 
 function abortReason(signal: AbortSignal): AppError | undefined {

@@ -1,7 +1,8 @@
 import { U16_MAX, WeightsError, conformWeights } from '@chattensor/bittensor';
 import type { MetagraphSnapshot } from '@chattensor/protocol';
 
-export type ConformedWeights = { ok: true; uids: number[]; weights: number[] } | { ok: false; reason: string };
+export type ConformedWeights =
+  { ok: true; uids: number[]; weights: number[] } | { ok: false; reason: string };
 
 /**
  * Normalised scores to the u16 weights the chain takes, as the current SDK
@@ -10,7 +11,12 @@ export type ConformedWeights = { ok: true; uids: number[]; weights: number[] } |
  * and a refusal ("nothing to set", too few weights for MinAllowedWeights)
  * instead of a vector the chain would reject.
  */
-export function conformToSubnet(snapshot: MetagraphSnapshot, selfHotkey: string, uids: number[], weights: number[]): ConformedWeights {
+export function conformToSubnet(
+  snapshot: MetagraphSnapshot,
+  selfHotkey: string,
+  uids: number[],
+  weights: number[],
+): ConformedWeights {
   const { maxWeightLimit, minAllowedWeights } = snapshot.hyperparameters;
   try {
     const conformed = conformWeights({

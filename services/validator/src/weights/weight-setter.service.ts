@@ -117,7 +117,12 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     const scored = await this.scores.scoresOf(miners);
     const normalised = scoresToWeights(new Map(scored.map((s) => [s.uid, s.score])));
     if (normalised.weights.every((w) => w === 0)) return;
-    const conformed = conformToSubnet(snapshot, this.identity.hotkey.ss58Address, normalised.uids, normalised.weights);
+    const conformed = conformToSubnet(
+      snapshot,
+      this.identity.hotkey.ss58Address,
+      normalised.uids,
+      normalised.weights,
+    );
     if (!conformed.ok) {
       this.weightsSet.inc({ outcome: 'refused' });
       this.log.warn({ reason: conformed.reason }, 'weights not sent: the SDK would refuse them');
