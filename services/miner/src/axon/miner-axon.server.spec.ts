@@ -41,18 +41,12 @@ describe('MinerAxonServer', () => {
           throw new AppError(ErrorCode.Cancelled, 'generation cancelled');
         }
         for (const text of ['Hel', 'lo', '', ' wörld']) yield { text, tokenIds: text ? [1] : [] };
-        yield {
-          text: '',
-          tokenIds: [],
-          finishReason: 'stop',
-          usage: { promptTokens: 3, completionTokens: 3 },
-        };
+        yield { text: '', tokenIds: [], finishReason: 'stop', usage: { promptTokens: 3, completionTokens: 3 } };
       },
     };
     const policy = {
       admit(hotkey: string): number {
-        if (hotkey !== validator().ss58Address)
-          throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} has no validator permit`);
+        if (hotkey !== validator().ss58Address) throw new AppError(ErrorCode.PermissionDenied, `caller ${hotkey} has no validator permit`);
         return 1000;
       },
     };
@@ -68,17 +62,7 @@ describe('MinerAxonServer', () => {
     class MinerFakesModule {}
 
     module = await Test.createTestingModule({
-      imports: [
-        MinerFakesModule,
-        AxonModule.forRoot({
-          enabled: true,
-          host: '127.0.0.1',
-          port: 0,
-          maxTimeoutSeconds: 30,
-          bodyLimitBytes: 1 << 20,
-          legacySdk10: true,
-        }),
-      ],
+      imports: [MinerFakesModule, AxonModule.forRoot({ enabled: true, host: '127.0.0.1', port: 0, maxTimeoutSeconds: 30, bodyLimitBytes: 1 << 20, legacySdk10: true })],
     }).compile();
     await module.init();
     target = { ip: '127.0.0.1', port: module.get(MinerAxonServer).port, hotkey: miner().ss58Address };
@@ -94,13 +78,7 @@ describe('MinerAxonServer', () => {
   });
 
   it('streams the generation to a validator as StreamPrompting text chunks', async () => {
-    const call = new Dendrite(validator()).stream(target, StreamPrompting, {
-      roles: ['system', 'user'],
-      messages: ['Be brief.', 'Hi'],
-      max_tokens: 5,
-      temperature: 0.5,
-      seed: 7,
-    });
+    const call = new Dendrite(validator()).stream(target, StreamPrompting, { roles: ['system', 'user'], messages: ['Be brief.', 'Hi'], max_tokens: 5, temperature: 0.5, seed: 7 });
     const chunks: string[] = [];
     for await (const chunk of call) chunks.push(chunk);
     const result = await call.result;
@@ -116,16 +94,12 @@ describe('MinerAxonServer', () => {
   });
 
   it("queues the generation with the caller's stake as its priority", async () => {
-    await new Dendrite(validator())
-      .stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] })
-      .collect();
+    await new Dendrite(validator()).stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] }).collect();
     expect(calls[0].priority).toBe(1000);
   });
 
   it('answers 403 to a caller the policy does not admit, without generating', async () => {
-    const result = await new Dendrite(Keypair.fromUri('//NotAValidator'))
-      .stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] })
-      .collect();
+    const result = await new Dendrite(Keypair.fromUri('//NotAValidator')).stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] }).collect();
     expect(result.statusCode).toBe(403);
     expect(result.statusMessage).toContain('has no validator permit');
     expect(calls).toHaveLength(0);
@@ -133,25 +107,19 @@ describe('MinerAxonServer', () => {
 
   it('answers 503 when the model queue is full', async () => {
     behaviour = 'overloaded';
-    const result = await new Dendrite(validator())
-      .stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] })
-      .collect();
+    const result = await new Dendrite(validator()).stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] }).collect();
     expect(result.statusCode).toBe(503);
   });
 
   it('gives up with 408 and stops the generation when nothing comes within the synapse timeout', async () => {
     behaviour = 'hang';
-    const result = await new Dendrite(validator())
-      .stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] }, { timeoutSeconds: 2 })
-      .collect();
+    const result = await new Dendrite(validator()).stream(target, StreamPrompting, { roles: ['user'], messages: ['Hi'] }, { timeoutSeconds: 2 }).collect();
     expect(result.statusCode).toBe(408);
     await expectEventually(() => expect(calls[0].signal.aborted).toBe(true));
   });
 
   it('answers 400 when roles and messages do not pair up', async () => {
-    const result = await new Dendrite(validator())
-      .stream(target, StreamPrompting, { roles: ['user', 'user'], messages: ['Hi'] })
-      .collect();
+    const result = await new Dendrite(validator()).stream(target, StreamPrompting, { roles: ['user', 'user'], messages: ['Hi'] }).collect();
     expect(result.statusCode).toBe(400);
     expect(calls).toHaveLength(0);
   });

@@ -17,10 +17,7 @@ function errorOf(result: SynapseResult<unknown>): AppError {
     case 503:
       return new AppError(ErrorCode.Unavailable, message);
     default:
-      return new AppError(
-        result.statusCode >= 400 && result.statusCode < 500 ? ErrorCode.InvalidRequest : ErrorCode.Internal,
-        message,
-      );
+      return new AppError(result.statusCode >= 400 && result.statusCode < 500 ? ErrorCode.InvalidRequest : ErrorCode.Internal, message);
   }
 }
 

@@ -27,11 +27,7 @@ describe('MinerSelector', () => {
   });
 
   beforeEach(async () => {
-    const identity = await ValidatorIdentity.load({
-      uri: '//selector/validator',
-      walletName: 'default',
-      hotkeyName: 'default',
-    });
+    const identity = await ValidatorIdentity.load({ uri: '//selector/validator', walletName: 'default', hotkeyName: 'default' });
     self = identity.hotkey.ss58Address;
     scores = new Map();
     snapshot = { v: 1, netuid: 1, mode: 'local', block: 1, updatedAt: 0, hyperparameters: {}, neurons: [] };
@@ -42,8 +38,7 @@ describe('MinerSelector', () => {
         {
           provide: ScoreBook,
           useValue: {
-            scoresOf: async (miners: { uid: number; hotkey: string }[]) =>
-              miners.map((m) => ({ ...m, score: scores.get(m.uid) ?? 0 })),
+            scoresOf: async (miners: { uid: number; hotkey: string }[]) => miners.map((m) => ({ ...m, score: scores.get(m.uid) ?? 0 })),
           },
         },
         { provide: ValidatorIdentity, useValue: identity },
@@ -81,9 +76,8 @@ describe('MinerSelector', () => {
     scores.set(0, 0.9);
     let firstIsZero = 0;
     let seed = 1;
-    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
-    for (let i = 0; i < 1000; i++)
-      if ((await selector.select(1, undefined, random))[0].neuron.uid === 0) firstIsZero++;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < 1000; i++) if ((await selector.select(1, undefined, random))[0].neuron.uid === 0) firstIsZero++;
     // Expected share: (0.9 + 0.1) / (0.9 + 0.1 + 0 + 0.1) ≈ 0.91.
     expect(firstIsZero).toBeGreaterThan(850);
     expect(firstIsZero).toBeLessThan(970);
