@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type Keypair, verifySignature } from '../keys/keypair';
+import { CRYPTO_SR25519, type CryptoType, type Keypair, verifySignature } from '../keys/keypair';
 
 /** The SDK's allowance for clock skew on a first request (4 s, in ns). */
 export const ALLOWED_DELTA_NS = 4_000_000_000n;
@@ -19,10 +19,12 @@ export interface DendriteAuth {
   uuid: string;
   bodyHash: string;
   signature: string;
+  /** The signer's scheme; absent means sr25519 (the SDK-10 dendrite's only one). */
+  cryptoType?: CryptoType;
 }
 
 /** The exact message the Bittensor SDK signs: `{nonce}.{dendrite}.{axon}.{uuid}.{body_hash}`. */
-export function dendriteMessage(a: Omit<DendriteAuth, 'signature'>): string {
+export function dendriteMessage(a: Omit<DendriteAuth, 'signature' | 'cryptoType'>): string {
   return `${a.nonce}.${a.dendriteHotkey}.${a.axonHotkey}.${a.uuid}.${a.bodyHash}`;
 }
 
@@ -55,7 +57,9 @@ export class DendriteSigner {
     if (nonce <= this.lastNonce) nonce = this.lastNonce + 1n;
     this.lastNonce = nonce;
     const unsigned = { nonce, dendriteHotkey: this.keypair.ss58Address, axonHotkey, uuid, bodyHash };
-    return { ...unsigned, signature: this.keypair.sign(dendriteMessage(unsigned)) };
+    const signed: DendriteAuth = { ...unsigned, signature: this.keypair.sign(dendriteMessage(unsigned)) };
+    if (this.keypair.cryptoType !== CRYPTO_SR25519) signed.cryptoType = this.keypair.cryptoType;
+    return signed;
   }
 
   /**
@@ -158,7 +162,8 @@ export class AxonVerifier {
       uuid: auth.uuid,
       bodyHash: auth.bodyHash,
     });
-    if (!verifySignature(message, auth.signature, auth.dendriteHotkey)) {
+    // Under the declared scheme only (sr25519 unless the caller says ed25519), never both.
+    if (!verifySignature(message, auth.signature, auth.dendriteHotkey, auth.cryptoType ?? CRYPTO_SR25519)) {
       throw new AuthError('bad_signature', 'signature does not match the caller hotkey');
     }
     this.nonces.delete(key);

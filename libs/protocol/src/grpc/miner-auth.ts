@@ -1,4 +1,4 @@
-import type { DendriteAuth } from '@chattensor/bittensor';
+import { CRYPTO_ED25519, type DendriteAuth } from '@chattensor/bittensor';
 
 /** gRPC metadata keys of the miner call's Bittensor-style authentication. */
 export const MinerAuthMetadata = {
@@ -10,6 +10,8 @@ export const MinerAuthMetadata = {
   signature: 'bt-signature',
   /** Seconds the caller will wait. Not signed, so informational only: it never widens the nonce window. */
   timeout: 'bt-timeout',
+  /** `ed25519` for an ed25519 caller; absent means sr25519. The signature verifies under this scheme only. */
+  crypto: 'bt-crypto',
 } as const;
 
 export function authToMetadata(auth: DendriteAuth, timeoutSeconds: number): Record<string, string> {
@@ -21,6 +23,7 @@ export function authToMetadata(auth: DendriteAuth, timeoutSeconds: number): Reco
     [MinerAuthMetadata.bodyHash]: auth.bodyHash,
     [MinerAuthMetadata.signature]: auth.signature,
     [MinerAuthMetadata.timeout]: String(timeoutSeconds),
+    ...(auth.cryptoType === CRYPTO_ED25519 ? { [MinerAuthMetadata.crypto]: 'ed25519' } : {}),
   };
 }
 
@@ -41,6 +44,7 @@ export function authFromMetadata(get: (key: string) => string | undefined): {
       uuid: get(MinerAuthMetadata.uuid),
       bodyHash: get(MinerAuthMetadata.bodyHash),
       signature: get(MinerAuthMetadata.signature),
+      ...(get(MinerAuthMetadata.crypto) === 'ed25519' ? { cryptoType: CRYPTO_ED25519 } : {}),
     },
     timeoutSeconds: Number.isFinite(timeout) && timeout > 0 && timeout < 3600 ? timeout : 12,
   };

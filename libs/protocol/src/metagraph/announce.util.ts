@@ -1,4 +1,4 @@
-import type { Keypair } from '@chattensor/bittensor';
+import { CRYPTO_ED25519, type Keypair } from '@chattensor/bittensor';
 import { announceMessage, type Announcement } from './metagraph.schema';
 
 /** A standalone-mode announcement signed by the announcer's hotkey. */
@@ -8,5 +8,7 @@ export function signedAnnouncement(
   now = Date.now(),
 ): Announcement {
   const unsigned = { ...fields, hotkey: keypair.ss58Address, timestamp: now };
-  return { v: 1, ...unsigned, signature: keypair.sign(announceMessage(unsigned)) };
+  const signed: Announcement = { v: 1, ...unsigned, signature: keypair.sign(announceMessage(unsigned)) };
+  if (keypair.cryptoType === CRYPTO_ED25519) signed.crypto = 'ed25519';
+  return signed;
 }

@@ -104,10 +104,12 @@ export const announcementSchema = z.object({
   /** Milliseconds since the epoch; stale announcements are rejected. */
   timestamp: z.number().int(),
   signature: z.string().regex(/^0x[0-9a-f]+$/i),
+  /** The hotkey's scheme when it is not sr25519; the signature verifies under this scheme only. */
+  crypto: z.literal('ed25519').optional(),
 });
 export type Announcement = z.infer<typeof announcementSchema>;
 
-export function announceMessage(a: Omit<Announcement, 'signature' | 'v'>): string {
+export function announceMessage(a: Omit<Announcement, 'signature' | 'v' | 'crypto'>): string {
   return `chattensor.announce.v1.${a.netuid}.${a.role}.${a.hotkey}.${a.host}:${a.port}.${a.model ?? ''}.${a.timestamp}`;
 }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'nats';
 import { NatsService, RedisService, redisKey, rootLogger, counter } from '@chattensor/common';
-import { initCrypto, verifySignature } from '@chattensor/bittensor';
+import { CRYPTO_ED25519, CRYPTO_SR25519, initCrypto, verifySignature } from '@chattensor/bittensor';
 import {
   Subjects,
   announceMessage,
@@ -99,7 +99,14 @@ export class LocalRegistryService implements OnApplicationBootstrap, OnModuleDes
       this.log.warn({ hotkey: a.hotkey }, 'stale announcement ignored');
       return;
     }
-    if (!verifySignature(announceMessage(a), a.signature, a.hotkey)) {
+    if (
+      !verifySignature(
+        announceMessage(a),
+        a.signature,
+        a.hotkey,
+        a.crypto === 'ed25519' ? CRYPTO_ED25519 : CRYPTO_SR25519,
+      )
+    ) {
       this.announcements.inc({ outcome: 'bad_signature' });
       this.log.warn({ hotkey: a.hotkey }, 'announcement with a bad signature ignored');
       return;

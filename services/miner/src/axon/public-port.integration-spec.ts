@@ -310,6 +310,16 @@ describe('the miner public port', () => {
       return { ...unsigned, signature: validator.sign(dendriteMessage(unsigned)) };
     };
 
+    it('serves an ed25519 validator that declares its scheme, and only under that scheme', async () => {
+      const signer = new DendriteSigner(edValidator);
+      const auth = signer.sign(miner, sha3Hex(request));
+      expect(auth.cryptoType).toBe(CRYPTO_ED25519);
+      expect(await call(request, authToMetadata(auth, 30))).toBe(GrpcStatus.OK);
+      const undeclared = signer.sign(miner, sha3Hex(request));
+      const { ['bt-crypto']: _scheme, ...metadata } = authToMetadata(undeclared, 30);
+      expect(await call(request, metadata)).toBe(GrpcStatus.UNAUTHENTICATED);
+    });
+
     it('refuses stale (whatever bt-timeout says), future, replayed, forged, wrong-receiver and tampered calls', async () => {
       const signer = new DendriteSigner(validator);
       const fresh = signer.sign(miner, sha3Hex(request));
