@@ -6,6 +6,7 @@ Prints "READY <hotkey>" once listening; records each verified caller.
 """
 
 import asyncio
+import socket
 import sys
 import time
 from functools import partial
@@ -41,6 +42,16 @@ def blacklist(synapse: StreamPrompting) -> Tuple[bool, str]:
 axon = bt.Axon(wallet=wallet, port=port, ip="127.0.0.1", external_ip="127.0.0.1")
 axon.attach(forward_fn=forward, blacklist_fn=blacklist)
 axon.start()
+# The server runs in a thread that binds the port a moment later: READY only once it accepts.
+deadline = time.monotonic() + 60
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
 print(f"READY {wallet.hotkey.ss58_address}", flush=True)
 try:
     while True:
