@@ -146,15 +146,13 @@ describe('the miner public port', () => {
       .filter(Boolean)
       .map((e) => e.replace(/^data: /, ''));
     expect(events.at(-1)).toBe('[DONE]');
-    const chunks = events
-      .slice(0, -1)
-      .map(
-        (e) =>
-          JSON.parse(e) as {
-            choices: { delta: { content?: string }; finish_reason: string | null; token_ids: number[] }[];
-            usage?: { completion_tokens: number };
-          },
-      );
+    const chunks = events.slice(0, -1).map(
+      (e) =>
+        JSON.parse(e) as {
+          choices: { delta: { content?: string }; finish_reason: string | null; token_ids: number[] }[];
+          usage?: { completion_tokens: number };
+        },
+    );
     const tokens = chunks.flatMap((c) => c.choices.flatMap((choice) => choice.token_ids));
     const usage = chunks.at(-1)!.usage!;
     expect(tokens.length).toBe(usage.completion_tokens);
@@ -222,7 +220,7 @@ describe('the miner public port', () => {
     });
   });
 
-  it('still serves the SDK-10 StreamPrompting axon on the same port, with a fixed nonce window', async () => {
+  it('still serves the SDK-10 StreamPrompting axon on the same port, refusing stale, future, forged, misaddressed, tampered and replayed requests', async () => {
     const result = await new Dendrite(validator)
       .stream({ ip: '127.0.0.1', port: axonPort, hotkey: miner }, StreamPrompting, {
         roles: ['user'],
@@ -245,22 +243,62 @@ describe('the miner public port', () => {
         { timeoutSeconds: 100_000 },
       )
       .collect();
-    const headers = { ...(captured!.init.headers as Record<string, string>) };
-    const nonce = timeNs() - 3600n * S;
-    const unsigned = {
-      nonce,
-      dendriteHotkey: validator.ss58Address,
-      axonHotkey: miner,
-      uuid: headers.bt_header_dendrite_uuid,
-      bodyHash: headers.computed_body_hash,
+    const original = captured!.init.headers as Record<string, string>;
+    /** The captured request re-signed with another nonce and/or addressee, and optionally another body. */
+    const send = async (
+      nonce: bigint,
+      options: { axonHotkey?: string; signature?: string; body?: string } = {},
+    ) => {
+      const headers = { ...original };
+      const axonHotkey = options.axonHotkey ?? miner;
+      const unsigned = {
+        nonce,
+        dendriteHotkey: validator.ss58Address,
+        axonHotkey,
+        uuid: headers.bt_header_dendrite_uuid,
+        bodyHash: headers.computed_body_hash,
+      };
+      Object.assign(headers, {
+        bt_header_axon_hotkey: axonHotkey,
+        bt_header_dendrite_nonce: String(nonce),
+        bt_header_dendrite_signature: options.signature ?? validator.sign(dendriteMessage(unsigned)),
+      });
+      const response = await fetch(captured!.url, {
+        ...captured!.init,
+        headers,
+        body: options.body ?? (captured!.init.body as string),
+      });
+      await response.body?.cancel();
+      return {
+        status: response.status,
+        message: response.headers.get('bt_header_axon_status_message') ?? '',
+      };
     };
-    Object.assign(headers, {
-      bt_header_dendrite_nonce: String(nonce),
-      bt_header_dendrite_signature: validator.sign(dendriteMessage(unsigned)),
+    // An hour-old nonce with a huge claimed timeout: the unsigned timeout no longer widens the window.
+    expect(await send(timeNs() - 3600n * S)).toMatchObject({
+      status: 401,
+      message: expect.stringContaining('too old'),
     });
-    const stale = await fetch(captured!.url, { ...captured!.init, headers });
-    expect(stale.status).toBe(401);
-    expect(stale.headers.get('bt_header_axon_status_message')).toContain('too old');
+    expect(await send(timeNs() + 60n * S)).toMatchObject({
+      status: 401,
+      message: expect.stringContaining('future'),
+    });
+    expect(await send(timeNs(), { signature: stranger.sign('x') })).toMatchObject({
+      status: 401,
+      message: expect.stringContaining('signature'),
+    });
+    expect(await send(timeNs(), { axonHotkey: stranger.ss58Address })).toMatchObject({
+      status: 401,
+      message: expect.stringContaining('not to this axon'),
+    });
+    const tampered = (captured!.init.body as string).replace('old', 'new');
+    expect(await send(timeNs(), { body: tampered })).toMatchObject({
+      status: 401,
+      message: expect.stringContaining('Hash mismatch'),
+    });
+    const nonce = timeNs();
+    expect(await send(nonce)).toMatchObject({ status: 200 });
+    expect(await send(nonce)).toMatchObject({ status: 401, message: expect.stringContaining('not newer') });
   });
 
   describe('gRPC in the cluster', () => {
