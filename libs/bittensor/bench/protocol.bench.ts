@@ -7,8 +7,13 @@
 import { performance } from 'node:perf_hooks';
 import {
   Axon,
+  CRYPTO_ED25519,
   Dendrite,
+  InMemoryNonceStore,
   Keypair,
+  conformWeights,
+  signBtAuth,
+  verifyBtAuth,
   StreamPrompting,
   initCrypto,
   scoresToU16Weights,
@@ -33,6 +38,22 @@ async function main(): Promise<void> {
   rate('sr25519 sign (dendrite message)', 2000, () => key.sign(message));
   rate('sr25519 verify (dendrite message)', 2000, () => verifySignature(message, signature, key.ss58Address));
 
+  // btauth/1: sign and full verify (headers, window, signature, replay store) of a ~1.8 kB chat body.
+  const receiver = Keypair.fromUri('//BenchMiner').ss58Address;
+  const body = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(1800) }] }));
+  const path = '/v1/chat/completions';
+  for (const signer of [key, Keypair.fromUri('//BenchValidator', CRYPTO_ED25519)]) {
+    rate(`btauth/1 sign (${signer.scheme})`, 2000, () => signBtAuth(signer, { method: 'POST', path, body, receiver }));
+    const signed = Array.from({ length: 2050 }, () => signBtAuth(signer, { method: 'POST', path, body, receiver }));
+    const store = new InMemoryNonceStore();
+    const verdicts: Promise<unknown>[] = [];
+    rate(`btauth/1 verify (${signer.scheme})`, 2000, () => {
+      // Each request once: the warm-up takes the first 50, the timed run the rest.
+      verdicts.push(verifyBtAuth(signed[verdicts.length], body, { method: 'POST', path, selfHotkey: receiver, nonceStore: store }));
+    });
+    await Promise.all(verdicts);
+  }
+
   const conversation = {
     roles: ['system', 'user', 'assistant', 'user'],
     messages: ['You are a helpful assistant.', 'Explain "proof of stake" in 200 words, it\'s for a newsletter.', 'x'.repeat(1500), 'Shorter, please — ünï 🚀'],
@@ -42,7 +63,8 @@ async function main(): Promise<void> {
   for (const n of [256, 4096]) {
     const weights = Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000);
     const uids = weights.map((_, i) => i);
-    rate(`scores → u16 weights, n=${n}`, n > 1000 ? 200 : 2000, () => scoresToU16Weights({ uids, weights, numNeurons: n, minAllowedWeights: 8, maxWeightLimit: 455 / 65535, excludeQuantile: 6553 }));
+    rate(`scores → u16 weights (SDK 10), n=${n}`, n > 1000 ? 200 : 2000, () => scoresToU16Weights({ uids, weights, numNeurons: n, minAllowedWeights: 8, maxWeightLimit: 455 / 65535, excludeQuantile: 6553 }));
+    rate(`scores → u16 weights (SDK 11), n=${n}`, n > 1000 ? 200 : 2000, () => conformWeights({ uids, weights, maxWeightLimitU16: 455, minAllowedWeights: 8 }));
   }
 
   const miner = Keypair.fromUri('//BenchMiner');
