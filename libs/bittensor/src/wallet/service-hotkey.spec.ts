@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@chattensor/common';
-import { Keypair, initCrypto } from '../keys/keypair';
+import { CRYPTO_ED25519, Keypair, initCrypto } from '../keys/keypair';
 import { loadServiceHotkey } from './service-hotkey';
 import { Wallet } from './wallet';
 
@@ -26,6 +26,22 @@ describe('loadServiceHotkey', () => {
     const failure = loadServiceHotkey({ walletPath: dir, walletName: 'nobody', hotkeyName: 'none' });
     await expect(failure).rejects.toBeInstanceOf(ConfigError);
     await expect(failure).rejects.toThrow(/WALLET_PATH: hotkey .*nobody\/hotkeys\/none/);
+  });
+
+  it('loads an ed25519 hotkey as ed25519, and refuses at start one whose address does not match its key, naming the file', async () => {
+    const wallet = new Wallet({ path: dir, name: 'ed', hotkey: 'h' });
+    const key = Keypair.generate(12, CRYPTO_ED25519);
+    await wallet.writeHotkey(key);
+    const loaded = await loadServiceHotkey({ walletPath: dir, walletName: 'ed', hotkeyName: 'h' });
+    expect({ address: loaded.ss58Address, cryptoType: loaded.cryptoType }).toEqual({ address: key.ss58Address, cryptoType: CRYPTO_ED25519 });
+    // The same file with its cryptoType lost would load as another (sr25519) identity: refused.
+    const file = JSON.parse(readFileSync(wallet.hotkeyFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(wallet.hotkeyFile, JSON.stringify({ ...file, cryptoType: 1 }));
+    const failure = loadServiceHotkey({ walletPath: dir, walletName: 'ed', hotkeyName: 'h' });
+    await expect(failure).rejects.toBeInstanceOf(ConfigError);
+    await expect(failure).rejects.toThrow(wallet.hotkeyFile);
+    await expect(failure).rejects.toThrow(`states ss58Address ${key.ss58Address}`);
+    await expect(failure).rejects.not.toThrow(String(file.secretPhrase));
   });
 
   it('names HOTKEY_URI without echoing the bad secret', async () => {

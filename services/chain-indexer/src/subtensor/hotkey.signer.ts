@@ -3,8 +3,8 @@ import { hexToU8a, u8aConcat } from '@polkadot/util';
 import { loadHotkey, type Keypair } from '@chattensor/bittensor';
 import type { HotkeySource } from '@chattensor/common';
 
-/** The multi-signature type byte of sr25519 in `MultiSignature`. */
-const SR25519_SIGNATURE_TYPE = new Uint8Array([1]);
+/** The `MultiSignature` variant byte: 0 Ed25519, 1 Sr25519 (the SDK's cryptoType numbers). */
+const signatureType = (keypair: Keypair) => new Uint8Array([keypair.cryptoType]);
 
 /**
  * The hotkey as @polkadot/api's signer: extrinsics are signed by the shared
@@ -18,7 +18,7 @@ export function signingPairOf(keypair: Keypair): IKeyringPair {
     publicKey: keypair.publicKey,
     sign: (data: Uint8Array, options?: { withType?: boolean }) => {
       const signature = hexToU8a(keypair.sign(data));
-      return options?.withType ? u8aConcat(SR25519_SIGNATURE_TYPE, signature) : signature;
+      return options?.withType ? u8aConcat(signatureType(keypair), signature) : signature;
     },
   };
 }
