@@ -16,6 +16,12 @@ describe('loadServiceHotkey', () => {
     expect((await loadServiceHotkey({ uri: '//Alice' })).ss58Address).toBe(Keypair.fromUri('//Alice').ss58Address);
   });
 
+  it('loads an ed25519 hotkey from a secret URI when asked (HOTKEY_CRYPTO_TYPE)', async () => {
+    // The SDK's ed25519 //Alice (bittensor_core Keypair.create_from_uri("//Alice", CRYPTO_ED25519)).
+    const alice = await loadServiceHotkey({ uri: '//Alice', cryptoType: 'ed25519' });
+    expect({ address: alice.ss58Address, cryptoType: alice.cryptoType }).toEqual({ address: '5FA9nQDVg267DEd8m1ZypXLBnvN7SFxYwV7ndqSYGiN9TTpu', cryptoType: CRYPTO_ED25519 });
+  });
+
   it('loads the hotkey of a wallet folder', async () => {
     const { hotkey } = await new Wallet({ path: dir, name: 'ops', hotkey: 'miner1' }).create();
     const loaded = await loadServiceHotkey({ walletPath: dir, walletName: 'ops', hotkeyName: 'miner1' });

@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile, chmod, access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Keypair, type CryptoType } from '../keys/keypair';
+import { CRYPTO_ED25519, CRYPTO_SR25519, Keypair, type CryptoType } from '../keys/keypair';
 import { decryptKeyfileData, deserializeKeypair, encryptKeyfileData, keyfileEncryption, serializeKeypair, WalletError } from './keyfile';
 
 /** The SDK's defaults: `~/.bittensor/wallets`, wallet `default`, hotkey `default`. */
@@ -161,6 +161,8 @@ export class Wallet {
 export interface HotkeySource {
   /** A secret URI (`//Alice`, a mnemonic, a 0x seed): development and tests. */
   uri?: string;
+  /** The scheme of the `uri` key; sr25519 unless said. A wallet keyfile states its own. */
+  cryptoType?: 'sr25519' | 'ed25519';
   walletPath?: string;
   walletName?: string;
   hotkeyName?: string;
@@ -174,7 +176,7 @@ export interface HotkeySource {
  * WALLET_HOTKEY, with the SDK's defaults).
  */
 export async function loadHotkey(source: HotkeySource): Promise<Keypair> {
-  if (source.uri) return Keypair.fromUri(source.uri);
+  if (source.uri) return Keypair.fromUri(source.uri, source.cryptoType === 'ed25519' ? CRYPTO_ED25519 : CRYPTO_SR25519);
   return new Wallet({ path: source.walletPath, name: source.walletName, hotkey: source.hotkeyName }).loadHotkey(source.password);
 }
 

@@ -7,6 +7,8 @@ import { ConfigError } from './config.util';
  */
 export const hotkeyEnvSchema = z.object({
   HOTKEY_URI: z.string().optional(),
+  /** The scheme of a HOTKEY_URI key (a wallet keyfile states its own `cryptoType`). */
+  HOTKEY_CRYPTO_TYPE: z.enum(['sr25519', 'ed25519'], { message: 'must be sr25519 or ed25519' }).default('sr25519'),
   WALLET_PATH: z.string().optional(),
   WALLET_NAME: z.string().default('default'),
   WALLET_HOTKEY: z.string().default('default'),
@@ -14,6 +16,8 @@ export const hotkeyEnvSchema = z.object({
 
 export interface HotkeySource {
   uri?: string;
+  /** For `uri`: sr25519 unless ed25519 is asked for. */
+  cryptoType?: 'sr25519' | 'ed25519';
   walletPath?: string;
   walletName: string;
   hotkeyName: string;
@@ -25,5 +29,5 @@ export function hotkeySourceOf(e: z.infer<typeof hotkeyEnvSchema>): HotkeySource
       { variable: 'HOTKEY_URI', problem: 'is required unless WALLET_PATH (with WALLET_NAME, WALLET_HOTKEY) names a wallet folder' },
     ]);
   }
-  return { uri: e.HOTKEY_URI, walletPath: e.WALLET_PATH, walletName: e.WALLET_NAME, hotkeyName: e.WALLET_HOTKEY };
+  return { uri: e.HOTKEY_URI, cryptoType: e.HOTKEY_CRYPTO_TYPE, walletPath: e.WALLET_PATH, walletName: e.WALLET_NAME, hotkeyName: e.WALLET_HOTKEY };
 }

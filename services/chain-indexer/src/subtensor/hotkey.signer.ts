@@ -27,6 +27,7 @@ export async function loadSigningPair(source: HotkeySource): Promise<IKeyringPai
   return signingPairOf(
     await loadHotkey({
       uri: source.uri,
+      cryptoType: source.cryptoType,
       walletPath: source.walletPath,
       walletName: source.walletName,
       hotkeyName: source.hotkeyName,
