@@ -1,7 +1,7 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { InMemoryNonceStore, RedisNonceStore, type BtAuthNonceStore } from '@chattensor/bittensor';
-import { redisKey, rootLogger } from '@chattensor/common';
+import { ReadinessRegistry, redisKey, rootLogger } from '@chattensor/common';
 import { MinerIdentity } from '../identity/miner-identity';
 import { AXON_CONFIG, type AxonConfig } from './axon.config';
 
@@ -20,7 +20,11 @@ export class MinerNonceStore implements BtAuthNonceStore, OnApplicationShutdown 
   private readonly store: BtAuthNonceStore;
   private readonly redis?: Redis;
 
-  constructor(@Inject(AXON_CONFIG) config: AxonConfig, identity: MinerIdentity) {
+  constructor(
+    @Inject(AXON_CONFIG) config: AxonConfig,
+    identity: MinerIdentity,
+    @Optional() readiness?: ReadinessRegistry,
+  ) {
     if (config.nonceRedisUrl) {
       const log = rootLogger().child({ component: 'btauth-nonce-store' });
       this.redis = new Redis(config.nonceRedisUrl, {
@@ -34,6 +38,11 @@ export class MinerNonceStore implements BtAuthNonceStore, OnApplicationShutdown 
         this.redis,
         `${redisKey('miner', 'btauth-nonce', identity.hotkey.ss58Address)}:`,
         RETENTION_SECONDS,
+      );
+      // Without its replay store the public port answers 503: not ready meanwhile.
+      const redis = this.redis;
+      readiness?.register('btauth-nonce-store', async () =>
+        redis.status === 'ready' ? (await redis.ping()) === 'PONG' : `redis ${redis.status}`,
       );
     } else {
       this.store = new InMemoryNonceStore(RETENTION_SECONDS);
