@@ -1,11 +1,11 @@
 // Creates the Python venvs of the interop tests, one per entry below, each
 // with its own pinned requirements. Idempotent: a venv that already holds
 // exactly its requirements (a stamp of their hash) is left alone, so repeated
-// runs cost a second. The venvs are set up in parallel. A venv more is an
+// runs cost a second; one made for other requirements is made again. The venvs are set up in parallel. A venv more is an
 // entry more. `node setup-venv.mjs .venv-sdk10` sets up only the named ones.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,13 +45,17 @@ async function setUp({ dir, requirements, probe }) {
   const stamp = join(venv, '.chattensor-requirements.sha256');
   const wanted = createHash('sha256').update(readFileSync(requirements)).digest('hex');
   const systemPython = process.env.PYTHON ?? 'python3';
-  if (!existsSync(bin)) {
-    console.log(`interop ${dir}: creating the venv with ${systemPython}`);
-    await run(systemPython, ['-m', 'venv', venv], dir);
-  }
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === wanted) {
+  const current = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : undefined;
+  if (current === wanted) {
     console.log(`interop ${dir}: already has the pinned requirements`);
   } else {
+    // A venv made for other requirements (or left half-made) is made again, so it holds exactly the pinned set.
+    if (existsSync(venv)) {
+      console.log(`interop ${dir}: its requirements changed; making it again`);
+      rmSync(venv, { recursive: true, force: true });
+    }
+    console.log(`interop ${dir}: creating the venv with ${systemPython}`);
+    await run(systemPython, ['-m', 'venv', venv], dir);
     console.log(`interop ${dir}: installing the pinned requirements`);
     await run(
       bin,
