@@ -257,6 +257,10 @@ export class ChatCompletionsEndpoint {
     let raw: Buffer;
     try {
       raw = await readBody(req, this.config.bodyLimitBytes);
+    } catch (error) {
+      return sendError(res, openAIErrorOf(error));
+    }
+    try {
       caller = await verifyBtAuth(req.headers, raw, {
         method,
         path: target,
@@ -287,7 +291,11 @@ export class ChatCompletionsEndpoint {
       return sendError(res, openAIErrorOf(error));
     }
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.config.maxTimeoutSeconds * 1000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.config.maxTimeoutSeconds * 1000);
     timer.unref();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -297,17 +305,14 @@ export class ChatCompletionsEndpoint {
       if (body.stream) await this.stream(res, chunks, id, body.stream_options?.include_usage === true);
       else await this.json(res, chunks, id);
     } catch (error) {
-      if (abort.signal.aborted && !res.writableEnded && !AppError.is(error, ErrorCode.Cancelled)) {
-        return sendError(
-          res,
-          openAIErrorOf(new AppError(ErrorCode.Timeout, 'generation exceeded the request timeout')),
-        );
-      }
-      if (!(error instanceof AppError)) this.log.error({ err: error }, 'generation failed');
-      if (!res.headersSent) return sendError(res, openAIErrorOf(error));
+      const failure = timedOut
+        ? new AppError(ErrorCode.Timeout, 'generation exceeded the request timeout')
+        : error;
+      if (!(failure instanceof AppError)) this.log.error({ err: failure }, 'generation failed');
+      if (!res.headersSent) return sendError(res, openAIErrorOf(failure));
       // The stream has started: the error travels as an SSE event, then the stream ends.
       if (!res.writableEnded)
-        res.end(`data: ${JSON.stringify(openAIErrorOf(error).body)}\n\ndata: [DONE]\n\n`);
+        res.end(`data: ${JSON.stringify(openAIErrorOf(failure).body)}\n\ndata: [DONE]\n\n`);
     } finally {
       clearTimeout(timer);
     }
