@@ -44,7 +44,7 @@ function randomCase(rng: Rng) {
   return { uids: Array.from({ length: n }, (_, i) => i), weights, numNeurons, minAllowedWeights, maxWeightLimit, excludeQuantile };
 }
 
-describe('weights agree with the SDK bit for bit', () => {
+describe('SDK 10 weights (process_weights, bittensor 10.5.0) agree bit for bit', () => {
   it('produces identical u16 vectors for 1,200 random score vectors and hyperparameters', async () => {
     const rng = new Rng(1125);
     const cases = Array.from({ length: 1200 }, () => randomCase(rng));

@@ -1,8 +1,10 @@
 import { isIP } from 'node:net';
 
 /**
- * The Python SDK release whose wire protocol this library speaks and proves
- * itself against (test/interop pins the same version).
+ * The Python SDK release whose axon/dendrite wire protocol (the legacy SDK-10
+ * axon) this library speaks and proves itself against (test/interop pins it
+ * in .venv-sdk10). The current SDK (11.x) has no axon; its signed HTTP is
+ * btauth/1 (`btauth/btauth.ts`), proven against 11.3.0 in .venv.
  */
 export const BITTENSOR_SDK_VERSION = '10.5.0';
 
