@@ -207,6 +207,15 @@ describe('the miner public port', () => {
     expect(refused.message).toContain('allow-list');
   });
 
+  it('lists its model on a btauth/1-signed GET /v1/models, and nothing unsigned', async () => {
+    const headers = signBtAuth(validator, { method: 'GET', path: '/v1/models', receiver: miner });
+    const response = await fetch(`${base}/v1/models`, { headers });
+    expect(response.status).toBe(200);
+    const list = (await response.json()) as { object: string; data: { id: string; object: string }[] };
+    expect(list).toMatchObject({ object: 'list', data: [{ object: 'model' }] });
+    expect((await fetch(`${base}/v1/models`)).status).toBe(401);
+  });
+
   it('answers a bad body with an OpenAI 400 naming the parameter, after authentication', async () => {
     const body = chatBody({ temperature: 7 });
     expect(await errorOf(await post(body, signed(body)))).toMatchObject({
