@@ -56,6 +56,16 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     return best?.score;
   }
 
+  /** True when the newest live report about the miner says its validator cannot reach it. */
+  unreachable(uid: number, hotkey: string): boolean {
+    let newest: { at: number; reachable?: boolean } | undefined;
+    for (const report of this.liveReports()) {
+      const miner = report.miners.find((m) => m.uid === uid && m.hotkey === hotkey);
+      if (miner && (!newest || report.at > newest.at)) newest = { at: report.at, reachable: miner.reachable };
+    }
+    return newest?.reachable === false;
+  }
+
   private liveReports(): ValidatorScores[] {
     const cutoff = Date.now() - VALIDATOR_STALE_MS;
     return [...this.reports.values()].filter((r) => r.at >= cutoff);
@@ -66,7 +76,10 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     const gateway = await this.readiness.report();
     const live = this.liveReports();
     const validators = (snapshot?.neurons ?? []).filter((n) => n.validatorPermit || n.role === 'validator');
-    const miners = (snapshot?.neurons ?? []).filter((n) => !(n.validatorPermit || n.role === 'validator'));
+    // A miner the validators cannot reach is shown inactive at once, before the metagraph drops it.
+    const miners = (snapshot?.neurons ?? [])
+      .filter((n) => !(n.validatorPermit || n.role === 'validator'))
+      .map((n) => (n.active && this.unreachable(n.uid, n.hotkey) ? { ...n, active: false } : n));
     const weights = new Map(
       (snapshot?.lastWeights?.uids ?? []).map((uid, i) => [uid, snapshot!.lastWeights!.weights[i]]),
     );
