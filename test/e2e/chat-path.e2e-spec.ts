@@ -159,6 +159,15 @@ describe('the standalone chat path, end to end', () => {
     expect(ours.every(([, score]) => Number(score) > 0)).toBe(true);
   });
 
+  it('answers a prompt beyond the model context with 400 context_length_exceeded, not a retryable 503', async () => {
+    const error = await openai.chat.completions
+      .create({ model: 'chattensor', messages: [{ role: 'user', content: 'word '.repeat(3000) }], max_tokens: 4 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error).toMatchObject({ status: 400, code: 'context_length_exceeded', type: 'invalid_request_error' });
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).headers?.get('retry-after') ?? null).toBeNull();
+  });
+
   it('answers bad input with OpenAI error objects', async () => {
     const post = (body: string) =>
       fetch(`${stack.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
