@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { REPO_ROOT, StackError, startStack } from './stack/stack';
+import { supervise } from './stack/supervisor';
 
 const COLORS: Record<string, string> = { gateway: '36', validator: '35', 'chain-indexer': '33', nats: '90', redis: '90', stack: '32' };
 
@@ -50,15 +51,17 @@ async function main(): Promise<void> {
       `    network status:       ${url}/status`,
       `    OpenAI API base URL:  ${url}/v1   (model "chattensor"; any API key works while anonymous access is on)`,
       `    validator hotkey:     ${stack.validatorHotkey}`,
-      '  Press Ctrl-C to stop.',
+      '  A service that exits is restarted. Press Ctrl-C to stop everything.',
       '',
     ].join('\n') + '\n',
   );
 
+  const supervisor = supervise(stack, { say: (line) => printLine('stack', line) });
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    supervisor.stop();
     process.stdout.write('\nstopping…\n');
     stack
       .stop()
@@ -67,14 +70,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  for (const service of stack.services) {
-    service.process.once('exit', (code) => {
-      if (!stopping) {
-        process.stderr.write(`${service.name} exited unexpectedly (code ${code}); stopping the stack\n`);
-        stop();
-      }
-    });
-  }
 }
 
 main().catch((error: unknown) => {

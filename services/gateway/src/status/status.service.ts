@@ -56,14 +56,11 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     return best?.score;
   }
 
-  /** True when the newest live report about the miner says its validator cannot reach it. */
+  /** True when a live validator reports that its calls to the miner fail (it probes it until it answers again). */
   unreachable(uid: number, hotkey: string): boolean {
-    let newest: { at: number; reachable?: boolean } | undefined;
-    for (const report of this.liveReports()) {
-      const miner = report.miners.find((m) => m.uid === uid && m.hotkey === hotkey);
-      if (miner && (!newest || report.at > newest.at)) newest = { at: report.at, reachable: miner.reachable };
-    }
-    return newest?.reachable === false;
+    return this.liveReports().some((report) =>
+      report.miners.some((m) => m.uid === uid && m.hotkey === hotkey && m.reachable === false),
+    );
   }
 
   private liveReports(): ValidatorScores[] {

@@ -98,7 +98,8 @@ export class AdmissionQueue {
     entry.state = 'done';
     this.holdMs = 0.9 * this.holdMs + 0.1 * (Date.now() - entry.since);
     this.runningCount--;
-    while (this.runningCount < this.options.slots && this.waiting.length > 0) this.hold(this.waiting.shift()!);
+    while (this.runningCount < this.options.slots && this.waiting.length > 0)
+      this.hold(this.waiting.shift()!);
   }
 
   private leave(entry: Entry, result: AdmissionResult): void {

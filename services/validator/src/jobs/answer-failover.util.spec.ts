@@ -38,7 +38,9 @@ describe('answer failover', () => {
   });
 
   it('reports the delivered part as completion, not as prompt', () => {
-    expect(combinedUsage({ promptTokens: 16, completionTokens: 14 }, { text: 'Once upon', tokens: 6 })).toEqual({
+    expect(
+      combinedUsage({ promptTokens: 16, completionTokens: 14 }, { text: 'Once upon', tokens: 6 }),
+    ).toEqual({
       promptTokens: 10,
       completionTokens: 20,
     });

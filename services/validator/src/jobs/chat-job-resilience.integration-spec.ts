@@ -149,7 +149,15 @@ describe('the validator under failures and load', () => {
     const kv = await nc.jetstream().views.kv(Buckets.metagraph, { history: 1 });
     await kv.put(
       metagraphKey(netuid),
-      encodeJson({ v: 1, netuid, mode: 'local', block: 1, updatedAt: Date.now(), hyperparameters: {}, neurons }),
+      encodeJson({
+        v: 1,
+        netuid,
+        mode: 'local',
+        block: 1,
+        updatedAt: Date.now(),
+        hyperparameters: {},
+        neurons,
+      }),
     );
     const config = loadValidatorConfig({
       NATS_URL: process.env.NATS_URL,
@@ -234,9 +242,13 @@ describe('the validator under failures and load', () => {
       },
     });
     nc.publish(Subjects.chatCompletions, encodeJson(holder), { reply: holderInbox });
-    await expectEventually(async () => expect(await metric('chattensor_validator_num_requests_running')).toBe(1));
+    await expectEventually(async () =>
+      expect(await metric('chattensor_validator_num_requests_running')).toBe(1),
+    );
     const queued = run(job());
-    await expectEventually(async () => expect(await metric('chattensor_validator_num_requests_waiting')).toBe(1));
+    await expectEventually(async () =>
+      expect(await metric('chattensor_validator_num_requests_waiting')).toBe(1),
+    );
     const refused = await run(job());
     expect(refused).toEqual([
       expect.objectContaining({ type: 'error', code: 'overloaded', retryAfterSeconds: expect.any(Number) }),

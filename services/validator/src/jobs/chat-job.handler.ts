@@ -227,9 +227,13 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       const result = await ticket.granted;
       if (result === 'aborted') throw new AppError(ErrorCode.Cancelled, 'cancelled while queued');
       if (result === 'expired')
-        throw new AppError(ErrorCode.Overloaded, 'all validators are busy; the job waited too long for a slot', {
-          retryAfterSeconds: this.admission.retryAfterSeconds(),
-        });
+        throw new AppError(
+          ErrorCode.Overloaded,
+          'all validators are busy; the job waited too long for a slot',
+          {
+            retryAfterSeconds: this.admission.retryAfterSeconds(),
+          },
+        );
     } finally {
       clearInterval(timer);
     }
@@ -276,7 +280,9 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       groups.map((group, index) => this.answer(job, index, group, request, send, signal, queried)),
     );
     const outcomes = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-    const invalid = results.some((r) => r.status === 'rejected' && AppError.is(r.reason, ErrorCode.InvalidRequest));
+    const invalid = results.some(
+      (r) => r.status === 'rejected' && AppError.is(r.reason, ErrorCode.InvalidRequest),
+    );
     // An invalid request is nobody's fault among the miners: it scores no one.
     if (!invalid) await this.score(outcomes, queried);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -322,7 +328,8 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       const result = await this.race(job, index, group, attempt, send, jobSignal, delivered);
       outcomes.push(...result.outcomes);
       if (result.finished || jobSignal.aborted) return outcomes;
-      const error = result.error ?? new AppError(ErrorCode.Unavailable, 'no miner answered', { retryAfterSeconds: 2 });
+      const error =
+        result.error ?? new AppError(ErrorCode.Unavailable, 'no miner answered', { retryAfterSeconds: 2 });
       if (error.code === ErrorCode.InvalidRequest) throw error;
       for (const miner of result.failed) failed.add(miner.neuron.uid);
       if (result.delivered.text) lastWinner = result.winner;
@@ -344,8 +351,16 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       }
       this.failovers.inc({ stage: delivered.text ? 'mid_answer' : 'before_first_token' });
       this.log.info(
-        { jobId: job.jobId, index, failed: [...failed], next: next.map((m) => m.neuron.uid), resumedAt: delivered.tokens },
-        delivered.text ? 'miner failed mid-answer; continuing on another' : 'no miner answered; asking others',
+        {
+          jobId: job.jobId,
+          index,
+          failed: [...failed],
+          next: next.map((m) => m.neuron.uid),
+          resumedAt: delivered.tokens,
+        },
+        delivered.text
+          ? 'miner failed mid-answer; continuing on another'
+          : 'no miner answered; asking others',
       );
       queried.push(...next.filter((m) => !queried.includes(m)));
       group = next;
@@ -376,6 +391,8 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     let finished = false;
     let stragglerTimer: NodeJS.Timeout | undefined;
     const failed: SelectedMiner[] = [];
+    /** What the client has of the winner's answer: its text, and the tokens that text covers (held-back tokens are not in it). */
+    const sent: DeliveredPart = { text: '', tokens: 0 };
 
     const consume = async ({ miner, call }: (typeof calls)[number]): Promise<MinerOutcome> => {
       const started = performance.now();
@@ -405,8 +422,11 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
             }
             outcome.text += chunk.textDelta;
             outcome.completionTokens += chunk.tokenCount;
-            if (winner === miner && chunk.textDelta)
+            if (winner === miner && chunk.textDelta) {
               send({ type: 'delta', index, text: chunk.textDelta, tokens: chunk.tokenCount, miner: ref });
+              sent.text += chunk.textDelta;
+              sent.tokens = outcome.completionTokens;
+            }
           }
           if (chunk.model) model = chunk.model;
           if (chunk.usage) usage = chunk.usage;
@@ -421,7 +441,10 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
         if (outcome.completed) this.health.succeeded(miner.neuron);
         if (winner === miner && !outcome.completed && !jobSignal.aborted) {
           // A stream that ends without a finish reason was cut: resume the answer elsewhere.
-          winnerError = new AppError(ErrorCode.Unavailable, `miner ${miner.neuron.uid} ended its answer without finishing`);
+          winnerError = new AppError(
+            ErrorCode.Unavailable,
+            `miner ${miner.neuron.uid} ended its answer without finishing`,
+          );
           failed.push(miner);
           cancelAll();
         } else if (winner === miner) {
@@ -469,19 +492,22 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       const settled = await Promise.all(calls.map(consume));
       if (finished || jobSignal.aborted)
         return { outcomes: settled, finished, delivered: { text: '', tokens: 0 }, failed, winner };
-      const streamed = winner ? settled[calls.findIndex((c) => c.miner === winner)] : undefined;
       let error = winnerError ?? lastError;
       if (!winner && invalidError) error = invalidError;
       else if (!winner && lastError?.code === ErrorCode.Overloaded)
         error = new AppError(ErrorCode.Overloaded, 'all selected miners are busy', { retryAfterSeconds: 1 });
       else if (!winner)
-        error = new AppError(ErrorCode.Unavailable, `no miner answered${lastError ? `: ${lastError.message}` : ''}`, {
-          retryAfterSeconds: 2,
-        });
+        error = new AppError(
+          ErrorCode.Unavailable,
+          `no miner answered${lastError ? `: ${lastError.message}` : ''}`,
+          {
+            retryAfterSeconds: 2,
+          },
+        );
       return {
         outcomes: settled,
         finished: false,
-        delivered: { text: streamed?.text ?? '', tokens: streamed?.completionTokens ?? 0 },
+        delivered: sent,
         error,
         failed,
         winner,
