@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -133,7 +133,7 @@ describe('the cluster under failures', () => {
       validatorEnv: { WEIGHTS_INTERVAL_SECONDS: '2' },
       onLine: (name, line) => {
         logs.push(`${name}: ${line}`);
-        if (logs.length > 600) logs.splice(0, logs.length - 600);
+        if (logs.length > 20_000) logs.splice(0, logs.length - 20_000);
       },
     });
     supervisor = supervise(stack, { say: (line) => said.push(line) });
@@ -143,18 +143,14 @@ describe('the cluster under failures', () => {
   }, 180_000);
 
   afterAll(async () => {
+    // Every line of every process, and what the supervisor said, for a failure's post-mortem.
+    const artifacts = join(__dirname, '..', '.artifacts');
+    mkdirSync(artifacts, { recursive: true });
+    writeFileSync(join(artifacts, 'chaos-logs.txt'), [...said.map((l) => `supervisor: ${l}`), ...logs].join('\n'));
     supervisor?.stop();
     await nc?.close();
     await stack?.stop();
     rmSync(dir, { recursive: true, force: true });
-  });
-
-  afterEach(() => {
-    const state = expect.getState();
-    if (state.assertionCalls !== state.numPassingAsserts)
-      process.stderr.write(
-        `supervisor:\n${said.join('\n')}\nservice logs:\n${logs.slice(-120).join('\n')}\n`,
-      );
   });
 
   it('continues an answer on the other miner when its miner dies mid-answer, as one stream', async () => {

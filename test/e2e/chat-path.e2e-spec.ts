@@ -44,8 +44,8 @@ describe('the standalone chat path, end to end', () => {
     await expectEventually(async () => {
       const status = (await (await fetch(`${stack.gatewayUrl}/v1/status`)).json()) as { miners: unknown[] };
       expect(status.miners).toHaveLength(2);
-    }, 30_000);
-  }, 120_000);
+    }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     // What each service really exports, for the check that dashboards and alerts only use real metrics.

@@ -88,7 +88,8 @@ describe('a validator querying a miner over the Bittensor HTTP axon', () => {
       { logger: false, abortOnError: false },
     );
     await validator.init();
-  });
+    // Generating the model, loading it and warming it up take minutes, not seconds, on a busy 2-core machine.
+  }, 300_000);
 
   afterAll(async () => {
     await validator?.close();
@@ -99,7 +100,7 @@ describe('a validator querying a miner over the Bittensor HTTP axon', () => {
 
   it('streams the miner answer back as delta frames and ends with the miner uid', async () => {
     const inbox = createInbox();
-    const sub = nc.subscribe(inbox, { timeout: 30_000 });
+    const sub = nc.subscribe(inbox, { timeout: 150_000 });
     nc.publish(
       Subjects.chatCompletions,
       encodeJson({
@@ -109,7 +110,7 @@ describe('a validator querying a miner over the Bittensor HTTP axon', () => {
         messages: [{ role: 'user', content: 'hello over http' }],
         sampling: { maxTokens: 6, temperature: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0 },
         n: 1,
-        deadline: Date.now() + 30_000,
+        deadline: Date.now() + 150_000,
       }),
       { reply: inbox },
     );
@@ -127,5 +128,5 @@ describe('a validator querying a miner over the Bittensor HTTP axon', () => {
     const text = frames.flatMap((f) => (f.type === 'delta' ? [f.text] : [])).join('');
     expect(text.length).toBeGreaterThan(0);
     expect(end.type === 'end' && end.usage.completionTokens).toBeGreaterThan(0);
-  });
+  }, 180_000);
 });
