@@ -1,5 +1,6 @@
 /**
- * `npm start`: the whole ChatTensor stack in standalone mode on this machine.
+ * `npm start`: the whole ChatTensor stack in standalone mode on this machine,
+ * supervised: a process that exits is started again (scripts/stack/supervisor.ts).
  * Variables: PORT (gateway, default 8080), MINERS (default 2), MODEL_DIR
  * (default models/default, generated when absent), MODEL_PRESET (tiny, 100m,
  * 400m; default tiny), NATS_URL / REDIS_URL (use these instead of local ones).

@@ -135,6 +135,8 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
         if (chunk.tokenIds.length > 0) {
           if (first) {
             this.ttft.observe(Number(now - started) / 1e9);
+            // Per request (the correlation id is the validator's job id): bench:load pairs it with the client's TTFT.
+            this.log.debug({ ttftMs: Number(now - started) / 1e6 }, 'first token');
             first = false;
           } else {
             const perToken = Number(now - last) / 1e9 / chunk.tokenIds.length;

@@ -190,9 +190,16 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     }
     this.running.set(job.jobId, abort);
     send({ type: 'accepted', validator: this.identity.hotkey.ss58Address });
+    // The slot is the client's: it goes to the next job once every answer has ended, while the
+    // slower miners finish (bounded) and the scores are written.
+    let ended = 0;
+    const sendAndRelease: Send = (frame) => {
+      send(frame);
+      if (frame.type === 'end' && ++ended === job.n) ticket.release();
+    };
     const done = runWithCorrelation(correlationId, async () => {
       await this.admitted(ticket, send);
-      await this.run(job, send, abort.signal);
+      await this.run(job, sendAndRelease, abort.signal);
     })
       .catch((error: unknown) => {
         const appError = error instanceof AppError ? error : undefined;
