@@ -66,4 +66,16 @@ describe('AdmissionQueue', () => {
     holder.release();
     expect(queue.running).toBe(0);
   });
+
+  it('tells the waiting jobs at once when it closes, and takes no new one', async () => {
+    const queue = new AdmissionQueue({ slots: 1, maxWaiting: 5, maxWaitMs: 60_000 });
+    const never = new AbortController().signal;
+    const holder = queue.enter(never, far())!;
+    const waiting = queue.enter(never, far())!;
+    queue.close();
+    expect(await waiting.granted).toBe('closed');
+    expect(queue.enter(never, far())).toBeUndefined();
+    holder.release();
+    expect(queue.running).toBe(0);
+  });
 });

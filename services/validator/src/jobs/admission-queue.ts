@@ -1,5 +1,5 @@
 /** Outcome of waiting for a slot. */
-export type AdmissionResult = 'granted' | 'expired' | 'aborted';
+export type AdmissionResult = 'granted' | 'expired' | 'aborted' | 'closed';
 
 export interface AdmissionTicket {
   /** Resolves when the job may run, or when its wait is over without a slot. */
@@ -39,6 +39,7 @@ export interface AdmissionOptions {
 export class AdmissionQueue {
   private runningCount = 0;
   private readonly waiting: Entry[] = [];
+  private closed = false;
   /** Moving average of how long a job holds its slot, for Retry-After. */
   private holdMs = 2000;
 
@@ -52,8 +53,9 @@ export class AdmissionQueue {
     return this.waiting.length;
   }
 
-  /** A slot now, a place in the queue, or undefined when the queue is full. */
+  /** A slot now, a place in the queue, or undefined when the queue is full (or closed). */
   enter(signal: AbortSignal, deadline: number): AdmissionTicket | undefined {
+    if (this.closed) return undefined;
     let grant!: (result: AdmissionResult) => void;
     const granted = new Promise<AdmissionResult>((resolve) => (grant = resolve));
     const entry: Entry = { state: 'waiting', since: 0, grant };
@@ -73,6 +75,12 @@ export class AdmissionQueue {
       position: () => (entry.state === 'waiting' ? this.waiting.indexOf(entry) + 1 : 0),
       release: () => this.release(entry),
     };
+  }
+
+  /** Shutting down: the waiting jobs are told at once (to go elsewhere), no new one is taken; running ones finish. */
+  close(): void {
+    this.closed = true;
+    for (const entry of [...this.waiting]) this.leave(entry, 'closed');
   }
 
   /** Seconds until a place in a full queue is likely to free up: the queue ahead divided among the slots. */

@@ -233,6 +233,8 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     try {
       const result = await ticket.granted;
       if (result === 'aborted') throw new AppError(ErrorCode.Cancelled, 'cancelled while queued');
+      if (result === 'closed')
+        throw new AppError(ErrorCode.Unavailable, 'validator is shutting down', { retryAfterSeconds: 1 });
       if (result === 'expired')
         throw new AppError(
           ErrorCode.Overloaded,
@@ -541,6 +543,7 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     // Stop taking jobs, let running ones finish (the NATS drain happens after this hook).
     this.draining = true;
     this.jobsSub?.unsubscribe();
+    this.admission.close();
     const deadline = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
     await Promise.race([Promise.allSettled([...this.settled]), deadline]);
     for (const abort of this.running.values()) abort.abort();
