@@ -17,8 +17,11 @@
  * several miners racing, the first one's), so the miner's queue and
  * prefill are not counted as the path's.
  *
+ * First, SEQUENTIAL (default 50) streams one after the other give the
+ * path's latency on an idle stack.
+ *
  * Variables: LEVELS, MAX_TOKENS, MINERS (default 2), MODEL_DIR,
- * HUNG_AFTER_MS, PAUSE_MS (between levels, default 3000).
+ * HUNG_AFTER_MS, PAUSE_MS (between levels, default 3000), SEQUENTIAL.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
@@ -31,6 +34,7 @@ const MAX_TOKENS = Number(process.env.MAX_TOKENS ?? 16);
 const MINERS = Number(process.env.MINERS ?? 2);
 const HUNG_AFTER_MS = Number(process.env.HUNG_AFTER_MS ?? 150_000);
 const PAUSE_MS = Number(process.env.PAUSE_MS ?? 3000);
+const SEQUENTIAL = Number(process.env.SEQUENTIAL ?? 50);
 
 type Result =
   | { kind: 'ok'; id: string; ttftMs: number }
@@ -110,6 +114,17 @@ function stream(url: URL, agent: Agent, body: string): Promise<Result> {
   });
 }
 
+/** Sum and count of the validator's admission-queue wait histogram. */
+async function queueWait(port: number): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    sum: value('chattensor_validator_request_queue_time_seconds_sum'),
+    count: value('chattensor_validator_request_queue_time_seconds_count'),
+  };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'chattensor-bench-load-'));
   /** The miners' own TTFT per job id (the first miner to produce a token). */
@@ -150,8 +165,16 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: 8 }, (_, i) => stream(url, agent, body(i))));
 
     const rows: string[] = [];
-    for (const level of LEVELS) {
-      const results = await Promise.all(Array.from({ length: level }, (_, i) => stream(url, agent, body(i))));
+    const levels: (number | 'sequential')[] = [...(SEQUENTIAL > 0 ? ['sequential' as const] : []), ...LEVELS];
+    const validatorPort = stack.service('validator').httpPort;
+    for (const level of levels) {
+      const waitBefore = await queueWait(validatorPort);
+      let results: Result[] = [];
+      if (level === 'sequential') {
+        for (let i = 0; i < SEQUENTIAL; i++) results.push(await stream(url, agent, body(i)));
+      } else {
+        results = await Promise.all(Array.from({ length: level }, (_, i) => stream(url, agent, body(i))));
+      }
       const ok = results.filter((r): r is Extract<Result, { kind: 'ok' }> => r.kind === 'ok');
       const refused = results.filter((r) => r.kind === 'refused');
       const errors = results.filter((r): r is Extract<Result, { kind: 'error' }> => r.kind === 'error');
@@ -163,11 +186,16 @@ async function main(): Promise<void> {
         const own = minerTtft.get(r.id);
         return own === undefined ? [] : [r.ttftMs - own];
       });
+      const waitAfter = await queueWait(validatorPort);
+      const meanWaitMs =
+        waitAfter.count > waitBefore.count
+          ? ((waitAfter.sum - waitBefore.sum) / (waitAfter.count - waitBefore.count)) * 1000
+          : NaN;
       const f = (v: number) => (Number.isNaN(v) ? 'n/a' : v.toFixed(1));
       rows.push(
-        `| ${level} | ${ok.length} | ${refused.length} | ${errors.length} | ${hung} | ` +
+        `| ${level === 'sequential' ? `1 (${SEQUENTIAL} in a row)` : level} | ${ok.length} | ${refused.length} | ${errors.length} | ${hung} | ` +
           `${f(percentile(ttft, 50))} / ${f(percentile(ttft, 95))} / ${f(percentile(ttft, 99))} | ` +
-          `${f(percentile(added, 50))} / ${f(percentile(added, 95))} / ${f(percentile(added, 99))} (${added.length} paired) |`,
+          `${f(percentile(added, 50))} / ${f(percentile(added, 95))} / ${f(percentile(added, 99))} (${added.length} paired) | ${f(meanWaitMs)} |`,
       );
       process.stdout.write(`${rows.at(-1)}\n`);
       if (errors.length > 0) process.stderr.write(`first error: ${errors[0].detail}\n`);
@@ -185,8 +213,8 @@ async function main(): Promise<void> {
       [
         '',
         `bench:load: ${MINERS} miners, ${MAX_TOKENS} tokens per stream, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg()[0].toFixed(2)}`,
-        '| streams | ok | refused | error | hung | TTFT p50 / p95 / p99 (ms) | added by gateway + validator p50 / p95 / p99 (ms) |',
-        '|---|---|---|---|---|---|---|',
+        '| streams | ok | refused | error | hung | TTFT p50 / p95 / p99 (ms) | added by gateway + validator p50 / p95 / p99 (ms) | of which admission queue, mean (ms) |',
+        '|---|---|---|---|---|---|---|---|',
         ...rows,
         '',
       ].join('\n'),

@@ -105,6 +105,11 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     help: 'Answers moved to other miners, by when the failed miner stopped (before or after its first token)',
     labelNames: ['stage'],
   });
+  private readonly queueTime = histogram({
+    name: 'chattensor_validator_request_queue_time_seconds',
+    help: 'Time chat jobs waited in the admission queue for a slot (0 when one was free)',
+    buckets: LATENCY_BUCKETS,
+  });
   private readonly admission: AdmissionQueue;
 
   constructor(
@@ -230,8 +235,10 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     };
     heartbeat();
     const timer = setInterval(heartbeat, QUEUED_HEARTBEAT_MS);
+    const started = performance.now();
     try {
       const result = await ticket.granted;
+      this.queueTime.observe((performance.now() - started) / 1000);
       if (result === 'aborted') throw new AppError(ErrorCode.Cancelled, 'cancelled while queued');
       if (result === 'closed')
         throw new AppError(ErrorCode.Unavailable, 'validator is shutting down', { retryAfterSeconds: 1 });
