@@ -152,19 +152,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const launch = async (name: string, entry: string, env: Record<string, string>, readyTimeoutMs = 60_000) => {
       const httpPort = Number(env.HTTP_PORT);
+      // Ready means: this process said it listens on the port, and /readyz there answers. On a shared
+      // machine another process may take a free port first; its /readyz must not pass for ours.
+      const start = async () => {
+        const child = spawnService(name, entry, env);
+        // Below info level the service does not say it listens: then /readyz alone has to do.
+        let listening = ['warn', 'error', 'fatal', 'silent'].includes(env.LOG_LEVEL ?? 'info');
+        let seen = '';
+        const said = `"port":${httpPort},"msg":"`;
+        child.stdout?.on('data', (data: Buffer) => {
+          if (listening) return;
+          // Kept across chunks: the line may arrive in pieces.
+          seen = (seen + data.toString()).slice(-4096);
+          listening = seen.includes(said);
+        });
+        service.process = child;
+        await waitFor(name, async () => listening && (await ready(httpPort)), readyTimeoutMs, child);
+      };
       const service: RunningService = {
         name,
-        process: spawnService(name, entry, env),
+        process: undefined as unknown as ChildProcess,
         httpPort,
         env,
         kind: 'service',
-        relaunch: async () => {
-          service.process = spawnService(name, entry, env);
-          await waitFor(name, () => ready(httpPort), readyTimeoutMs, service.process);
-        },
+        relaunch: start,
       };
       services.push(service);
-      await waitFor(name, () => ready(httpPort), readyTimeoutMs, service.process);
+      await start();
       return service;
     };
     const spawnService = (name: string, entry: string, env: Record<string, string>) => {
