@@ -1,11 +1,13 @@
 /**
- * `npm start`: the whole ChatTensor stack in standalone mode on this machine.
+ * `npm start`: the whole ChatTensor stack in standalone mode on this machine,
+ * supervised: a process that exits is started again (scripts/stack/supervisor.ts).
  * Variables: PORT (gateway, default 8080), MINERS (default 2), MODEL_DIR
  * (default models/default, generated when absent), MODEL_PRESET (tiny, 100m,
  * 400m; default tiny), NATS_URL / REDIS_URL (use these instead of local ones).
  */
 import { join } from 'node:path';
 import { REPO_ROOT, StackError, startStack } from './stack/stack';
+import { supervise } from './stack/supervisor';
 
 const COLORS: Record<string, string> = { gateway: '36', validator: '35', 'chain-indexer': '33', nats: '90', redis: '90', stack: '32' };
 
@@ -50,15 +52,17 @@ async function main(): Promise<void> {
       `    network status:       ${url}/status`,
       `    OpenAI API base URL:  ${url}/v1   (model "chattensor"; any API key works while anonymous access is on)`,
       `    validator hotkey:     ${stack.validatorHotkey}`,
-      '  Press Ctrl-C to stop.',
+      '  A service that exits is restarted. Press Ctrl-C to stop everything.',
       '',
     ].join('\n') + '\n',
   );
 
+  const supervisor = supervise(stack, { say: (line) => printLine('stack', line) });
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    supervisor.stop();
     process.stdout.write('\nstopping…\n');
     stack
       .stop()
@@ -67,14 +71,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  for (const service of stack.services) {
-    service.process.once('exit', (code) => {
-      if (!stopping) {
-        process.stderr.write(`${service.name} exited unexpectedly (code ${code}); stopping the stack\n`);
-        stop();
-      }
-    });
-  }
 }
 
 main().catch((error: unknown) => {

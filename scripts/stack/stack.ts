@@ -26,13 +26,29 @@ export interface StackOptions {
   /** Receives every output line of every process, prefixed with its name. */
   onLine?: (name: string, line: string) => void;
   netuid?: number;
+  /** Validator replicas (default 1); they share the queue group, one of them sets weights. */
+  validators?: number;
+  /** Extra environment for the miners only. */
+  minerEnv?: Record<string, string>;
+  /** Extra environment for the validators only. */
+  validatorEnv?: Record<string, string>;
+  /**
+   * Start NATS and Redis of the stack's own on free ports (state in stateDir) even when
+   * something listens on the default ports, e.g. for tests that restart them.
+   */
+  ownInfra?: boolean;
 }
 
 export interface RunningService {
   name: string;
   process: ChildProcess;
+  /** Ops port (/readyz, /metrics); for NATS and Redis, the port they serve. */
   httpPort: number;
   env: Record<string, string>;
+  /** NATS and Redis when the stack started them, else a ChatTensor service. */
+  kind: 'service' | 'infra';
+  /** Starts the process again with the same arguments and ports; resolves once it is ready. */
+  relaunch(): Promise<void>;
 }
 
 export interface Stack {
@@ -41,11 +57,18 @@ export interface Stack {
   redisUrl: string;
   services: RunningService[];
   validatorHotkey: string;
+  validatorHotkeys: string[];
   minerHotkeys: string[];
+  /** The service (or NATS/Redis process) of that name. */
+  service(name: string): RunningService;
   /** Stops one service (SIGTERM) and waits for it to exit. */
   stopService(name: string): Promise<void>;
-  /** Starts a stopped service again with the same environment. */
+  /** Stops a service and starts it again with the same environment. */
   restartService(name: string): Promise<void>;
+  /** Starts a service that has exited (or was killed) again, with the same environment and ports. */
+  startService(name: string): Promise<void>;
+  /** Sends a signal (SIGKILL by default) and waits for the process to be gone. */
+  killService(name: string, signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,17 +127,15 @@ async function terminate(child: ChildProcess, graceMs = 15_000): Promise<void> {
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const netuid = options.netuid ?? 1;
-  const infra: ChildProcess[] = [];
   const services: RunningService[] = [];
   mkdirSync(options.stateDir, { recursive: true });
   const stopAll = async () => {
-    for (const service of [...services].reverse()) await terminate(service.process);
-    for (const child of infra.reverse()) await terminate(child, 5000);
+    for (const service of [...services].reverse()) await terminate(service.process, service.kind === 'infra' ? 5000 : 15_000);
   };
 
   try {
-    const natsUrl = options.natsUrl ?? (await ensureNats(options, infra));
-    const redisUrl = options.redisUrl ?? (await ensureRedis(options, infra));
+    const natsUrl = options.natsUrl ?? (await ensureNats(options, services));
+    const redisUrl = options.redisUrl ?? (await ensureRedis(options, services));
 
     if (!existsSync(join(options.modelDir, 'config.json'))) {
       options.onLine?.('stack', `generating the default model (${options.modelPreset ?? 'tiny'}) in ${options.modelDir}`);
@@ -122,22 +143,51 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
 
     await initCrypto();
-    const validatorUri = '//chattensor/validator';
-    const validatorHotkey = Keypair.fromUri(validatorUri).ss58Address;
+    const validatorUris = Array.from({ length: options.validators ?? 1 }, (_, i) =>
+      i === 0 ? '//chattensor/validator' : `//chattensor/validator/${i + 1}`,
+    );
+    const validatorHotkeys = validatorUris.map((uri) => Keypair.fromUri(uri).ss58Address);
     const minerUris = Array.from({ length: options.miners }, (_, i) => `//chattensor/miner/${i + 1}`);
     const common = { NATS_URL: natsUrl, REDIS_URL: redisUrl, NETUID: String(netuid), CHAIN_MODE: 'local', LOG_LEVEL: 'info', ...options.env };
 
     const launch = async (name: string, entry: string, env: Record<string, string>, readyTimeoutMs = 60_000) => {
       const httpPort = Number(env.HTTP_PORT);
+      // Ready means: this process said it listens on the port, and /readyz there answers. On a shared
+      // machine another process may take a free port first; its /readyz must not pass for ours.
+      const start = async () => {
+        const child = spawnService(name, entry, env);
+        // Below info level the service does not say it listens: then /readyz alone has to do.
+        let listening = ['warn', 'error', 'fatal', 'silent'].includes(env.LOG_LEVEL ?? 'info');
+        let seen = '';
+        const said = `"port":${httpPort},"msg":"`;
+        child.stdout?.on('data', (data: Buffer) => {
+          if (listening) return;
+          // Kept across chunks: the line may arrive in pieces.
+          seen = (seen + data.toString()).slice(-4096);
+          listening = seen.includes(said);
+        });
+        service.process = child;
+        await waitFor(name, async () => listening && (await ready(httpPort)), readyTimeoutMs, child);
+      };
+      const service: RunningService = {
+        name,
+        process: undefined as unknown as ChildProcess,
+        httpPort,
+        env,
+        kind: 'service',
+        relaunch: start,
+      };
+      services.push(service);
+      await start();
+      return service;
+    };
+    const spawnService = (name: string, entry: string, env: Record<string, string>) => {
       const child = spawn(process.execPath, ['--enable-source-maps', join(DIST, entry)], {
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       pipeLines(name, child, options.onLine);
-      const service = { name, process: child, httpPort, env };
-      services.push(service);
-      await waitFor(name, () => ready(httpPort), readyTimeoutMs, child);
-      return service;
+      return child;
     };
 
     const indexerPort = await freePort();
@@ -147,6 +197,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTP_PORT: String(indexerPort),
       INDEXER_GRPC_HOST: '127.0.0.1',
       INDEXER_GRPC_PORT: String(await freePort()),
+      // Miners announce every 2 s: one that stops leaves the metagraph within three beats.
+      ANNOUNCE_TTL_MS: '6000',
     });
     await Promise.all(
       minerUris.map(async (uri, i) =>
@@ -160,19 +212,25 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ANNOUNCE_INTERVAL_MS: '2000',
           HOTKEY_URI: uri,
           MODEL_DIR: options.modelDir,
-          MINER_ALLOWED_HOTKEYS: validatorHotkey,
+          MINER_ALLOWED_HOTKEYS: validatorHotkeys.join(','),
           // Two miners share the machine's cores.
           INTRA_OP_THREADS: '1',
+          ...options.minerEnv,
         }),
       ),
     );
-    await launch('validator', 'services/validator/src/main.js', {
-      ...common,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(await freePort()),
-      HOTKEY_URI: validatorUri,
-      WEIGHTS_INTERVAL_SECONDS: '10',
-    });
+    await Promise.all(
+      validatorUris.map(async (uri, i) =>
+        launch(i === 0 ? 'validator' : `validator-${i + 1}`, 'services/validator/src/main.js', {
+          ...common,
+          HTTP_HOST: '127.0.0.1',
+          HTTP_PORT: String(await freePort()),
+          HOTKEY_URI: uri,
+          WEIGHTS_INTERVAL_SECONDS: '10',
+          ...options.validatorEnv,
+        }),
+      ),
+    );
     await launch('gateway', 'services/gateway/src/main.js', { ...common, HTTP_HOST: '0.0.0.0', HTTP_PORT: String(options.gatewayPort) });
 
     const byName = (name: string) => {
@@ -185,15 +243,26 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       natsUrl,
       redisUrl,
       services,
-      validatorHotkey,
+      validatorHotkey: validatorHotkeys[0],
+      validatorHotkeys,
       minerHotkeys: minerUris.map((uri) => Keypair.fromUri(uri).ss58Address),
+      service: byName,
       stopService: async (name) => terminate(byName(name).process),
       restartService: async (name) => {
-        const old = byName(name);
-        await terminate(old.process);
-        services.splice(services.indexOf(old), 1);
-        const entry = `services/${name.replace(/-\d+$/, '')}/src/main.js`;
-        await launch(name, entry, old.env);
+        const service = byName(name);
+        await terminate(service.process);
+        await service.relaunch();
+      },
+      startService: async (name) => {
+        const service = byName(name);
+        if (service.process.exitCode === null && service.process.signalCode === null) return;
+        await service.relaunch();
+      },
+      killService: async (name, signal = 'SIGKILL') => {
+        const child = byName(name).process;
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill(signal);
+        await exited(child);
       },
       stop: stopAll,
     };
@@ -203,41 +272,72 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 }
 
-async function ensureNats(options: StackOptions, infra: ChildProcess[]): Promise<string> {
-  if (await listening(4222)) return 'nats://127.0.0.1:4222';
+/** Starts an infrastructure process (NATS, Redis) as a service of the stack, so it can be restarted like one. */
+async function launchInfra(
+  name: string,
+  command: string,
+  args: string[],
+  port: number,
+  options: StackOptions,
+  services: RunningService[],
+): Promise<void> {
+  const start = () => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    pipeLines(name, child, options.onLine);
+    return child;
+  };
+  const service: RunningService = {
+    name,
+    process: start(),
+    httpPort: port,
+    env: {},
+    kind: 'infra',
+    relaunch: async () => {
+      service.process = start();
+      await waitFor(command, () => listening(port), 10_000, service.process);
+    },
+  };
+  services.push(service);
+  await waitFor(command, () => listening(port), 10_000, service.process);
+}
+
+async function ensureNats(options: StackOptions, services: RunningService[]): Promise<string> {
+  if (!options.ownInfra && (await listening(4222))) return 'nats://127.0.0.1:4222';
   if (!installed('nats-server')) {
     throw new StackError(
       'NATS is not running on 127.0.0.1:4222 and nats-server is not installed.\n' +
         '  Install it (Debian/Ubuntu: sudo apt-get install nats-server) or set NATS_URL to a NATS server with JetStream.',
     );
   }
-  const port = 4222;
-  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(options.stateDir, 'nats')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  pipeLines('nats', child, options.onLine);
-  infra.push(child);
-  await waitFor('nats-server', () => listening(port), 10_000, child);
+  const port = options.ownInfra ? await freePort() : 4222;
+  await launchInfra(
+    'nats',
+    'nats-server',
+    ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(options.stateDir, 'nats')],
+    port,
+    options,
+    services,
+  );
   return `nats://127.0.0.1:${port}`;
 }
 
-async function ensureRedis(options: StackOptions, infra: ChildProcess[]): Promise<string> {
-  if (await listening(6379)) return 'redis://127.0.0.1:6379';
+async function ensureRedis(options: StackOptions, services: RunningService[]): Promise<string> {
+  if (!options.ownInfra && (await listening(6379))) return 'redis://127.0.0.1:6379';
   if (!installed('redis-server')) {
     throw new StackError(
       'Redis is not running on 127.0.0.1:6379 and redis-server is not installed.\n' +
         '  Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_URL.',
     );
   }
-  const port = 6379;
+  const port = options.ownInfra ? await freePort() : 6379;
   // Append-only file: conversations survive a restart of the demo.
-  const child = spawn(
+  await launchInfra(
+    'redis',
     'redis-server',
     ['--bind', '127.0.0.1', '--port', String(port), '--dir', options.stateDir, '--appendonly', 'yes', '--save', ''],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    port,
+    options,
+    services,
   );
-  pipeLines('redis', child, options.onLine);
-  infra.push(child);
-  await waitFor('redis-server', () => listening(port), 10_000, child);
   return `redis://127.0.0.1:${port}`;
 }

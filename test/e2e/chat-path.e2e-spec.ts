@@ -44,8 +44,8 @@ describe('the standalone chat path, end to end', () => {
     await expectEventually(async () => {
       const status = (await (await fetch(`${stack.gatewayUrl}/v1/status`)).json()) as { miners: unknown[] };
       expect(status.miners).toHaveLength(2);
-    }, 30_000);
-  }, 120_000);
+    }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     // What each service really exports, for the check that dashboards and alerts only use real metrics.
@@ -157,6 +157,15 @@ describe('the standalone chat path, end to end', () => {
     const ours = scores.filter(([field]) => stack.minerHotkeys.some((hotkey) => field.endsWith(`:${hotkey}`)));
     expect(ours.length).toBeGreaterThanOrEqual(1);
     expect(ours.every(([, score]) => Number(score) > 0)).toBe(true);
+  });
+
+  it('answers a prompt beyond the model context with 400 context_length_exceeded, not a retryable 503', async () => {
+    const error = await openai.chat.completions
+      .create({ model: 'chattensor', messages: [{ role: 'user', content: 'word '.repeat(3000) }], max_tokens: 4 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error).toMatchObject({ status: 400, code: 'context_length_exceeded', type: 'invalid_request_error' });
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).headers?.get('retry-after') ?? null).toBeNull();
   });
 
   it('answers bad input with OpenAI error objects', async () => {

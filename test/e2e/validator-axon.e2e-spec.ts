@@ -111,7 +111,8 @@ describe.each([
       { logger: false, abortOnError: false },
     );
     await validator.init();
-  });
+    // Generating the model, loading it and warming it up take minutes, not seconds, on a busy 2-core machine.
+  }, 300_000);
 
   afterAll(async () => {
     await validator?.close();
@@ -122,7 +123,7 @@ describe.each([
 
   it('streams the miner answer back as delta frames and ends with the miner uid', async () => {
     const inbox = createInbox();
-    const sub = nc.subscribe(inbox, { timeout: 30_000 });
+    const sub = nc.subscribe(inbox, { timeout: 150_000 });
     nc.publish(
       Subjects.chatCompletions,
       encodeJson({
@@ -132,7 +133,7 @@ describe.each([
         messages: [{ role: 'user', content: 'hello over http' }],
         sampling: { maxTokens: 6, temperature: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0 },
         n: 1,
-        deadline: Date.now() + 30_000,
+        deadline: Date.now() + 150_000,
       }),
       { reply: inbox },
     );
@@ -150,5 +151,5 @@ describe.each([
     const text = frames.flatMap((f) => (f.type === 'delta' ? [f.text] : [])).join('');
     expect(text.length).toBeGreaterThan(0);
     expect(end.type === 'end' && end.usage.completionTokens).toBeGreaterThan(0);
-  });
+  }, 180_000);
 });

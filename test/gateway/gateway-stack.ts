@@ -53,8 +53,8 @@ export async function startGatewayStack(options: {
       if (logs.length > 400) logs.splice(0, logs.length - 400);
     },
   });
-  // Every miner must be in the metagraph before a test counts on them.
-  const deadline = Date.now() + 30_000;
+  // Every miner must be in the metagraph before a test counts on them (bounded generously: a busy machine is slow).
+  const deadline = Date.now() + 90_000;
   for (;;) {
     const status = (await (await fetch(`${stack.gatewayUrl}/v1/status`)).json()) as {
       miners: { active: boolean }[];

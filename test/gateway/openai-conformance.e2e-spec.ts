@@ -29,8 +29,9 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         ANONYMOUS_TOKENS_PER_MINUTE: '10000000',
         // One miner per answer, so that n = 2 is answered by two different miners.
         MINERS_PER_REQUEST: '1',
-        // A validator saturated by two jobs, so that a third shows the overload answer.
+        // A validator saturated by two jobs and no admission queue, so that a third shows the overload answer.
         MAX_CONCURRENT_JOBS: '2',
+        MAX_QUEUED_JOBS: '0',
       },
     });
     url = env.stack.gatewayUrl;
@@ -324,11 +325,20 @@ describe('the gateway API, as the OpenAI client sees it', () => {
     it('answers once a key’s tokens per minute are spent with 429', async () => {
       const { key } = await createKey({ name: 'few-tokens', tokens_per_minute: 60 });
       const client = keyed(key);
-      // The answer's real usage (prompt and 40 completion tokens) is charged after it, emptying the bucket.
-      await ask(client, { max_tokens: 40 });
-      const limited = await ask(client, { max_tokens: 2 }).catch((e: unknown) => e);
+      // Each answer's real usage (its prompt and however many tokens it took) is charged after it; however
+      // short the sampled answers are, the prompts alone empty the 60-token bucket within a few requests,
+      // long before the key's requests per minute run out.
+      let limited: unknown;
+      const used: number[] = [];
+      for (let i = 0; i < 20 && limited === undefined; i++) {
+        await ask(client, { max_tokens: 40 }).then(
+          (answer) => used.push(answer.usage?.total_tokens ?? 0),
+          (error: unknown) => (limited = error),
+        );
+      }
       expect(limited).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
       expect((limited as Error).message).toContain('60 tokens per minute');
+      expect(used.length).toBeGreaterThanOrEqual(1);
     });
 
     it('keeps conversations private to the key that owns them', async () => {
@@ -465,7 +475,7 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       }, 5000);
     });
 
-    it('answers 429 within a second when every validator is saturated', async () => {
+    it('answers 429 at once, not after a timeout, when every validator is saturated', async () => {
       const validator = env.stack.services.find((s) => s.name === 'validator')!;
       await expectEventually(
         async () =>
@@ -495,11 +505,10 @@ describe('the gateway API, as the OpenAI client sees it', () => {
             ),
           5000,
         );
-        const started = performance.now();
         const error = await ask(anonymous).catch((e: unknown) => e);
-        expect(performance.now() - started).toBeLessThan(1000);
         expect(error).toBeInstanceOf(OpenAI.RateLimitError);
-        expect(error).toMatchObject({ status: 429, code: 'overloaded' });
+        // The validator's own refusal, not the gateway giving up on a validator that did not answer.
+        expect(error).toMatchObject({ status: 429, code: 'overloaded', message: expect.stringMatching(/busy/) });
         expect(
           Number((error as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')),
         ).toBeGreaterThanOrEqual(1);
@@ -515,13 +524,16 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       }
     });
 
-    it('answers 503 within a second when no validator is running, and recovers when one is back', async () => {
+    it('answers 503 at once, not after a timeout, when no validator is running, and recovers when one is back', async () => {
       await env.stack.stopService('validator');
       try {
-        const started = performance.now();
         const error = await ask(anonymous).catch((e: unknown) => e);
-        expect(performance.now() - started).toBeLessThan(1000);
-        expect(error).toMatchObject({ status: 503, type: 'service_unavailable' });
+        // NATS's no-responders status, not the accept timeout ("did not accept in time").
+        expect(error).toMatchObject({
+          status: 503,
+          type: 'service_unavailable',
+          message: expect.stringMatching(/No validator is available/),
+        });
         expect(
           Number((error as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')),
         ).toBeGreaterThanOrEqual(1);

@@ -11,4 +11,12 @@ export class QueueFullError extends Error {
 /** A request the engine cannot serve as asked (e.g. a prompt longer than the context window). */
 export class InvalidRequestError extends Error {
   override readonly name = 'InvalidRequestError';
+
+  /** A machine-readable reason where one applies, e.g. `context_length_exceeded` (OpenAI's code for it). */
+  constructor(
+    message: string,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
 }

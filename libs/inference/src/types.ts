@@ -21,6 +21,11 @@ export interface SamplingOptions {
   repetitionPenalty?: number;
   /** Keep generating past end-of-sequence tokens (benchmarks measuring a fixed number of tokens). */
   ignoreEos?: boolean;
+  /**
+   * The last message is an assistant turn to continue rather than a finished one (Hugging Face's
+   * `continue_final_message`): the prompt ends with its text, and generation goes on from there.
+   */
+  continueFinalMessage?: boolean;
 }
 
 export type FinishReason = 'stop' | 'length';

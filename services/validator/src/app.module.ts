@@ -6,6 +6,7 @@ import type { ValidatorConfig } from './config/validator.config';
 import { ValidatorIdentity } from './identity/validator-identity';
 import { MinerClient } from './miners/miner-client';
 import { MinerSelector } from './miners/miner-selector';
+import { MinerHealth } from './miners/miner-health';
 import { ScoreBook } from './scores/score-book.service';
 import { ScoreReporter } from './scores/score-reporter.service';
 import { ChatJobHandler } from './jobs/chat-job.handler';
@@ -26,6 +27,7 @@ export class ValidatorModule {
         { provide: VALIDATOR_CONFIG, useValue: config },
         { provide: ValidatorIdentity, useValue: identity },
         MinerClient,
+        MinerHealth,
         MinerSelector,
         ScoreBook,
         ScoreReporter,

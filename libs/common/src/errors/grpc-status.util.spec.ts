@@ -15,6 +15,15 @@ describe('gRPC status mapping', () => {
     expect(toGrpcError(new AppError(ErrorCode.Overloaded, 'full')).code).toBe(status.RESOURCE_EXHAUSTED);
   });
 
+  it('carries the reason and parameter of an invalid request in trailers, back to the caller', () => {
+    const sent = toGrpcError(
+      new AppError(ErrorCode.InvalidRequest, 'prompt too long', { reason: 'context_length_exceeded', param: 'messages' }),
+    );
+    expect(sent.code).toBe(status.INVALID_ARGUMENT);
+    const back = appErrorFromGrpc(sent);
+    expect(back).toMatchObject({ code: ErrorCode.InvalidRequest, reason: 'context_length_exceeded', param: 'messages', message: 'prompt too long' });
+  });
+
   it('never leaks the message of an unexpected error', () => {
     expect(toGrpcError(new Error('secret internals'))).toEqual({ code: status.INTERNAL, details: 'internal error', message: 'internal error' });
   });

@@ -1,5 +1,12 @@
-import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { AppError, ErrorCode } from './app-error';
+
+/**
+ * Trailer carrying an AppError's `reason` (e.g. `context_length_exceeded`) and `param`, so a
+ * caller can tell the user exactly what was wrong; gRPC status details are free text only.
+ */
+export const GRPC_ERROR_REASON_TRAILER = 'chattensor-error-reason';
+export const GRPC_ERROR_PARAM_TRAILER = 'chattensor-error-param';
 
 /** The one place where domain error codes become gRPC status codes. */
 export function grpcStatusOf(code: ErrorCode): GrpcStatus {
@@ -31,8 +38,16 @@ export function grpcStatusOf(code: ErrorCode): GrpcStatus {
 export function appErrorFromGrpc(error: Partial<ServiceError>): AppError {
   const message = error.details || error.message || 'gRPC call failed';
   switch (error.code) {
-    case GrpcStatus.INVALID_ARGUMENT:
-      return new AppError(ErrorCode.InvalidRequest, message);
+    case GrpcStatus.INVALID_ARGUMENT: {
+      const trailer = (key: string) => {
+        const value = error.metadata?.get(key)[0];
+        return value === undefined ? undefined : value.toString();
+      };
+      return new AppError(ErrorCode.InvalidRequest, message, {
+        reason: trailer(GRPC_ERROR_REASON_TRAILER),
+        param: trailer(GRPC_ERROR_PARAM_TRAILER),
+      });
+    }
     case GrpcStatus.UNAUTHENTICATED:
       return new AppError(ErrorCode.Unauthenticated, message);
     case GrpcStatus.PERMISSION_DENIED:
@@ -55,7 +70,14 @@ export function appErrorFromGrpc(error: Partial<ServiceError>): AppError {
 /** A grpc-js ServiceError-shaped object for `call.destroy()` / `callback()`. */
 export function toGrpcError(error: unknown): Partial<ServiceError> {
   if (error instanceof AppError) {
-    return { code: grpcStatusOf(error.code), details: error.message, message: error.message };
+    const grpcError: Partial<ServiceError> = { code: grpcStatusOf(error.code), details: error.message, message: error.message };
+    if (error.reason || error.param) {
+      const metadata = new Metadata();
+      if (error.reason) metadata.set(GRPC_ERROR_REASON_TRAILER, error.reason);
+      if (error.param) metadata.set(GRPC_ERROR_PARAM_TRAILER, error.param);
+      grpcError.metadata = metadata;
+    }
+    return grpcError;
   }
   return { code: GrpcStatus.INTERNAL, details: 'internal error', message: 'internal error' };
 }

@@ -184,6 +184,20 @@ describe('InferenceEngine', () => {
     expect(engine.stats()).toEqual({ running: 0, waiting: 0 });
   });
 
+  it('continues a final assistant message from its text instead of starting a new turn', async () => {
+    const started: ChatTurn[] = [...chat('Tell me a story'), { role: 'assistant', content: 'Once upon a time' }];
+    const usageOf = async (options: SamplingOptions) =>
+      (await collect(engine.generate(started, { maxTokens: 1, temperature: 0, ...options }))).chunks.at(-1)!.usage!
+        .promptTokens;
+    const continued = await usageOf({ continueFinalMessage: true });
+    // The closed turn also has the end-of-turn and a new assistant header.
+    expect(continued).toBeLessThan(await usageOf({}));
+    expect(continued).toBeGreaterThan(engine.countTokens(chat('Tell me a story')));
+    expect(() => engine.generate(chat('Hi'), { maxTokens: 1, continueFinalMessage: true })).toThrow(
+      InvalidRequestError,
+    );
+  });
+
   it('rejects a priority that is not a finite number', () => {
     expect(() => engine.generate(chat('Hi'), { maxTokens: 2 }, undefined, Number.NaN)).toThrow(
       InvalidRequestError,
@@ -379,6 +393,13 @@ describe('InferenceEngine context window', () => {
         expect(() => engine.generate([{ role: 'user', content: 'x '.repeat(60) }], {})).toThrow(
           InvalidRequestError,
         );
+        let tooLong: unknown;
+        try {
+          engine.generate([{ role: 'user', content: 'x '.repeat(60) }], {});
+        } catch (error) {
+          tooLong = error;
+        }
+        expect(tooLong).toMatchObject({ reason: 'context_length_exceeded' });
         const prompt: ChatTurn[] = [{ role: 'user', content: 'Short' }];
         const promptTokens = engine.countTokens(prompt);
         const result = await collect(

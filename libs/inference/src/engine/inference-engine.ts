@@ -169,11 +169,12 @@ export class InferenceEngine {
     ) {
       throw new InvalidRequestError('maxTokens must be a positive integer');
     }
-    const promptIds = this.encodeChat(messages);
+    const promptIds = this.encodeChat(messages, sampling.continueFinalMessage === true);
     if (promptIds.length === 0) throw new InvalidRequestError('prompt is empty');
     if (promptIds.length >= this.contextLength) {
       throw new InvalidRequestError(
         `prompt has ${promptIds.length} tokens; the context window is ${this.contextLength}`,
+        'context_length_exceeded',
       );
     }
     const sequence: Sequence = {
@@ -301,17 +302,36 @@ export class InferenceEngine {
     if (this.waiting[index] === sequence) this.waiting.splice(index, 1);
   }
 
-  private encodeChat(messages: ChatTurn[]): number[] {
+  private encodeChat(messages: ChatTurn[], continueFinal = false): number[] {
     let prompt: string;
     try {
-      prompt = this.template.render(messages, true);
+      prompt = continueFinal ? this.renderContinuation(messages) : this.template.render(messages, true);
     } catch (error) {
+      if (error instanceof InvalidRequestError) throw error;
       // Templates reject conversations they do not support (raise_exception), e.g. a system turn or roles out of order.
       throw new InvalidRequestError(
         `the model's chat template rejected the conversation: ${(error as Error).message}`,
       );
     }
     return this.tokenizer.encode(prompt);
+  }
+
+  /**
+   * The conversation rendered so that it ends inside the final assistant turn, after its text, as
+   * Hugging Face's apply_chat_template(continue_final_message=True) does: the template renders the
+   * whole conversation and everything after the final message's text (its end-of-turn) is cut.
+   */
+  private renderContinuation(messages: ChatTurn[]): string {
+    const final = messages.at(-1);
+    if (!final || final.role !== 'assistant')
+      throw new InvalidRequestError('continuing the final message needs an assistant message last');
+    const rendered = this.template.render(messages, false);
+    for (const text of [final.content, final.content.trim()]) {
+      const at = text ? rendered.lastIndexOf(text) : -1;
+      if (at >= 0) return rendered.slice(0, at + text.length);
+    }
+    // A template that rewrites the text: the generation prompt of the turns before it, then the text.
+    return this.template.render(messages.slice(0, -1), true) + final.content;
   }
 
   private samplerSettings(sampling: SamplingOptions): SamplerSettings {

@@ -164,6 +164,14 @@ export const validatorScoresSchema = z.object({
   netuid: z.number().int().min(0),
   validator: z.string(),
   at: z.number().int(),
-  miners: z.array(z.object({ uid: z.number().int().min(0), hotkey: z.string(), score: z.number() })),
+  miners: z.array(
+    z.object({
+      uid: z.number().int().min(0),
+      hotkey: z.string(),
+      score: z.number(),
+      /** False while the validator's calls to the miner fail (it keeps it out of selection). */
+      reachable: z.boolean().optional(),
+    }),
+  ),
 });
 export type ValidatorScores = z.infer<typeof validatorScoresSchema>;

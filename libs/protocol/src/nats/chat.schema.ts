@@ -72,8 +72,8 @@ export const chatErrorCodeSchema = z.enum([
 
 /**
  * Frames a validator streams back to the job's reply inbox, in order:
- * `accepted` once, then `delta`s, then exactly one `end` per choice, or an
- * `error` that ends the job.
+ * `accepted` once, `queued` heartbeats while the job waits for a slot, then
+ * `delta`s, then exactly one `end` per choice, or an `error` that ends the job.
  */
 export const chatFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('accepted'), validator: z.string() }),
@@ -94,9 +94,16 @@ export const chatFrameSchema = z.discriminatedUnion('type', [
   }),
   z.object({
     type: z.literal('error'),
+    /** `invalid_request` is final (the gateway answers 400, nobody retries); `overloaded` / `unavailable` carry retryAfterSeconds. */
     code: chatErrorCodeSchema,
     message: z.string(),
     retryAfterSeconds: z.number().optional(),
+    /** Finer reason reported as the API's error code, e.g. `context_length_exceeded`. */
+    reason: z.string().max(64).optional(),
+    /** The request parameter to blame, e.g. `messages`. */
+    param: z.string().max(128).optional(),
   }),
+  /** Sent every few seconds while the job waits for a slot in the validator's admission queue (1 = next). */
+  z.object({ type: z.literal('queued'), position: z.number().int().min(1) }),
 ]);
 export type ChatFrame = z.infer<typeof chatFrameSchema>;

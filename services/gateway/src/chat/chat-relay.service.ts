@@ -12,7 +12,7 @@ import {
 import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
 
-export type AnswerFrame = Exclude<ChatFrame, { type: 'accepted' | 'error' }>;
+export type AnswerFrame = Exclude<ChatFrame, { type: 'accepted' | 'queued' | 'error' }>;
 
 export interface RelayedJob {
   /** Hotkey of the validator that took the job. */
@@ -80,7 +80,8 @@ export class ChatRelay {
             }
             const f = toFrame(message);
             if (f.type === 'error') throw frameError(f);
-            if (f.type === 'accepted') continue;
+            // `queued` only proves the validator is alive while the job waits for a slot.
+            if (f.type === 'accepted' || f.type === 'queued') continue;
             yield f;
           }
         } finally {
@@ -112,6 +113,8 @@ function toFrame(message: Msg): ChatFrame {
 function frameError(frame: Extract<ChatFrame, { type: 'error' }>): AppError {
   return new AppError(isErrorCode(frame.code) ? frame.code : ErrorCode.Internal, frame.message, {
     retryAfterSeconds: frame.retryAfterSeconds,
+    reason: frame.reason,
+    param: frame.param,
   });
 }
 

@@ -56,6 +56,13 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     return best?.score;
   }
 
+  /** True when a live validator reports that its calls to the miner fail (it probes it until it answers again). */
+  unreachable(uid: number, hotkey: string): boolean {
+    return this.liveReports().some((report) =>
+      report.miners.some((m) => m.uid === uid && m.hotkey === hotkey && m.reachable === false),
+    );
+  }
+
   private liveReports(): ValidatorScores[] {
     const cutoff = Date.now() - VALIDATOR_STALE_MS;
     return [...this.reports.values()].filter((r) => r.at >= cutoff);
@@ -66,7 +73,10 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     const gateway = await this.readiness.report();
     const live = this.liveReports();
     const validators = (snapshot?.neurons ?? []).filter((n) => n.validatorPermit || n.role === 'validator');
-    const miners = (snapshot?.neurons ?? []).filter((n) => !(n.validatorPermit || n.role === 'validator'));
+    // A miner the validators cannot reach is shown inactive at once, before the metagraph drops it.
+    const miners = (snapshot?.neurons ?? [])
+      .filter((n) => !(n.validatorPermit || n.role === 'validator'))
+      .map((n) => (n.active && this.unreachable(n.uid, n.hotkey) ? { ...n, active: false } : n));
     const weights = new Map(
       (snapshot?.lastWeights?.uids ?? []).map((uid, i) => [uid, snapshot!.lastWeights!.weights[i]]),
     );

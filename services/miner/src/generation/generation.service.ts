@@ -12,6 +12,7 @@ import {
 } from '@chattensor/common';
 import {
   InferenceEngine,
+  InvalidRequestError,
   QueueFullError,
   type ChatTurn,
   type GenerationChunk,
@@ -30,6 +31,7 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
   private readonly log = rootLogger().child({ component: 'generation' });
   private engine?: InferenceEngine;
   private warm = false;
+  private closing = false;
 
   private readonly running: Gauge = gauge({
     name: `${METRIC}num_requests_running`,
@@ -67,7 +69,7 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
   });
   private readonly requests = counter({
     name: `${METRIC}requests_total`,
-    help: 'Generation requests by outcome (ok, cancelled, rejected, displaced, error)',
+    help: 'Generation requests by outcome (ok, cancelled, rejected, displaced, invalid, error)',
     labelNames: ['outcome'],
   });
 
@@ -133,6 +135,8 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
         if (chunk.tokenIds.length > 0) {
           if (first) {
             this.ttft.observe(Number(now - started) / 1e9);
+            // Per request (the correlation id is the validator's job id): bench:load pairs it with the client's TTFT.
+            this.log.debug({ ttftMs: Number(now - started) / 1e6 }, 'first token');
             first = false;
           } else {
             const perToken = Number(now - last) / 1e9 / chunk.tokenIds.length;
@@ -159,6 +163,15 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
         outcome = 'cancelled';
         throw new AppError(ErrorCode.Cancelled, 'generation cancelled');
       }
+      if (error instanceof InvalidRequestError) {
+        // The engine fails everything with InvalidRequestError once closed: that is the miner going away, not the caller's fault.
+        if (this.closing) throw new AppError(ErrorCode.Unavailable, 'miner is shutting down', { retryAfterSeconds: 1 });
+        outcome = 'invalid';
+        throw new AppError(ErrorCode.InvalidRequest, error.message, {
+          reason: error.reason,
+          param: error.reason === 'context_length_exceeded' ? 'messages' : undefined,
+        });
+      }
       throw error;
     } finally {
       this.requests.inc({ outcome });
@@ -166,6 +179,7 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     await this.engine?.close();
   }
 }

@@ -24,6 +24,11 @@ export function toEngineInput(
   });
   if (chars > MAX_PROMPT_CHARS)
     throw new AppError(ErrorCode.PayloadTooLarge, 'prompt is too large', { param: 'messages' });
+  if (request.continueFinalMessage && request.messages.at(-1)?.role !== 'assistant') {
+    throw new AppError(ErrorCode.InvalidRequest, 'continue_final_message needs an assistant message last', {
+      param: 'continue_final_message',
+    });
+  }
   const s = request.sampling;
   const maxTokens = s?.maxTokens || 256;
   if (maxTokens > maxTokensLimit) {
@@ -54,6 +59,7 @@ export function toEngineInput(
       presencePenalty: s?.presencePenalty || 0,
       frequencyPenalty: s?.frequencyPenalty || 0,
       repetitionPenalty: s?.repetitionPenalty || undefined,
+      continueFinalMessage: request.continueFinalMessage || undefined,
     },
   };
 }

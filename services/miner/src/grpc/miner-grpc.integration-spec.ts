@@ -55,12 +55,17 @@ describe('the miner gRPC service', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const request = (maxTokens = 8): Buffer =>
+  const request = (
+    maxTokens = 8,
+    messages = [{ role: 'user', content: 'hello miner' }],
+    continueFinalMessage?: boolean,
+  ): Buffer =>
     Buffer.from(
       minerV1.GenerateRequest.encode({
         requestId: 'r1',
         model: '',
-        messages: [{ role: 'user', content: 'hello miner' }],
+        messages,
+        continueFinalMessage,
         sampling: {
           maxTokens,
           temperature: 0,
@@ -113,6 +118,30 @@ describe('the miner gRPC service', () => {
     expect(last.usage?.completionTokens).toBe(8);
     expect(chunks.reduce((n, c) => n + c.tokenCount, 0)).toBe(8);
     expect(chunks.map((c) => c.textDelta).join('').length).toBeGreaterThan(0);
+  });
+
+  it('refuses a prompt beyond the context window with INVALID_ARGUMENT, naming the reason in the trailers', async () => {
+    const tooLong = request(8, [{ role: 'user', content: 'word '.repeat(3000) }]);
+    const failure = await failureOf(tooLong, signed(tooLong));
+    expect(failure.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect(failure.details).toMatch(/context window/);
+    expect(failure.metadata.get('chattensor-error-reason')).toEqual(['context_length_exceeded']);
+  });
+
+  it('continues a final assistant message when asked to, and refuses to without one', async () => {
+    const started = [
+      { role: 'user', content: 'hello miner' },
+      { role: 'assistant', content: 'Hello, I am' },
+    ];
+    const continued = request(4, started, true);
+    const chunks = await drain(continued, signed(continued));
+    const closed = request(4, started);
+    const fresh = await drain(closed, signed(closed));
+    // The continued prompt stops inside the assistant turn: no end-of-turn, no new header.
+    expect(chunks.at(-1)?.usage?.promptTokens).toBeLessThan(fresh.at(-1)!.usage!.promptTokens);
+    expect(chunks.at(-1)?.usage?.completionTokens).toBe(4);
+    const invalid = request(4, [{ role: 'user', content: 'hello miner' }], true);
+    expect((await failureOf(invalid, signed(invalid))).code).toBe(GrpcStatus.INVALID_ARGUMENT);
   });
 
   it('refuses an unsigned call with UNAUTHENTICATED', async () => {

@@ -16,8 +16,14 @@ export const validatorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).ex
   REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
   /** Miners queried in parallel for each answer. */
   MINERS_PER_REQUEST: env.int(1, 64).default(2),
-  /** Jobs this replica runs at once before it answers `overloaded`. */
+  /** Jobs this replica runs at once; more wait in its admission queue. */
   MAX_CONCURRENT_JOBS: env.int(1, 100_000).default(64),
+  /** Jobs allowed to wait for a slot; beyond it the replica answers `overloaded` (429 with Retry-After). */
+  MAX_QUEUED_JOBS: env.int(0, 1_000_000).default(1024),
+  /** Longest wait for a slot before the job is answered `overloaded`. */
+  QUEUE_TIMEOUT_MS: env.int(0, 600_000).default(20_000),
+  /** Further rounds of miners asked for one answer after the first round failed (before or after its first token). */
+  MINER_FAILOVERS: env.int(0, 16).default(3),
   /** How long a miner may take to produce its first token. */
   MINER_FIRST_TOKEN_TIMEOUT_MS: env.int(100, 600_000).default(30_000),
   /** Smoothing factor of the per-miner moving-average score, in (0, 1]. */
@@ -33,7 +39,8 @@ export interface ValidatorConfig {
   redisUrl: string;
   hotkey: HotkeySource;
   http: { host: string; port: number };
-  query: { minersPerRequest: number; maxConcurrentJobs: number; firstTokenTimeoutMs: number };
+  query: { minersPerRequest: number; maxConcurrentJobs: number; firstTokenTimeoutMs: number; failovers: number };
+  admission: { maxQueuedJobs: number; queueTimeoutMs: number };
   scoring: { emaAlpha: number; weightsIntervalSeconds: number };
 }
 
@@ -50,7 +57,9 @@ export function loadValidatorConfig(source: NodeJS.ProcessEnv = process.env): Va
       minersPerRequest: e.MINERS_PER_REQUEST,
       maxConcurrentJobs: e.MAX_CONCURRENT_JOBS,
       firstTokenTimeoutMs: e.MINER_FIRST_TOKEN_TIMEOUT_MS,
+      failovers: e.MINER_FAILOVERS,
     },
+    admission: { maxQueuedJobs: e.MAX_QUEUED_JOBS, queueTimeoutMs: e.QUEUE_TIMEOUT_MS },
     scoring: { emaAlpha: e.SCORE_EMA_ALPHA, weightsIntervalSeconds: e.WEIGHTS_INTERVAL_SECONDS },
   };
 }

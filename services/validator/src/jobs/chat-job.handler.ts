@@ -27,6 +27,9 @@ import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
 import { MinerClient } from '../miners/miner-client';
 import { MinerSelector, type SelectedMiner } from '../miners/miner-selector';
+import { MinerHealth } from '../miners/miner-health';
+import { AdmissionQueue, type AdmissionTicket } from './admission-queue';
+import { canContinue, combinedUsage, continuationRequest, type DeliveredPart } from './answer-failover.util';
 import { ScoreBook } from '../scores/score-book.service';
 import { ValidatorIdentity } from '../identity/validator-identity';
 
@@ -37,6 +40,23 @@ const STRAGGLER_GRACE_MS = 5000;
 /** Tolerance for the gateway's and the validator's clocks disagreeing about `acceptBy`. */
 const ACCEPT_CLOCK_SKEW_MS = 2000;
 const REMEMBER_CANCELS_MS = 60_000;
+/** How often a job waiting for an admission slot tells its gateway it is still queued. */
+const QUEUED_HEARTBEAT_MS = 5000;
+
+/** How one race of miners for an answer ended. */
+interface RaceResult {
+  outcomes: MinerOutcome[];
+  /** The answer's end frame went out. */
+  finished: boolean;
+  /** What the race's winner streamed before it failed (empty when no miner produced a token). */
+  delivered: DeliveredPart;
+  /** Why it did not finish. */
+  error?: AppError;
+  /** Miners whose call failed (not those cancelled by the validator). */
+  failed: SelectedMiner[];
+  /** The miner whose tokens went to the client. */
+  winner?: SelectedMiner;
+}
 
 /**
  * Takes chat jobs from the `validators` queue group, races several miners per
@@ -73,8 +93,24 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
   private readonly inFlight = gauge({
     name: 'chattensor_validator_num_requests_running',
     help: 'Chat jobs this replica is running',
-    collect: (): void => this.inFlight.set(this.running.size),
+    collect: (): void => this.inFlight.set(this.admission.running),
   });
+  private readonly waitingGauge = gauge({
+    name: 'chattensor_validator_num_requests_waiting',
+    help: 'Chat jobs waiting in this replica for an admission slot',
+    collect: (): void => this.waitingGauge.set(this.admission.queued),
+  });
+  private readonly failovers = counter({
+    name: 'chattensor_validator_failovers_total',
+    help: 'Answers moved to other miners, by when the failed miner stopped (before or after its first token)',
+    labelNames: ['stage'],
+  });
+  private readonly queueTime = histogram({
+    name: 'chattensor_validator_request_queue_time_seconds',
+    help: 'Time chat jobs waited in the admission queue for a slot (0 when one was free)',
+    buckets: LATENCY_BUCKETS,
+  });
+  private readonly admission: AdmissionQueue;
 
   constructor(
     @Inject(VALIDATOR_CONFIG) private readonly config: ValidatorConfig,
@@ -83,7 +119,14 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     private readonly client: MinerClient,
     private readonly scores: ScoreBook,
     private readonly identity: ValidatorIdentity,
-  ) {}
+    private readonly health: MinerHealth,
+  ) {
+    this.admission = new AdmissionQueue({
+      slots: config.query.maxConcurrentJobs,
+      maxWaiting: config.admission.maxQueuedJobs,
+      maxWaitMs: config.admission.queueTimeoutMs,
+    });
+  }
 
   onApplicationBootstrap(): void {
     const nc = this.nats.nc;
@@ -138,15 +181,31 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       });
       return;
     }
-    if (this.running.size >= this.config.query.maxConcurrentJobs) {
+    const abort = new AbortController();
+    const ticket = this.admission.enter(abort.signal, job.deadline);
+    if (!ticket) {
       this.jobsTotal.inc({ outcome: 'overloaded' });
-      send({ type: 'error', code: 'overloaded', message: 'all validators are busy', retryAfterSeconds: 1 });
+      send({
+        type: 'error',
+        code: 'overloaded',
+        message: 'all validators are busy and their queues are full',
+        retryAfterSeconds: this.admission.retryAfterSeconds(),
+      });
       return;
     }
-    const abort = new AbortController();
     this.running.set(job.jobId, abort);
     send({ type: 'accepted', validator: this.identity.hotkey.ss58Address });
-    const done = runWithCorrelation(correlationId, () => this.run(job, send, abort.signal))
+    // The slot is the client's: it goes to the next job once every answer has ended, while the
+    // slower miners finish (bounded) and the scores are written.
+    let ended = 0;
+    const sendAndRelease: Send = (frame) => {
+      send(frame);
+      if (frame.type === 'end' && ++ended === job.n) ticket.release();
+    };
+    const done = runWithCorrelation(correlationId, async () => {
+      await this.admitted(ticket, send);
+      await this.run(job, sendAndRelease, abort.signal);
+    })
       .catch((error: unknown) => {
         const appError = error instanceof AppError ? error : undefined;
         if (!appError) this.log.error({ err: error, jobId: job.jobId }, 'chat job failed');
@@ -156,13 +215,44 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
           code: appError?.code ?? 'internal',
           message: appError?.message ?? 'internal error',
           retryAfterSeconds: appError?.retryAfterSeconds,
+          reason: appError?.reason,
+          param: appError?.param,
         });
       })
       .finally(() => {
+        ticket.release();
         this.running.delete(job.jobId);
         this.settled.delete(done);
       });
     this.settled.add(done);
+  }
+
+  /** Waits for the job's admission slot, telling the gateway its place in the queue meanwhile. */
+  private async admitted(ticket: AdmissionTicket, send: Send): Promise<void> {
+    const heartbeat = () => {
+      const position = ticket.position();
+      if (position > 0) send({ type: 'queued', position });
+    };
+    heartbeat();
+    const timer = setInterval(heartbeat, QUEUED_HEARTBEAT_MS);
+    const started = performance.now();
+    try {
+      const result = await ticket.granted;
+      this.queueTime.observe((performance.now() - started) / 1000);
+      if (result === 'aborted') throw new AppError(ErrorCode.Cancelled, 'cancelled while queued');
+      if (result === 'closed')
+        throw new AppError(ErrorCode.Unavailable, 'validator is shutting down', { retryAfterSeconds: 1 });
+      if (result === 'expired')
+        throw new AppError(
+          ErrorCode.Overloaded,
+          'all validators are busy; the job waited too long for a slot',
+          {
+            retryAfterSeconds: this.admission.retryAfterSeconds(),
+          },
+        );
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   private rememberCancel(jobId: string): void {
@@ -200,17 +290,30 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
         repetitionPenalty: 0,
       },
     };
+    // Every miner asked, failovers included, for scoring.
+    const queried = [...selected];
     const results = await Promise.allSettled(
-      groups.map((group, index) => this.answer(job, index, group, request, send, signal)),
+      groups.map((group, index) => this.answer(job, index, group, request, send, signal, queried)),
     );
     const outcomes = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-    await this.score(outcomes, selected);
+    const invalid = results.some(
+      (r) => r.status === 'rejected' && AppError.is(r.reason, ErrorCode.InvalidRequest),
+    );
+    // An invalid request is nobody's fault among the miners: it scores no one.
+    if (!invalid) await this.score(outcomes, queried);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
     this.jobsTotal.inc({ outcome: signal.aborted ? 'cancelled' : 'ok' });
   }
 
-  /** Races `group` for answer `index`; resolves with every miner's outcome once all are settled. */
+  /**
+   * One answer, failing over: races `group`; when no miner produces a token
+   * it asks other miners, and when the streaming miner fails after its first
+   * tokens, other miners continue the same answer from the text already sent
+   * (as the assistant's prefix), so the client sees one uninterrupted stream.
+   * An invalid request is final. Bounded by MINER_FAILOVERS rounds and the
+   * job's deadline. Resolves with every queried miner's outcome.
+   */
   private async answer(
     job: ChatJob,
     index: number,
@@ -218,7 +321,78 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     request: minerV1.GenerateRequest,
     send: Send,
     jobSignal: AbortSignal,
+    queried: SelectedMiner[],
   ): Promise<MinerOutcome[]> {
+    const outcomes: MinerOutcome[] = [];
+    const failed = new Set<number>();
+    const delivered: DeliveredPart = { text: '', tokens: 0 };
+    let lastWinner: SelectedMiner | undefined;
+    for (let round = 0; ; round++) {
+      const attempt = continuationRequest(request, delivered);
+      if (!attempt) {
+        // The failed miner had already produced every allowed token: the answer is complete.
+        send({
+          type: 'end',
+          index,
+          finishReason: 'length',
+          usage: { promptTokens: 0, completionTokens: delivered.tokens },
+          miner: { uid: lastWinner!.neuron.uid, hotkey: lastWinner!.neuron.hotkey, score: lastWinner!.score },
+          model: job.model,
+        });
+        return outcomes;
+      }
+      const result = await this.race(job, index, group, attempt, send, jobSignal, delivered);
+      outcomes.push(...result.outcomes);
+      if (result.finished || jobSignal.aborted) return outcomes;
+      const error =
+        result.error ?? new AppError(ErrorCode.Unavailable, 'no miner answered', { retryAfterSeconds: 2 });
+      if (error.code === ErrorCode.InvalidRequest) throw error;
+      for (const miner of result.failed) failed.add(miner.neuron.uid);
+      if (result.delivered.text) lastWinner = result.winner;
+      delivered.text += result.delivered.text;
+      delivered.tokens += result.delivered.tokens;
+      const next =
+        round < this.config.query.failovers && Date.now() < job.deadline
+          ? await this.selector.select(
+              this.config.query.minersPerRequest,
+              job.model,
+              Math.random,
+              (n) => !failed.has(n.uid) && (delivered.text === '' || canContinue(n)),
+            )
+          : [];
+      if (next.length === 0) {
+        if (delivered.text)
+          throw new AppError(ErrorCode.Unavailable, `the answer's miner failed mid-answer: ${error.message}`);
+        throw error;
+      }
+      this.failovers.inc({ stage: delivered.text ? 'mid_answer' : 'before_first_token' });
+      this.log.info(
+        {
+          jobId: job.jobId,
+          index,
+          failed: [...failed],
+          next: next.map((m) => m.neuron.uid),
+          resumedAt: delivered.tokens,
+        },
+        delivered.text
+          ? 'miner failed mid-answer; continuing on another'
+          : 'no miner answered; asking others',
+      );
+      queried.push(...next.filter((m) => !queried.includes(m)));
+      group = next;
+    }
+  }
+
+  /** Races `group` for answer `index` once; resolves with every miner's outcome once all are settled. */
+  private async race(
+    job: ChatJob,
+    index: number,
+    group: SelectedMiner[],
+    request: minerV1.GenerateRequest,
+    send: Send,
+    jobSignal: AbortSignal,
+    resumed: DeliveredPart,
+  ): Promise<RaceResult> {
     const timeoutMs = Math.max(1000, job.deadline - Date.now());
     const calls = group.map((miner) => ({
       miner,
@@ -228,7 +402,13 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     jobSignal.addEventListener('abort', cancelAll);
     let winner: SelectedMiner | undefined;
     let lastError: AppError | undefined;
+    let invalidError: AppError | undefined;
+    let winnerError: AppError | undefined;
+    let finished = false;
     let stragglerTimer: NodeJS.Timeout | undefined;
+    const failed: SelectedMiner[] = [];
+    /** What the client has of the winner's answer: its text, and the tokens that text covers (held-back tokens are not in it). */
+    const sent: DeliveredPart = { text: '', tokens: 0 };
 
     const consume = async ({ miner, call }: (typeof calls)[number]): Promise<MinerOutcome> => {
       const started = performance.now();
@@ -238,7 +418,11 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
         text: '',
         completionTokens: 0,
       };
-      const firstTokenTimer = setTimeout(() => call.cancel(), this.config.query.firstTokenTimeoutMs);
+      let silent = false;
+      const firstTokenTimer = setTimeout(() => {
+        silent = true;
+        call.cancel();
+      }, this.config.query.firstTokenTimeoutMs);
       let usage: minerV1.Usage | undefined;
       let finishReason = '';
       let model = request.model;
@@ -254,8 +438,11 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
             }
             outcome.text += chunk.textDelta;
             outcome.completionTokens += chunk.tokenCount;
-            if (winner === miner && chunk.textDelta)
+            if (winner === miner && chunk.textDelta) {
               send({ type: 'delta', index, text: chunk.textDelta, tokens: chunk.tokenCount, miner: ref });
+              sent.text += chunk.textDelta;
+              sent.tokens = outcome.completionTokens;
+            }
           }
           if (chunk.model) model = chunk.model;
           if (chunk.usage) usage = chunk.usage;
@@ -267,15 +454,28 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
           uid: String(miner.neuron.uid),
           outcome: outcome.completed ? 'ok' : 'incomplete',
         });
-        if (winner === miner) {
+        if (outcome.completed) this.health.succeeded(miner.neuron);
+        if (winner === miner && !outcome.completed && !jobSignal.aborted) {
+          // A stream that ends without a finish reason was cut: resume the answer elsewhere.
+          winnerError = new AppError(
+            ErrorCode.Unavailable,
+            `miner ${miner.neuron.uid} ended its answer without finishing`,
+          );
+          failed.push(miner);
+          cancelAll();
+        } else if (winner === miner) {
+          finished = true;
           send({
             type: 'end',
             index,
             finishReason: finishReason === 'length' ? 'length' : 'stop',
-            usage: {
-              promptTokens: usage?.promptTokens ?? 0,
-              completionTokens: usage?.completionTokens ?? outcome.completionTokens,
-            },
+            usage: combinedUsage(
+              {
+                promptTokens: usage?.promptTokens ?? 0,
+                completionTokens: usage?.completionTokens ?? outcome.completionTokens,
+              },
+              resumed,
+            ),
             miner: { ...ref, score: miner.score },
             model: model || job.model,
           });
@@ -283,15 +483,20 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
           stragglerTimer = setTimeout(cancelAll, STRAGGLER_GRACE_MS);
         }
       } catch (error) {
-        const appError = error instanceof AppError ? error : new AppError(ErrorCode.Internal, String(error));
+        let appError = error instanceof AppError ? error : new AppError(ErrorCode.Internal, String(error));
+        if (silent && appError.code === ErrorCode.Cancelled)
+          appError = new AppError(ErrorCode.Timeout, `miner ${miner.neuron.uid} produced no token in time`);
         this.minerRequests.inc({ uid: String(miner.neuron.uid), outcome: appError.code });
-        if (appError.code !== ErrorCode.Cancelled) lastError = appError;
-        if (winner === miner && !jobSignal.aborted) {
+        if (appError.code !== ErrorCode.Cancelled) {
+          lastError = appError;
+          if (appError.code === ErrorCode.InvalidRequest) invalidError = appError;
+          failed.push(miner);
+          this.health.failed(miner.neuron, appError.code);
+        }
+        if (winner === miner && !jobSignal.aborted && !finished) {
+          // The others' answers differ from what the client has: the answer goes on elsewhere.
+          winnerError = appError;
           cancelAll();
-          throw new AppError(
-            ErrorCode.Unavailable,
-            `miner ${miner.neuron.uid} failed mid-answer: ${appError.message}`,
-          );
         }
       } finally {
         clearTimeout(firstTokenTimer);
@@ -300,19 +505,29 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     };
 
     try {
-      const settled = await Promise.allSettled(calls.map(consume));
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failed) throw failed.reason;
-      if (!winner && !jobSignal.aborted) {
-        if (lastError?.code === ErrorCode.Overloaded)
-          throw new AppError(ErrorCode.Overloaded, 'all selected miners are busy', { retryAfterSeconds: 1 });
-        throw new AppError(
+      const settled = await Promise.all(calls.map(consume));
+      if (finished || jobSignal.aborted)
+        return { outcomes: settled, finished, delivered: { text: '', tokens: 0 }, failed, winner };
+      let error = winnerError ?? lastError;
+      if (!winner && invalidError) error = invalidError;
+      else if (!winner && lastError?.code === ErrorCode.Overloaded)
+        error = new AppError(ErrorCode.Overloaded, 'all selected miners are busy', { retryAfterSeconds: 1 });
+      else if (!winner)
+        error = new AppError(
           ErrorCode.Unavailable,
           `no miner answered${lastError ? `: ${lastError.message}` : ''}`,
-          { retryAfterSeconds: 2 },
+          {
+            retryAfterSeconds: 2,
+          },
         );
-      }
-      return settled.map((s) => (s as PromiseFulfilledResult<MinerOutcome>).value);
+      return {
+        outcomes: settled,
+        finished: false,
+        delivered: sent,
+        error,
+        failed,
+        winner,
+      };
     } finally {
       clearTimeout(stragglerTimer);
       jobSignal.removeEventListener('abort', cancelAll);
@@ -335,6 +550,7 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     // Stop taking jobs, let running ones finish (the NATS drain happens after this hook).
     this.draining = true;
     this.jobsSub?.unsubscribe();
+    this.admission.close();
     const deadline = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
     await Promise.race([Promise.allSettled([...this.settled]), deadline]);
     for (const abort of this.running.values()) abort.abort();

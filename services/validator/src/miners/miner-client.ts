@@ -73,6 +73,10 @@ export class MinerClient implements OnApplicationShutdown {
         // A miner endpoint may be a Service in front of many pods: spread calls over all of them.
         'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
         'grpc.keepalive_time_ms': 30_000,
+        // A miner that restarts is reachable again within a second (grpc-js backs off up to 120 s by default,
+        // failing every call at once meanwhile).
+        'grpc.initial_reconnect_backoff_ms': 250,
+        'grpc.max_reconnect_backoff_ms': 1000,
         'grpc.max_receive_message_length': 4 * 1024 * 1024,
       });
       this.clients.set(address, client);

@@ -4,6 +4,7 @@ import { MetagraphWatcher, type MetagraphSnapshot, type Neuron } from '@chattens
 import { ValidatorIdentity } from '../identity/validator-identity';
 import { ScoreBook } from '../scores/score-book.service';
 import { MinerSelector } from './miner-selector';
+import { MinerHealth } from './miner-health';
 
 const neuron = (uid: number, extra: Partial<Neuron> = {}): Neuron => ({
   uid,
@@ -34,6 +35,7 @@ describe('MinerSelector', () => {
     const module = await Test.createTestingModule({
       providers: [
         MinerSelector,
+        MinerHealth,
         { provide: MetagraphWatcher, useValue: { current: () => snapshot } },
         {
           provide: ScoreBook,

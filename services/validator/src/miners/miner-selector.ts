@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ANY_MODEL, MetagraphWatcher, type Neuron } from '@chattensor/protocol';
 import { ScoreBook, type MinerScore } from '../scores/score-book.service';
 import { ValidatorIdentity } from '../identity/validator-identity';
+import { MinerHealth } from './miner-health';
 
 /** Floor added to every score so a new or unlucky miner still gets traffic and can earn a score. */
 const EXPLORATION = 0.1;
@@ -23,6 +24,7 @@ export class MinerSelector {
     private readonly metagraph: MetagraphWatcher,
     private readonly scores: ScoreBook,
     private readonly identity: ValidatorIdentity,
+    private readonly health: MinerHealth,
   ) {}
 
   candidates(model?: string): Neuron[] {
@@ -40,8 +42,19 @@ export class MinerSelector {
     );
   }
 
-  async select(count: number, model?: string, random: () => number = Math.random): Promise<SelectedMiner[]> {
-    const pool = this.candidates(model);
+  /**
+   * `eligible` narrows the pool (failover: not the miners that already failed this answer).
+   * Miners cooling down after failed calls (MinerHealth) are left out while others remain.
+   */
+  async select(
+    count: number,
+    model?: string,
+    random: () => number = Math.random,
+    eligible: (neuron: Neuron) => boolean = () => true,
+  ): Promise<SelectedMiner[]> {
+    const all = this.candidates(model).filter(eligible);
+    const reachable = all.filter((n) => this.health.usable(n));
+    const pool = reachable.length > 0 ? reachable : all;
     if (pool.length === 0) return [];
     const scores = new Map<number, MinerScore>((await this.scores.scoresOf(pool)).map((s) => [s.uid, s]));
     const remaining = pool.map((neuron) => ({ neuron, score: scores.get(neuron.uid)?.score ?? 0 }));

@@ -71,6 +71,14 @@ export interface GenerateRequest {
     | undefined;
   /** Model name the caller expects; empty accepts whatever the miner serves. */
   model: string;
+  /**
+   * When true the last message is an assistant turn to continue (its text is
+   * the start of the answer, not a finished turn): the prompt is the chat
+   * template up to the assistant's generation prompt followed by that text.
+   * Validators use it to resume an answer on another miner after the first
+   * one failed mid-answer.
+   */
+  continueFinalMessage?: boolean | undefined;
 }
 
 /** Usage counts tokens the way the OpenAI API reports them. */
@@ -440,7 +448,7 @@ export const SamplingParams: MessageFns<SamplingParams> = {
 };
 
 function createBaseGenerateRequest(): GenerateRequest {
-  return { requestId: "", messages: [], sampling: undefined, model: "" };
+  return { requestId: "", messages: [], sampling: undefined, model: "", continueFinalMessage: undefined };
 }
 
 export const GenerateRequest: MessageFns<GenerateRequest> = {
@@ -456,6 +464,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.model !== "") {
       writer.uint32(34).string(message.model);
+    }
+    if (message.continueFinalMessage !== undefined) {
+      writer.uint32(40).bool(message.continueFinalMessage);
     }
     return writer;
   },
@@ -505,6 +516,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.model = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.continueFinalMessage = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -529,6 +548,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : [],
       sampling: isSet(object.sampling) ? SamplingParams.fromJSON(object.sampling) : undefined,
       model: isSet(object.model) ? globalThis.String(object.model) : "",
+      continueFinalMessage: isSet(object.continueFinalMessage)
+        ? globalThis.Boolean(object.continueFinalMessage)
+        : isSet(object.continue_final_message)
+        ? globalThis.Boolean(object.continue_final_message)
+        : undefined,
     };
   },
 
@@ -546,6 +570,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.model !== "") {
       obj.model = message.model;
     }
+    if (message.continueFinalMessage !== undefined) {
+      obj.continueFinalMessage = message.continueFinalMessage;
+    }
     return obj;
   },
 
@@ -560,6 +587,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
       ? SamplingParams.fromPartial(object.sampling)
       : undefined;
     message.model = object.model ?? "";
+    message.continueFinalMessage = object.continueFinalMessage ?? undefined;
     return message;
   },
 };
