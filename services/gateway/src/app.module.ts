@@ -30,7 +30,8 @@ export class GatewayModule {
       imports: [
         OpsModule,
         NatsModule.forRoot({ servers: config.natsServers, name: 'gateway' }),
-        RedisModule.forRoot({ url: config.redisUrl, name: 'gateway' }),
+        // A Redis that does not answer within 2 s fails the request with 503 rather than holding it.
+        RedisModule.forRoot({ url: config.redisUrl, name: 'gateway', commandTimeoutMs: 2000 }),
         MetagraphModule.forRoot(config.netuid),
       ],
       controllers: [

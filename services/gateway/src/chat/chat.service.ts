@@ -7,14 +7,22 @@ import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
 import { ConversationStore, type StoredMessage } from '../conversations/conversation.store';
 import { estimateTokens, fitHistory } from '../conversations/context-window.util';
-import { RateLimiter, type Admission } from '../limits/rate-limiter';
+import { RateLimitExceeded, RateLimiter, type Admission } from '../limits/rate-limiter';
 import { ModelsService } from '../models/models.service';
 import { ChatRelay, type RelayedJob } from './chat-relay.service';
-import { contentText, parseChatRequest, type ChatCompletionRequest } from './chat-request.schema';
+import {
+  MIN_WIRE_TOP_P,
+  chatRequestSchemas,
+  contentText,
+  parseChatRequest,
+  type ChatCompletionRequest,
+} from './chat-request.schema';
 
 export interface ChatContext {
   principal: Principal;
   correlationId: string;
+  /** Told the caller's rate-limit buckets once they are known, whether the request is admitted or refused. */
+  onRateLimit?: (state: Admission) => void;
 }
 
 export interface StartedChat {
@@ -47,6 +55,8 @@ export interface FinishedChoice {
 @Injectable()
 export class ChatService {
   private readonly log = rootLogger().child({ component: 'chat' });
+  /** The request schemas, with this gateway's MAX_TOKENS_LIMIT (also what /openapi.json documents). */
+  readonly schemas: ReturnType<typeof chatRequestSchemas>;
 
   constructor(
     private readonly relay: ChatRelay,
@@ -54,10 +64,12 @@ export class ChatService {
     private readonly conversations: ConversationStore,
     private readonly limiter: RateLimiter,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    this.schemas = chatRequestSchemas({ maxTokens: config.chat.maxTokensLimit });
+  }
 
   async start(body: unknown, context: ChatContext): Promise<StartedChat> {
-    const request = parseChatRequest(body);
+    const request = parseChatRequest(body, this.schemas);
     const model = this.models.resolve(request.model);
     const maxTokens =
       request.max_completion_tokens ?? request.max_tokens ?? this.config.chat.defaultMaxTokens;
@@ -108,11 +120,14 @@ export class ChatService {
     }
     // Prompt and answer both count against tokens per minute; the answer's share is settled on completion.
     const estimatedTokens = estimateTokens(messages, this.config.conversations.charsPerToken);
-    const admission = await this.limiter.admit(
-      context.principal.rateSubject,
-      context.principal.limits,
-      estimatedTokens,
-    );
+    let admission: Admission;
+    try {
+      admission = await this.limiter.admit(context.principal.rateSubject, context.principal.limits, estimatedTokens);
+    } catch (error) {
+      if (error instanceof RateLimitExceeded) context.onRateLimit?.(error.state);
+      throw error;
+    }
+    context.onRateLimit?.(admission);
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const job: ChatJob = {
       v: 1,
@@ -125,14 +140,16 @@ export class ChatService {
       sampling: {
         maxTokens,
         temperature: request.temperature ?? undefined,
-        topP: request.top_p ?? undefined,
+        // OpenAI accepts 0..1; the miner protocol carries (0, 1] in a 32-bit float (see MIN_WIRE_TOP_P).
+        topP: request.top_p === undefined || request.top_p === null ? undefined : Math.max(request.top_p, MIN_WIRE_TOP_P),
         seed: request.seed ?? undefined,
-        stop:
-          request.stop === undefined || request.stop === null
-            ? []
-            : typeof request.stop === 'string'
-              ? [request.stop]
-              : request.stop,
+        // An empty stop sequence would end nothing; the job protocol refuses it, so it is dropped here.
+        stop: (request.stop === undefined || request.stop === null
+          ? []
+          : typeof request.stop === 'string'
+            ? [request.stop]
+            : request.stop
+        ).filter((stop) => stop.length > 0),
         presencePenalty: request.presence_penalty ?? 0,
         frequencyPenalty: request.frequency_penalty ?? 0,
       },
