@@ -15,6 +15,7 @@ import { ChatService } from './chat/chat.service';
 import { RateLimiter } from './limits/rate-limiter';
 import { ModelsController } from './models/models.controller';
 import { ModelsService } from './models/models.service';
+import { ContextWindow } from './models/context-window.service';
 import { ConversationsController } from './conversations/conversations.controller';
 import { ConversationStore } from './conversations/conversation.store';
 import { OpenApiController } from './openapi/openapi.controller';
@@ -61,6 +62,7 @@ export class GatewayModule {
         ChatRelay,
         ChatService,
         ModelsService,
+        ContextWindow,
         ConversationStore,
         StatusService,
       ],

@@ -110,9 +110,11 @@ function toFrame(message: Msg): ChatFrame {
 }
 
 function frameError(frame: Extract<ChatFrame, { type: 'error' }>): AppError {
-  return new AppError(isErrorCode(frame.code) ? frame.code : ErrorCode.Internal, frame.message, {
-    retryAfterSeconds: frame.retryAfterSeconds,
-  });
+  const code = isErrorCode(frame.code) ? frame.code : ErrorCode.Internal;
+  // A miner's engine refusing a prompt longer than its context (when the gateway could not count it itself).
+  if (code === ErrorCode.InvalidRequest && /context (window|length)/i.test(frame.message))
+    return new AppError(code, frame.message, { param: 'messages', reason: 'context_length_exceeded' });
+  return new AppError(code, frame.message, { retryAfterSeconds: frame.retryAfterSeconds });
 }
 
 async function next(iterator: AsyncIterator<Msg>, timeoutMs: number): Promise<Msg | undefined> {

@@ -9,6 +9,7 @@ import { ConversationStore, type StoredMessage } from '../conversations/conversa
 import { estimateTokens, fitHistory } from '../conversations/context-window.util';
 import { RateLimitExceeded, RateLimiter, type Admission } from '../limits/rate-limiter';
 import { ModelsService } from '../models/models.service';
+import { ContextWindow } from '../models/context-window.service';
 import { ChatRelay, type RelayedJob } from './chat-relay.service';
 import {
   MIN_WIRE_TOP_P,
@@ -63,6 +64,7 @@ export class ChatService {
     private readonly models: ModelsService,
     private readonly conversations: ConversationStore,
     private readonly limiter: RateLimiter,
+    private readonly contextWindow: ContextWindow,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {
     this.schemas = chatRequestSchemas({ maxTokens: config.chat.maxTokensLimit });
@@ -102,7 +104,7 @@ export class ChatService {
         history.pop();
       }
       const fitted = fitHistory(history, newTurns, {
-        contextTokens: this.config.conversations.contextTokens,
+        contextTokens: this.contextWindow.contextLength(request.model) ?? this.config.conversations.contextTokens,
         maxTokens,
         charsPerToken: this.config.conversations.charsPerToken,
         maxChars: this.config.conversations.maxChars,
@@ -118,6 +120,8 @@ export class ChatService {
           param: 'messages',
         });
     }
+    // A prompt the model cannot take is a 400 now, not a miner's refusal later.
+    this.contextWindow.check(request.model, messages, request.max_completion_tokens ?? request.max_tokens ?? undefined);
     // Prompt and answer both count against tokens per minute; the answer's share is settled on completion.
     const estimatedTokens = estimateTokens(messages, this.config.conversations.charsPerToken);
     let admission: Admission;

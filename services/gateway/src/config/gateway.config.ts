@@ -22,7 +22,13 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   CONVERSATION_MAX_CHARS: env.int(256).default(16_000),
   /** Messages kept per stored conversation; the oldest are dropped beyond it. */
   CONVERSATION_MAX_MESSAGES: env.int(2, 100_000).default(1000),
-  /** The served model's context length in tokens (until miners announce theirs in the metagraph). */
+  /**
+   * Model folders (comma-separated) of the models the miners serve: the gateway reads their context length and
+   * tokenizer (config.json, tokenizer.json, tokenizer_config.json; no weights) to refuse a prompt longer than the
+   * context with 400 context_length_exceeded before any miner is asked. Unset: that check is left to the miners.
+   */
+  MODEL_DIRS: z.string().optional(),
+  /** Context length assumed for history trimming when the model's folder is not in MODEL_DIRS. */
   CONTEXT_TOKENS: env.int(128, 1_048_576).default(4096),
   /** Characters per token assumed when estimating prompt sizes (low = conservative). */
   CHARS_PER_TOKEN: env.number(1, 16).default(3),
@@ -59,6 +65,7 @@ export interface GatewayConfig {
     idleTimeoutMs: number;
     defaultMaxTokens: number;
     maxTokensLimit: number;
+    modelDirs: string[];
   };
   conversations: {
     ttlSeconds: number;
@@ -98,6 +105,10 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
       idleTimeoutMs: e.IDLE_TIMEOUT_MS,
       defaultMaxTokens: e.DEFAULT_MAX_TOKENS,
       maxTokensLimit: e.MAX_TOKENS_LIMIT,
+      modelDirs: (e.MODEL_DIRS ?? '')
+        .split(',')
+        .map((dir) => dir.trim())
+        .filter((dir) => dir.length > 0),
     },
     conversations: {
       ttlSeconds: e.CONVERSATION_TTL_SECONDS,

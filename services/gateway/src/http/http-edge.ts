@@ -71,7 +71,7 @@ export class RouteTable {
 export function edgeServerOptions(): Omit<FastifyServerOptions, 'bodyLimit' | 'trustProxy'> {
   return {
     // Path parameters are checked by the routes themselves (an unknown id is a 404 like any other).
-    maxParamLength: MAX_URL_LENGTH,
+    routerOptions: { maxParamLength: MAX_URL_LENGTH },
     frameworkErrors: (error: Error & { statusCode?: number }, _request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 400;
       const message =
