@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config/gateway.config';
 import { OpenAIExceptionFilter } from './errors/openai-exception.filter';
 import { AdminController } from './auth/admin.controller';
 import { AdminGuard } from './auth/admin.guard';
+import { AnonymousSessions } from './auth/anonymous-session';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyStore } from './auth/api-key.store';
 import { ChatController } from './chat/chat.controller';
@@ -59,6 +60,7 @@ export class GatewayModule {
           useFactory: (redis: RedisService) => new RateLimiter(redis.client),
         },
         AdminGuard,
+        AnonymousSessions,
         ChatRelay,
         ChatService,
         ModelsService,

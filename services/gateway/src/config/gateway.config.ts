@@ -40,6 +40,8 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   /** Limits given to a new API key unless its creator sets others. */
   KEY_REQUESTS_PER_MINUTE: env.int(1, 1_000_000).default(600),
   KEY_TOKENS_PER_MINUTE: env.int(1, 1_000_000_000).default(400_000),
+  /** Signs the anonymous session cookies; unset: a secret generated once and kept in Redis (shared by every replica). */
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Bearer token of the /admin API; the admin API is off when unset. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Hotkey of the validator this gateway fronts, shown on the status page (default: the metagraph's delegate, else the reporting validator). */
@@ -79,6 +81,7 @@ export interface GatewayConfig {
     anonymousLimits: RateLimits;
     keyDefaultLimits: RateLimits;
     adminToken?: string;
+    sessionSecret?: string;
     trustProxyHops: number;
   };
 }
@@ -128,6 +131,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
         tokensPerMinute: e.KEY_TOKENS_PER_MINUTE,
       },
       adminToken: e.ADMIN_TOKEN,
+      sessionSecret: e.SESSION_SECRET,
       trustProxyHops: e.TRUST_PROXY_HOPS,
     },
   };
