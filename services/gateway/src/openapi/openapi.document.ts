@@ -175,7 +175,23 @@ export function buildOpenApiDocument(chat: ReturnType<typeof chatRequestSchemas>
                 'application/json': { schema: ref('ChatCompletion') },
                 'text/event-stream': {
                   schema: { type: 'string', description: 'data: <ChatCompletionChunk JSON> lines, then data: [DONE]' },
-                  itemSchema: ref('ChatCompletionChunk'),
+                  // One server-sent event (OpenAPI 3.2's itemSchema): its data is a chunk, an in-band Error, or [DONE].
+                  itemSchema: {
+                    type: 'object',
+                    required: ['data'],
+                    properties: {
+                      data: {
+                        anyOf: [
+                          { const: '[DONE]' },
+                          {
+                            type: 'string',
+                            contentMediaType: 'application/json',
+                            contentSchema: { anyOf: [ref('ChatCompletionChunk'), ref('Error')] },
+                          },
+                        ],
+                      },
+                    },
+                  },
                 },
               },
             },
