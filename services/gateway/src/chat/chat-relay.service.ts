@@ -109,7 +109,7 @@ function toFrame(message: Msg): ChatFrame {
   return decoded.value;
 }
 
-function frameError(frame: Extract<ChatFrame, { type: 'error' }>): AppError {
+export function frameError(frame: Extract<ChatFrame, { type: 'error' }>): AppError {
   const code = isErrorCode(frame.code) ? frame.code : ErrorCode.Internal;
   // A miner's engine refusing a prompt longer than its context (when the gateway could not count it itself).
   if (code === ErrorCode.InvalidRequest && /context (window|length)/i.test(frame.message))
