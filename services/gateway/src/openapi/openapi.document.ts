@@ -174,8 +174,8 @@ export function buildOpenApiDocument(chat: ReturnType<typeof chatRequestSchemas>
               content: {
                 'application/json': { schema: ref('ChatCompletion') },
                 'text/event-stream': {
-                  schema: { type: 'string', description: 'data: <ChatCompletionChunk JSON> lines, then data: [DONE]' },
-                  // One server-sent event (OpenAPI 3.2's itemSchema): its data is a chunk, an in-band Error, or [DONE].
+                  // `data: <ChatCompletionChunk JSON>` events, then `data: [DONE]`. Each event (OpenAPI 3.2's itemSchema,
+                  // the stream being a sequence of them): its data is a chunk, an in-band Error, or [DONE].
                   itemSchema: {
                     type: 'object',
                     required: ['data'],
