@@ -142,7 +142,14 @@ export class ChatController {
     try {
       head = await upstream.next();
     } catch (error) {
-      await beforeEnd({ choices: [], completionTokens: 0, error: toAppError(error).code });
+      const code = toAppError(error).code;
+      // A client that left before the first token keeps its question, with an empty stopped answer.
+      await beforeEnd({
+        choices: [],
+        completionTokens: 0,
+        error: code,
+        ...(code === ErrorCode.Cancelled ? { stoppedText: '' } : {}),
+      });
       throw error;
     }
     const frames = (async function* (): AsyncGenerator<AnswerFrame> {
