@@ -16,10 +16,15 @@ module.exports = {
   // As in the root config: NestJS ships ES modules only, which Jest's CommonJS runtime needs compiled.
   transform: {
     '^.+\\.ts$': ['@swc/jest', { ...swcrc, swcrc: false }],
-    '^.+/node_modules/@nestjs/.+\\.js$': ['@swc/jest', { swcrc: false, module: { type: 'commonjs' }, jsc: { target: 'es2022' } }],
+    '^.+/node_modules/@nestjs/.+\\.js$': [
+      '@swc/jest',
+      { swcrc: false, module: { type: 'commonjs' }, jsc: { target: 'es2022' } },
+    ],
   },
   transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
-  moduleNameMapper: Object.fromEntries(Object.entries(paths).map(([name, [target]]) => [`^${name}$`, `<rootDir>/${target}`])),
+  moduleNameMapper: Object.fromEntries(
+    Object.entries(paths).map(([name, [target]]) => [`^${name}$`, `<rootDir>/${target}`]),
+  ),
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   setupFiles: ['<rootDir>/test/setup/reflect.ts'],
   // NATS and Redis as for the end-to-end suites (NATS_URL / REDIS_URL, else local servers on free ports).

@@ -22,7 +22,8 @@ describe('the API under schemathesis', () => {
   const reports = mkdtempSync(join(tmpdir(), 'chattensor-fuzz-'));
 
   beforeAll(async () => {
-    if (!existsSync(SCHEMATHESIS)) throw new Error(`${SCHEMATHESIS} is missing: run node test/fuzz/setup-schemathesis.mjs`);
+    if (!existsSync(SCHEMATHESIS))
+      throw new Error(`${SCHEMATHESIS} is missing: run node test/fuzz/setup-schemathesis.mjs`);
     env = await startGatewayStack({
       miners: 1,
       redisDb: 12,
@@ -75,7 +76,10 @@ describe('the API under schemathesis', () => {
     ];
     const output: string[] = [];
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(SCHEMATHESIS, args, { cwd: reports, env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false' } });
+      const child = spawn(SCHEMATHESIS, args, {
+        cwd: reports,
+        env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false' },
+      });
       child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
       // A bound of its own: the fuzzer's budget, plus time to finish and report.

@@ -26,8 +26,21 @@ if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === wanted) {
   console.log('fuzz: .venv-schemathesis already has the pinned requirements');
 } else {
   console.log('fuzz: installing the pinned schemathesis into .venv-schemathesis');
-  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--require-virtualenv', '-r', requirements]);
+  run(python, [
+    '-m',
+    'pip',
+    'install',
+    '--disable-pip-version-check',
+    '--quiet',
+    '--require-virtualenv',
+    '-r',
+    requirements,
+  ]);
   writeFileSync(stamp, `${wanted}\n`);
 }
-const version = execFileSync(python, ['-c', 'import importlib.metadata as m; print(m.version("schemathesis"))'], { encoding: 'utf8' }).trim();
+const version = execFileSync(
+  python,
+  ['-c', 'import importlib.metadata as m; print(m.version("schemathesis"))'],
+  { encoding: 'utf8' },
+).trim();
 console.log(`fuzz: schemathesis ${version} ready`);

@@ -22,7 +22,10 @@ const ADMIN_TOKEN = 'http-edge-admin-token-0123456789';
 /** Response schemas as the document states them: no field more, none less. */
 const exact = <T extends z.ZodType>(schema: T, body: unknown) => {
   const result = schema.safeParse(body);
-  if (!result.success) throw new Error(`response does not match its documented schema: ${result.error.message}\n${JSON.stringify(body)}`);
+  if (!result.success)
+    throw new Error(
+      `response does not match its documented schema: ${result.error.message}\n${JSON.stringify(body)}`,
+    );
   return result.data;
 };
 
@@ -55,7 +58,9 @@ describe('the gateway at the HTTP edge', () => {
 
   beforeAll(async () => {
     const redisPort = await freePort();
-    redis = spawn('redis-server', ['--port', String(redisPort), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    redis = spawn('redis-server', ['--port', String(redisPort), '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
     await expectEventually(() => listening(redisPort).then((up) => expect(up).toBe(true)));
     env = await startGatewayStack({
       redisDb: 0,
@@ -77,7 +82,11 @@ describe('the gateway at the HTTP edge', () => {
   afterEach(() => dumpLogsOnFailure(env.logs));
 
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
 
   async function expectError(res: Response, status: number, code?: string) {
     expect(res.status).toBe(status);
@@ -101,7 +110,9 @@ describe('the gateway at the HTTP edge', () => {
       await expectError(put, 405, 'method_not_allowed');
       const unknown = await rawRequest(port, 'FOO /v1/models HTTP/1.1\r\nHost: x\r\n\r\n');
       expect(unknown).toMatch(/^HTTP\/1\.1 405 /);
-      expect(JSON.parse(unknown.slice(unknown.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'method_not_allowed' } });
+      expect(JSON.parse(unknown.slice(unknown.indexOf('\r\n\r\n') + 4))).toMatchObject({
+        error: { code: 'method_not_allowed' },
+      });
     });
 
     it('answers an over-long URL with 414, oversized headers with 431, and a long path parameter like any unknown id', async () => {
@@ -109,7 +120,10 @@ describe('the gateway at the HTTP edge', () => {
       const huge = await rawRequest(port, `GET /v1/models/${'m'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
       expect(huge).toMatch(/^HTTP\/1\.1 414 /);
       expect(huge).toContain('"type":"invalid_request_error"');
-      const headers = await rawRequest(port, `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(20_000)}\r\n\r\n`);
+      const headers = await rawRequest(
+        port,
+        `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(20_000)}\r\n\r\n`,
+      );
       expect(headers).toMatch(/^HTTP\/1\.1 431 /);
       await expectError(await fetch(`${url}/v1/conversations/${'a'.repeat(150)}`), 404, 'not_found');
     });
@@ -136,7 +150,12 @@ describe('the gateway at the HTTP edge', () => {
     ])('answers a request with %s', async (_name, params) => {
       const res = await post(
         '/v1/chat/completions',
-        JSON.stringify({ model: 'chattensor', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, ...params }),
+        JSON.stringify({
+          model: 'chattensor',
+          messages: [{ role: 'user', content: 'Hi' }],
+          max_tokens: 3,
+          ...params,
+        }),
       );
       expect(res.status).toBe(200);
       exact(chatCompletionSchema, await res.json());
@@ -150,38 +169,62 @@ describe('the gateway at the HTTP edge', () => {
         ['seed', 2 ** 60],
         ['n', 0],
       ] as const) {
-        const res = await post('/v1/chat/completions', JSON.stringify({ model: 'chattensor', messages: [{ role: 'user', content: 'Hi' }], [param]: value }));
+        const res = await post(
+          '/v1/chat/completions',
+          JSON.stringify({
+            model: 'chattensor',
+            messages: [{ role: 'user', content: 'Hi' }],
+            [param]: value,
+          }),
+        );
         expect((await expectError(res, 400)).param).toBe(param);
       }
     });
   });
 
   describe('the context length', () => {
-    const requests = () => scrapeMetric(env.stack.services.find((s) => s.name === 'miner-1')!.httpPort, 'chattensor_miner_requests_total');
+    const requests = () =>
+      scrapeMetric(
+        env.stack.services.find((s) => s.name === 'miner-1')!.httpPort,
+        'chattensor_miner_requests_total',
+      );
 
     it('refuses a prompt longer than the model’s context with 400 context_length_exceeded, before any miner is asked', async () => {
       const before = await requests();
       const long = 'lorem ipsum dolor sit amet '.repeat(400);
       const error = await client.chat.completions
         .create({ model: 'chattensor', messages: [{ role: 'user', content: long }] })
-        .then(() => undefined, (e: unknown) => e);
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
       const apiError = error as InstanceType<typeof OpenAI.BadRequestError>;
       expect(apiError.status).toBe(400);
       expect(apiError.code).toBe('context_length_exceeded');
       expect(apiError.param).toBe('messages');
       expect(apiError.type).toBe('invalid_request_error');
-      expect(apiError.message).toMatch(/^400 This model's maximum context length is 1024 tokens\. However, your messages resulted in \d{4,} tokens\. Please reduce the length of the messages\.$/);
-      const streamed = await post('/v1/chat/completions', JSON.stringify({ model: 'chattensor', stream: true, messages: [{ role: 'user', content: long }] }));
+      expect(apiError.message).toMatch(
+        /^400 This model's maximum context length is 1024 tokens\. However, your messages resulted in \d{4,} tokens\. Please reduce the length of the messages\.$/,
+      );
+      const streamed = await post(
+        '/v1/chat/completions',
+        JSON.stringify({ model: 'chattensor', stream: true, messages: [{ role: 'user', content: long }] }),
+      );
       expect((await expectError(streamed, 400, 'context_length_exceeded')).param).toBe('messages');
       expect(await requests()).toBe(before);
     });
 
     it('refuses a prompt and an explicit answer length that do not fit together, and answers the same prompt without it', async () => {
       const messages = [{ role: 'user' as const, content: 'lorem ipsum '.repeat(60) }];
-      const res = await post('/v1/chat/completions', JSON.stringify({ model: 'chattensor', messages, max_tokens: 1000 }));
+      const res = await post(
+        '/v1/chat/completions',
+        JSON.stringify({ model: 'chattensor', messages, max_tokens: 1000 }),
+      );
       const error = await expectError(res, 400, 'context_length_exceeded');
-      expect(error.message).toMatch(/^This model's maximum context length is 1024 tokens\. However, you requested (\d+) tokens \((\d+) in the messages, 1000 in the completion\)\. Please reduce the length of the messages or completion\.$/);
+      expect(error.message).toMatch(
+        /^This model's maximum context length is 1024 tokens\. However, you requested (\d+) tokens \((\d+) in the messages, 1000 in the completion\)\. Please reduce the length of the messages or completion\.$/,
+      );
       const answer = await client.chat.completions.create({ model: 'chattensor', messages, max_tokens: 2 });
       const [, total, prompt] = /requested (\d+) tokens \((\d+) in the messages/.exec(error.message)!;
       // The gateway counted the prompt exactly as the miner's engine does.
@@ -199,10 +242,21 @@ describe('the gateway at the HTTP edge', () => {
       });
       const { key } = (await created.json()) as { key: string };
       const ask = () =>
-        post('/v1/chat/completions', JSON.stringify({ model: 'chattensor', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 }), {
-          authorization: `Bearer ${key}`,
-        });
-      const names = ['limit-requests', 'remaining-requests', 'reset-requests', 'limit-tokens', 'remaining-tokens', 'reset-tokens'];
+        post(
+          '/v1/chat/completions',
+          JSON.stringify({ model: 'chattensor', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 }),
+          {
+            authorization: `Bearer ${key}`,
+          },
+        );
+      const names = [
+        'limit-requests',
+        'remaining-requests',
+        'reset-requests',
+        'limit-tokens',
+        'remaining-tokens',
+        'reset-tokens',
+      ];
       const first = await ask();
       expect(first.status).toBe(200);
       for (const name of names) expect(first.headers.get(`x-ratelimit-${name}`)).not.toBeNull();
@@ -211,7 +265,9 @@ describe('the gateway at the HTTP edge', () => {
       const refused = await ask();
       expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
       for (const name of names) expect(refused.headers.get(`x-ratelimit-${name}`)).not.toBeNull();
-      expect(refused.headers.get('x-ratelimit-reset-requests')).toMatch(/^(\d+(\.\d+)?s|\d+m\d+(\.\d+)?s|\d+ms)$/);
+      expect(refused.headers.get('x-ratelimit-reset-requests')).toMatch(
+        /^(\d+(\.\d+)?s|\d+m\d+(\.\d+)?s|\d+ms)$/,
+      );
       await expectError(refused, 429, 'rate_limit_exceeded');
     });
   });
@@ -227,21 +283,39 @@ describe('the gateway at the HTTP edge', () => {
       const conversation = exact(conversationSchema, await created.json());
       const res = await post(
         '/v1/chat/completions',
-        JSON.stringify({ model: 'chattensor', conversation_id: conversation.id, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3 }),
+        JSON.stringify({
+          model: 'chattensor',
+          conversation_id: conversation.id,
+          messages: [{ role: 'user', content: 'Hi' }],
+          max_tokens: 3,
+        }),
         session,
       );
       expect(res.status).toBe(200);
       exact(chatCompletionSchema, await res.json());
-      exact(conversationWithMessagesSchema, await (await fetch(`${url}/v1/conversations/${conversation.id}`, { headers: session })).json());
-      exact(conversationListSchema, await (await fetch(`${url}/v1/conversations`, { headers: session })).json());
+      exact(
+        conversationWithMessagesSchema,
+        await (await fetch(`${url}/v1/conversations/${conversation.id}`, { headers: session })).json(),
+      );
+      exact(
+        conversationListSchema,
+        await (await fetch(`${url}/v1/conversations`, { headers: session })).json(),
+      );
       const stream = await post(
         '/v1/chat/completions',
-        JSON.stringify({ model: 'chattensor', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3 }),
+        JSON.stringify({
+          model: 'chattensor',
+          stream: true,
+          stream_options: { include_usage: true },
+          messages: [{ role: 'user', content: 'Hi' }],
+          max_tokens: 3,
+        }),
       );
       expect(stream.status).toBe(200);
       const events = (await stream.text()).trim().split('\n\n');
       expect(events.at(-1)).toBe('data: [DONE]');
-      for (const event of events.slice(0, -1)) exact(chatCompletionChunkSchema, JSON.parse(event.slice('data: '.length)));
+      for (const event of events.slice(0, -1))
+        exact(chatCompletionChunkSchema, JSON.parse(event.slice('data: '.length)));
     });
   });
 
@@ -249,7 +323,10 @@ describe('the gateway at the HTTP edge', () => {
     it('gives a stream that cannot start its real status, not 200 and an in-band error', async () => {
       await env.stack.stopService('validator');
       try {
-        const res = await post('/v1/chat/completions', JSON.stringify({ model: 'chattensor', stream: true, messages: [{ role: 'user', content: 'Hi' }] }));
+        const res = await post(
+          '/v1/chat/completions',
+          JSON.stringify({ model: 'chattensor', stream: true, messages: [{ role: 'user', content: 'Hi' }] }),
+        );
         await expectError(res, 503, 'unavailable');
         expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
       } finally {
@@ -264,7 +341,10 @@ describe('the gateway at the HTTP edge', () => {
         expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
         await expectError(res, 503, 'unavailable');
       });
-      const chat = await post('/v1/chat/completions', JSON.stringify({ model: 'chattensor', messages: [{ role: 'user', content: 'Hi' }] }));
+      const chat = await post(
+        '/v1/chat/completions',
+        JSON.stringify({ model: 'chattensor', messages: [{ role: 'user', content: 'Hi' }] }),
+      );
       expect(chat.headers.get('retry-after')).toMatch(/^\d+$/);
       await expectError(chat, 503, 'unavailable');
     });

@@ -75,7 +75,10 @@ describe('the gateway API, as the OpenAI client sees it', () => {
   async function createConversation(key?: string): Promise<string> {
     const res = await fetch(`${url}/v1/conversations`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : session) },
+      headers: {
+        'content-type': 'application/json',
+        ...(key ? { authorization: `Bearer ${key}` } : session),
+      },
       body: '{}',
     });
     return ((await res.json()) as { id: string }).id;
@@ -461,7 +464,9 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       // The exchange is stored with the answer as far as it had streamed, marked as stopped
       // (frames already on their way when the client left may have added a little more).
       await expectEventually(async () => {
-        const stored = (await (await fetch(`${url}/v1/conversations/${id}`, { headers: session })).json()) as {
+        const stored = (await (
+          await fetch(`${url}/v1/conversations/${id}`, { headers: session })
+        ).json()) as {
           messages: { role: string; content: string; stopped?: boolean }[];
         };
         expect(stored.messages.map((m) => [m.role, m.stopped ?? false])).toEqual([

@@ -73,7 +73,12 @@
           if (match) {
             items.push([isOrdered ? match[3] : match[2]]);
             i++;
-          } else if (items.length > 0 && lines[i].trim() !== '' && /^\s+/.test(lines[i]) && !FENCE.test(lines[i])) {
+          } else if (
+            items.length > 0 &&
+            lines[i].trim() !== '' &&
+            /^\s+/.test(lines[i]) &&
+            !FENCE.test(lines[i])
+          ) {
             // An indented continuation line belongs to the item above.
             items[items.length - 1].push(lines[i].trim());
             i++;
@@ -137,7 +142,10 @@
         i += match[0].length;
         continue;
       }
-      if ((match = /^(\*\*|__)(?=\S)([\s\S]*?\S)\1/.exec(rest)) && (match[1] === '**' || !/\w/.test(text[i - 1] || ''))) {
+      if (
+        (match = /^(\*\*|__)(?=\S)([\s\S]*?\S)\1/.exec(rest)) &&
+        (match[1] === '**' || !/\w/.test(text[i - 1] || ''))
+      ) {
         flush();
         out.push(el('strong', parseInline(match[2])));
         i += match[0].length;
@@ -171,7 +179,9 @@
       blocks.map((block) => {
         switch (block.type) {
           case 'code':
-            return el('pre', [el('code', [block.text], block.lang ? { 'data-lang': block.lang } : undefined)]);
+            return el('pre', [
+              el('code', [block.text], block.lang ? { 'data-lang': block.lang } : undefined),
+            ]);
           case 'heading':
             return el(`h${Math.min(6, block.level + 2)}`, parseInline(block.text));
           case 'rule':
@@ -192,7 +202,25 @@
     return render(parseBlocks(text));
   }
 
-  const ALLOWED = new Set(['p', 'br', 'h3', 'h4', 'h5', 'h6', 'hr', 'blockquote', 'ul', 'ol', 'li', 'pre', 'code', 'strong', 'em', 'del', 'a']);
+  const ALLOWED = new Set([
+    'p',
+    'br',
+    'h3',
+    'h4',
+    'h5',
+    'h6',
+    'hr',
+    'blockquote',
+    'ul',
+    'ol',
+    'li',
+    'pre',
+    'code',
+    'strong',
+    'em',
+    'del',
+    'a',
+  ]);
   const ATTRIBUTES = new Set(['href', 'start', 'data-lang']);
 
   /** Copies a code block's text; the button says whether it worked. */
@@ -222,7 +250,8 @@
       }
       if (!ALLOWED.has(node.tag)) continue;
       const element = doc.createElement(node.tag);
-      for (const [name, value] of Object.entries(node.attrs || {})) if (ATTRIBUTES.has(name)) element.setAttribute(name, value);
+      for (const [name, value] of Object.entries(node.attrs || {}))
+        if (ATTRIBUTES.has(name)) element.setAttribute(name, value);
       if (node.tag === 'a') {
         element.rel = 'noopener noreferrer nofollow';
         element.target = '_blank';

@@ -7,7 +7,11 @@ import type { ChatTurn } from '../types';
 import type { ModelConfig } from './model-folder';
 
 /** The context window the engine serves a model with: the smaller of the model's positions and the tokenizer's max length. */
-export function contextLengthOf(config: ModelConfig, tokenizerConfig: Record<string, unknown>, limit?: number): number {
+export function contextLengthOf(
+  config: ModelConfig,
+  tokenizerConfig: Record<string, unknown>,
+  limit?: number,
+): number {
   const maxModelLength = tokenizerConfig.model_max_length;
   const length = Math.min(
     config.max_position_embeddings ?? Number.MAX_SAFE_INTEGER,
@@ -34,7 +38,8 @@ export class PromptCounter {
   ) {}
 
   static fromFolder(dir: string): PromptCounter {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelLoadError(`model folder ${dir} does not exist`);
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new ModelLoadError(`model folder ${dir} does not exist`);
     const read = (file: string): string => {
       const path = join(dir, file);
       if (!existsSync(path)) throw new ModelLoadError(`${file} is missing from ${dir}`);
@@ -50,7 +55,8 @@ export class PromptCounter {
     };
     const config = parse<ModelConfig>('config.json');
     const tokenizerConfig = parse<Record<string, unknown>>('tokenizer_config.json');
-    const name = config._name_or_path && config._name_or_path.length > 0 ? config._name_or_path : basename(dir);
+    const name =
+      config._name_or_path && config._name_or_path.length > 0 ? config._name_or_path : basename(dir);
     return new PromptCounter(
       name,
       contextLengthOf(config, tokenizerConfig),

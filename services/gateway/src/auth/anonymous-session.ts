@@ -50,7 +50,8 @@ export class AnonymousSessions implements OnModuleInit {
     if (presented) {
       const dot = presented.indexOf('.');
       const id = presented.slice(0, dot);
-      if (dot > 0 && /^[A-Za-z0-9_-]{22}$/.test(id) && this.verify(id, presented.slice(dot + 1))) return { id };
+      if (dot > 0 && /^[A-Za-z0-9_-]{22}$/.test(id) && this.verify(id, presented.slice(dot + 1)))
+        return { id };
     }
     const id = randomBytes(16).toString('base64url');
     const attributes = [

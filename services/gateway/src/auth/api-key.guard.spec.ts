@@ -109,7 +109,9 @@ describe('the API key guard', () => {
     const first = call(ApiRoutes);
     await guard.canActivate(first.context);
     const setCookie = first.sent['set-cookie'];
-    expect(setCookie).toMatch(new RegExp(`^${SESSION_COOKIE}=[\\w-]{22}\\.[\\w-]{43}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Lax$`));
+    expect(setCookie).toMatch(
+      new RegExp(`^${SESSION_COOKIE}=[\\w-]{22}\\.[\\w-]{43}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Lax$`),
+    );
     const cookie = setCookie.split(';')[0];
     const owner = principalOf(first.request)!.owner;
 

@@ -16,7 +16,9 @@ export const chatMessageSchema = z
       message: "must be one of 'system', 'developer', 'user', 'assistant'",
     }),
     content: z
-      .union([z.string(), z.array(textPartSchema).min(1)], { message: 'must be a string or an array of text parts' })
+      .union([z.string(), z.array(textPartSchema).min(1)], {
+        message: 'must be a string or an array of text parts',
+      })
       .nullable(),
     name: z.string().optional(),
   })
@@ -39,21 +41,34 @@ export interface ChatRequestLimits {
 export function chatRequestSchemas(limits: ChatRequestLimits) {
   const maxTokens = z.number().int().min(1).max(limits.maxTokens);
   const common = {
-    model: z.string({ message: 'is required' }).min(1, 'must not be empty').describe('A model id from /v1/models'),
+    model: z
+      .string({ message: 'is required' })
+      .min(1, 'must not be empty')
+      .describe('A model id from /v1/models'),
     stream: z.boolean().nullish(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
     max_tokens: maxTokens.nullish().describe('Deprecated alias of max_completion_tokens'),
     max_completion_tokens: maxTokens
       .nullish()
-      .describe(`Answer length; default DEFAULT_MAX_TOKENS, at most MAX_TOKENS_LIMIT (${limits.maxTokens} here)`),
+      .describe(
+        `Answer length; default DEFAULT_MAX_TOKENS, at most MAX_TOKENS_LIMIT (${limits.maxTokens} here)`,
+      ),
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z
       .number()
       .min(0)
       .max(1)
       .nullish()
-      .describe(`Nucleus mass; values under ${MIN_WIRE_TOP_P} (0 included) keep only the most likely token, as ${MIN_WIRE_TOP_P} does`),
-    n: z.number().int().min(1).max(8).nullish().describe('Answers wanted; each comes from a different miner when enough are available'),
+      .describe(
+        `Nucleus mass; values under ${MIN_WIRE_TOP_P} (0 included) keep only the most likely token, as ${MIN_WIRE_TOP_P} does`,
+      ),
+    n: z
+      .number()
+      .int()
+      .min(1)
+      .max(8)
+      .nullish()
+      .describe('Answers wanted; each comes from a different miner when enough are available'),
     stop: z
       .union([z.string(), z.array(z.string()).max(4)])
       .nullish()
@@ -67,7 +82,9 @@ export function chatRequestSchemas(limits: ChatRequestLimits) {
       .min(1)
       .max(128)
       .nullish()
-      .describe('ChatTensor extension: continue this stored conversation (its history is sent, trimmed to the context)'),
+      .describe(
+        'ChatTensor extension: continue this stored conversation (its history is sent, trimmed to the context)',
+      ),
     tools: z.array(z.unknown()).max(0, 'Tool calls are not supported by this endpoint.').nullish(),
     logprobs: z.literal(false, { message: 'logprobs are not supported.' }).nullish(),
   };
@@ -91,7 +108,9 @@ export function chatRequestSchemas(limits: ChatRequestLimits) {
       messages: z
         .array(chatMessageSchema, { message: 'is required and must be an array' })
         .max(0, "must be empty when 'regenerate' is true"),
-      regenerate: z.literal(true).describe('ChatTensor extension: answer the stored conversation again and replace its last answer'),
+      regenerate: z
+        .literal(true)
+        .describe('ChatTensor extension: answer the stored conversation again and replace its last answer'),
     })
     .describe('ChatTensor extension: regenerate the last answer of a stored conversation');
   return { ask, regenerate, request: z.union([ask, regenerate]) };
@@ -105,7 +124,8 @@ export type ChatMessage = z.output<typeof chatMessageSchema>;
 /** `messages[0].role` from a zod issue path, as OpenAI names parameters. */
 export function paramOf(path: readonly PropertyKey[]): string {
   return path.reduce<string>(
-    (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
+    (acc, part) =>
+      typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part),
     '',
   );
 }

@@ -104,7 +104,8 @@ export class ChatService {
         history.pop();
       }
       const fitted = fitHistory(history, newTurns, {
-        contextTokens: this.contextWindow.contextLength(request.model) ?? this.config.conversations.contextTokens,
+        contextTokens:
+          this.contextWindow.contextLength(request.model) ?? this.config.conversations.contextTokens,
         maxTokens,
         charsPerToken: this.config.conversations.charsPerToken,
         maxChars: this.config.conversations.maxChars,
@@ -121,12 +122,20 @@ export class ChatService {
         });
     }
     // A prompt the model cannot take is a 400 now, not a miner's refusal later.
-    this.contextWindow.check(request.model, messages, request.max_completion_tokens ?? request.max_tokens ?? undefined);
+    this.contextWindow.check(
+      request.model,
+      messages,
+      request.max_completion_tokens ?? request.max_tokens ?? undefined,
+    );
     // Prompt and answer both count against tokens per minute; the answer's share is settled on completion.
     const estimatedTokens = estimateTokens(messages, this.config.conversations.charsPerToken);
     let admission: Admission;
     try {
-      admission = await this.limiter.admit(context.principal.rateSubject, context.principal.limits, estimatedTokens);
+      admission = await this.limiter.admit(
+        context.principal.rateSubject,
+        context.principal.limits,
+        estimatedTokens,
+      );
     } catch (error) {
       if (error instanceof RateLimitExceeded) context.onRateLimit?.(error.state);
       throw error;
@@ -145,7 +154,10 @@ export class ChatService {
         maxTokens,
         temperature: request.temperature ?? undefined,
         // OpenAI accepts 0..1; the miner protocol carries (0, 1] in a 32-bit float (see MIN_WIRE_TOP_P).
-        topP: request.top_p === undefined || request.top_p === null ? undefined : Math.max(request.top_p, MIN_WIRE_TOP_P),
+        topP:
+          request.top_p === undefined || request.top_p === null
+            ? undefined
+            : Math.max(request.top_p, MIN_WIRE_TOP_P),
         seed: request.seed ?? undefined,
         // An empty stop sequence would end nothing; the job protocol refuses it, so it is dropped here.
         stop: (request.stop === undefined || request.stop === null

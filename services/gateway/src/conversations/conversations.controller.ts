@@ -27,7 +27,7 @@ export class ConversationsController {
   @HttpCode(201)
   async create(@Body() body: unknown, @Req() request: FastifyRequest) {
     // No body at all is fine; `null`, an array or a wrong title is a 400.
-    if (body === null || typeof body !== 'object' && body !== undefined || Array.isArray(body))
+    if (body === null || (typeof body !== 'object' && body !== undefined) || Array.isArray(body))
       throw new AppError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');
     const parsed = parseWith(createConversationSchema, body);
     return present(await this.store.create(requestContext(request).principal.owner, parsed?.title));

@@ -41,10 +41,14 @@ export function toAppError(exception: unknown): AppError {
     if (status < 500) return new AppError(ErrorCode.InvalidRequest, exception.message);
   }
   if (isDependencyOutage(exception))
-    return new AppError(ErrorCode.Unavailable, 'A storage dependency of the gateway is unavailable; try again shortly.', {
-      retryAfterSeconds: 2,
-      cause: exception,
-    });
+    return new AppError(
+      ErrorCode.Unavailable,
+      'A storage dependency of the gateway is unavailable; try again shortly.',
+      {
+        retryAfterSeconds: 2,
+        cause: exception,
+      },
+    );
   // Fastify's own errors (body parsing) carry a statusCode.
   const fastifyError = exception as { statusCode?: number; code?: string; message?: string };
   if (fastifyError?.statusCode === 413)
@@ -65,7 +69,15 @@ const JSON_PARSE_MESSAGE =
   "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The API expects a JSON payload, but what was sent was not valid JSON.)";
 
 /** Network error codes of a dependency that is down or unreachable. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /**
  * Redis (ioredis) gave up on a command because the server is unreachable:

@@ -16,7 +16,12 @@ export const MAX_URL_LENGTH = 8192;
 /** Methods some route serves; any other method is a 405 wherever it is sent. */
 const SERVED_METHODS = new Set(['GET', 'HEAD', 'POST', 'DELETE']);
 
-export function errorBody(message: string, type: string, code: string | null, param: string | null = null): OpenAIErrorBody {
+export function errorBody(
+  message: string,
+  type: string,
+  code: string | null,
+  param: string | null = null,
+): OpenAIErrorBody {
   return { error: { message, type, param, code } };
 }
 
@@ -47,7 +52,9 @@ export class RouteTable {
     const pattern = new RegExp(
       `^${url
         .split('/')
-        .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .map((part) =>
+          part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
         .join('/')}/?$`,
     );
     let entry = this.routes.find((route) => route.pattern.source === pattern.source);
@@ -55,14 +62,16 @@ export class RouteTable {
       entry = { pattern, methods: new Set() };
       this.routes.push(entry);
     }
-    for (const method of Array.isArray(methods) ? methods : [methods]) entry.methods.add(method.toUpperCase());
+    for (const method of Array.isArray(methods) ? methods : [methods])
+      entry.methods.add(method.toUpperCase());
     if (entry.methods.has('GET')) entry.methods.add('HEAD');
   }
 
   /** Methods served at a path (no query string), empty when no route matches it. */
   allowed(path: string): string[] {
     const methods = new Set<string>();
-    for (const route of this.routes) if (route.pattern.test(path)) for (const method of route.methods) methods.add(method);
+    for (const route of this.routes)
+      if (route.pattern.test(path)) for (const method of route.methods) methods.add(method);
     return [...methods].sort();
   }
 }
@@ -72,7 +81,11 @@ export function edgeServerOptions(): Omit<FastifyServerOptions, 'bodyLimit' | 't
   return {
     // Path parameters are checked by the routes themselves (an unknown id is a 404 like any other).
     routerOptions: { maxParamLength: MAX_URL_LENGTH },
-    frameworkErrors: (error: Error & { statusCode?: number }, _request: FastifyRequest, reply: FastifyReply) => {
+    frameworkErrors: (
+      error: Error & { statusCode?: number },
+      _request: FastifyRequest,
+      reply: FastifyReply,
+    ) => {
       const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 400;
       const message =
         status === 414
@@ -80,14 +93,20 @@ export function edgeServerOptions(): Omit<FastifyServerOptions, 'bodyLimit' | 't
           : status === 400
             ? 'The request URL is malformed.'
             : 'The request could not be routed.';
-      void reply.code(status).header('Content-Type', 'application/json').send(clientErrorBody(status, message));
+      void reply
+        .code(status)
+        .header('Content-Type', 'application/json')
+        .send(clientErrorBody(status, message));
     },
     clientErrorHandler: answerClientError,
   };
 }
 
 /** Node's HTTP parser refused the request before any route saw it: answer in the API's format, then close. */
-export function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+export function answerClientError(
+  error: Error & { code?: string; rawPacket?: unknown },
+  socket: Socket,
+): void {
   if (error.code === 'ECONNRESET' || error.code === 'EPIPE' || !socket.writable) {
     socket.destroy();
     return;

@@ -68,7 +68,8 @@ export class RateLimitExceeded extends AppError {
 }
 
 function stateOf(limits: RateLimits, requests: number, tokens: number): Admission {
-  const refill = (capacity: number, level: number) => Math.max(0, Math.ceil(((capacity - level) * 60_000) / capacity));
+  const refill = (capacity: number, level: number) =>
+    Math.max(0, Math.ceil(((capacity - level) * 60_000) / capacity));
   return {
     limits,
     remainingRequests: Math.max(0, requests),

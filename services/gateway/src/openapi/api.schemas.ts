@@ -18,17 +18,38 @@ export const createConversationSchema = z
 export const createApiKeySchema = z
   .object({
     name: z.string().min(1).max(100),
-    requests_per_minute: z.number().int().min(1).max(1_000_000).optional().describe('Default KEY_REQUESTS_PER_MINUTE'),
-    tokens_per_minute: z.number().int().min(1).max(1_000_000_000).optional().describe('Default KEY_TOKENS_PER_MINUTE'),
+    requests_per_minute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe('Default KEY_REQUESTS_PER_MINUTE'),
+    tokens_per_minute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000_000)
+      .optional()
+      .describe('Default KEY_TOKENS_PER_MINUTE'),
   })
   .strict();
 
 export const errorSchema = z.object({
   error: z.object({
     message: z.string(),
-    type: z.string().describe('invalid_request_error, authentication_error, rate_limit_error, server_error, service_unavailable, ...'),
+    type: z
+      .string()
+      .describe(
+        'invalid_request_error, authentication_error, rate_limit_error, server_error, service_unavailable, ...',
+      ),
     param: z.string().nullable(),
-    code: z.string().nullable().describe('context_length_exceeded, model_not_found, invalid_api_key, rate_limit_exceeded, overloaded, ...'),
+    code: z
+      .string()
+      .nullable()
+      .describe(
+        'context_length_exceeded, model_not_found, invalid_api_key, rate_limit_exceeded, overloaded, ...',
+      ),
   }),
 });
 
@@ -80,7 +101,9 @@ export const chatCompletionChunkSchema = z.object({
       finish_reason: z.enum(['stop', 'length']).nullable(),
     }),
   ),
-  usage: usageSchema.optional().describe('Only on the last chunk, with stream_options.include_usage (choices is empty then)'),
+  usage: usageSchema
+    .optional()
+    .describe('Only on the last chunk, with stream_options.include_usage (choices is empty then)'),
   chattensor: z
     .object({ validator: z.string(), miner: minerRefSchema, model: z.string() })
     .optional()
@@ -102,9 +125,14 @@ export const conversationSchema = z.object({
   created_at: z.number().int().describe('Milliseconds since the epoch'),
   updated_at: z.number().int().describe('Milliseconds since the epoch'),
 });
-export const conversationListSchema = z.object({ object: z.literal('list'), data: z.array(conversationSchema) });
+export const conversationListSchema = z.object({
+  object: z.literal('list'),
+  data: z.array(conversationSchema),
+});
 export const storedMessageResponseSchema = storedMessageSchema;
-export const conversationWithMessagesSchema = conversationSchema.extend({ messages: z.array(storedMessageSchema) });
+export const conversationWithMessagesSchema = conversationSchema.extend({
+  messages: z.array(storedMessageSchema),
+});
 export const conversationDeletedSchema = z.object({
   id: z.string(),
   object: z.literal('conversation.deleted'),
@@ -124,7 +152,11 @@ export const apiKeyCreatedSchema = apiKeySchema.extend({
   key: z.string().startsWith('ct-').describe('The key itself, shown this once'),
 });
 export const apiKeyListSchema = z.object({ object: z.literal('list'), data: z.array(apiKeySchema) });
-export const apiKeyDeletedSchema = z.object({ id: z.string(), object: z.literal('api_key.deleted'), deleted: z.literal(true) });
+export const apiKeyDeletedSchema = z.object({
+  id: z.string(),
+  object: z.literal('api_key.deleted'),
+  deleted: z.literal(true),
+});
 
 const nullableNumber = z.number().nullable();
 export const statusSchema = z.looseObject({

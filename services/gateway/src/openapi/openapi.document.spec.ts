@@ -65,7 +65,13 @@ function serverAccepts(body: unknown): boolean {
 
 describe('the OpenAPI document', () => {
   it('describes exactly the routes the API controllers serve', () => {
-    const declared = declaredRoutes([ChatController, ModelsController, ConversationsController, StatusController, AdminController])
+    const declared = declaredRoutes([
+      ChatController,
+      ModelsController,
+      ConversationsController,
+      StatusController,
+      AdminController,
+    ])
       .map(shape)
       .sort();
     expect(declared.length).toBeGreaterThan(8);
@@ -74,32 +80,88 @@ describe('the OpenAPI document', () => {
 
   it('is OpenAPI 3.1 and every schema reference resolves', () => {
     expect(document.openapi).toBe('3.1.0');
-    const refs = [...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]);
+    const refs = [...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map(
+      (m) => m[1],
+    );
     expect(refs.length).toBeGreaterThan(10);
     for (const name of refs) expect(Object.keys(document.components.schemas)).toContain(name);
   });
 
   it('documents the error statuses of chat completions, with Retry-After on 429 and 503 and the rate-limit headers on 429', () => {
     const responses = document.paths['/v1/chat/completions'].post.responses;
-    expect(Object.keys(responses).sort()).toEqual(['200', '400', '401', '404', '413', '429', '500', '503', '504']);
+    expect(Object.keys(responses).sort()).toEqual([
+      '200',
+      '400',
+      '401',
+      '404',
+      '413',
+      '429',
+      '500',
+      '503',
+      '504',
+    ]);
     expect(Object.keys(responses['429'].headers ?? {})).toEqual(
-      expect.arrayContaining(['Retry-After', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']),
+      expect.arrayContaining([
+        'Retry-After',
+        'x-ratelimit-limit-requests',
+        'x-ratelimit-remaining-tokens',
+        'x-ratelimit-reset-requests',
+        'x-ratelimit-reset-tokens',
+      ]),
     );
     expect(responses['503'].headers).toHaveProperty('Retry-After');
   });
 
   it('states the configured MAX_TOKENS_LIMIT', () => {
-    const request = document.components.schemas.ChatCompletionRequest as { properties: Record<string, { anyOf: { maximum?: number }[] }> };
+    const request = document.components.schemas.ChatCompletionRequest as {
+      properties: Record<string, { anyOf: { maximum?: number }[] }>;
+    };
     expect(request.properties.max_tokens.anyOf[0].maximum).toBe(MAX_TOKENS);
   });
 
   const question = { model: 'chattensor', messages: [{ role: 'user', content: 'hi' }] };
   it.each([
     ['a plain question', question, true],
-    ['every parameter', { ...question, stream: true, stream_options: { include_usage: true }, max_tokens: 5, max_completion_tokens: MAX_TOKENS, temperature: 0, top_p: 0, n: 8, stop: ['a', ''], seed: 0, presence_penalty: -2, frequency_penalty: 2, user: 'u', conversation_id: 'c', tools: [], logprobs: false, regenerate: false }, true],
+    [
+      'every parameter',
+      {
+        ...question,
+        stream: true,
+        stream_options: { include_usage: true },
+        max_tokens: 5,
+        max_completion_tokens: MAX_TOKENS,
+        temperature: 0,
+        top_p: 0,
+        n: 8,
+        stop: ['a', ''],
+        seed: 0,
+        presence_penalty: -2,
+        frequency_penalty: 2,
+        user: 'u',
+        conversation_id: 'c',
+        tools: [],
+        logprobs: false,
+        regenerate: false,
+      },
+      true,
+    ],
     ['top_p 1e-50', { ...question, top_p: 1e-50 }, true],
-    ['an empty and a null content', { ...question, messages: [{ role: 'user', content: '' }, { role: 'assistant', content: null }] }, true],
-    ['text parts', { ...question, messages: [{ role: 'developer', content: [{ type: 'text', text: 'x' }] }] }, true],
+    [
+      'an empty and a null content',
+      {
+        ...question,
+        messages: [
+          { role: 'user', content: '' },
+          { role: 'assistant', content: null },
+        ],
+      },
+      true,
+    ],
+    [
+      'text parts',
+      { ...question, messages: [{ role: 'developer', content: [{ type: 'text', text: 'x' }] }] },
+      true,
+    ],
     ['a regeneration', { model: 'm', messages: [], conversation_id: 'c', regenerate: true }, true],
     ['empty messages', { ...question, messages: [] }, false],
     ['no messages', { model: 'm' }, false],

@@ -53,21 +53,36 @@ function components(schemas: Record<string, z.ZodType>, io: 'input' | 'output'):
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
 const retryAfter = {
-  'Retry-After': { description: 'Seconds after which a retry may succeed', schema: { type: 'integer', minimum: 1 } },
+  'Retry-After': {
+    description: 'Seconds after which a retry may succeed',
+    schema: { type: 'integer', minimum: 1 },
+  },
 };
 const rateLimitHeaders = {
-  'x-ratelimit-limit-requests': { schema: { type: 'integer' }, description: 'Requests per minute allowed to the caller' },
-  'x-ratelimit-remaining-requests': { schema: { type: 'integer' }, description: 'Requests left before the limit' },
+  'x-ratelimit-limit-requests': {
+    schema: { type: 'integer' },
+    description: 'Requests per minute allowed to the caller',
+  },
+  'x-ratelimit-remaining-requests': {
+    schema: { type: 'integer' },
+    description: 'Requests left before the limit',
+  },
   'x-ratelimit-reset-requests': {
     schema: { type: 'string' },
     description: 'Time until the requests bucket is full again, e.g. 1s, 6m0s',
   },
-  'x-ratelimit-limit-tokens': { schema: { type: 'integer' }, description: 'Tokens per minute allowed to the caller' },
+  'x-ratelimit-limit-tokens': {
+    schema: { type: 'integer' },
+    description: 'Tokens per minute allowed to the caller',
+  },
   'x-ratelimit-remaining-tokens': {
     schema: { type: 'integer' },
     description: 'Tokens left, after this request’s estimate',
   },
-  'x-ratelimit-reset-tokens': { schema: { type: 'string' }, description: 'Time until the tokens bucket is full again' },
+  'x-ratelimit-reset-tokens': {
+    schema: { type: 'string' },
+    description: 'Time until the tokens bucket is full again',
+  },
 };
 const errorResponse = (description: string, headers?: object) => ({
   description,
@@ -75,16 +90,21 @@ const errorResponse = (description: string, headers?: object) => ({
   ...(headers ? { headers } : {}),
 });
 const errors = {
-  '400': errorResponse('Invalid request (the error names the parameter), or a prompt longer than the model’s context (context_length_exceeded)'),
+  '400': errorResponse(
+    'Invalid request (the error names the parameter), or a prompt longer than the model’s context (context_length_exceeded)',
+  ),
   '401': errorResponse('Missing, wrong or revoked API key'),
   '404': errorResponse('Unknown model, conversation or route'),
   '413': errorResponse('Request body larger than MAX_BODY_BYTES'),
-  '429': errorResponse(
-    'Rate limit of the key (or client address) reached, or every validator is saturated',
-    { ...retryAfter, ...rateLimitHeaders },
-  ),
+  '429': errorResponse('Rate limit of the key (or client address) reached, or every validator is saturated', {
+    ...retryAfter,
+    ...rateLimitHeaders,
+  }),
   '500': errorResponse('Internal error; the message carries an error id that is also in the gateway log'),
-  '503': errorResponse('No validator accepted the request in time, no miner is available, or a storage dependency is down', retryAfter),
+  '503': errorResponse(
+    'No validator accepted the request in time, no miner is available, or a storage dependency is down',
+    retryAfter,
+  ),
   '504': errorResponse('The validator went silent mid-answer'),
 };
 const storageDown = { '503': errors['503'] };
@@ -203,8 +223,13 @@ export function buildOpenApiDocument(chat: ReturnType<typeof chatRequestSchemas>
         get: {
           tags: ['models'],
           operationId: 'listModels',
-          summary: 'Models available: DEFAULT_MODEL (any model the network serves) and every model a miner announces',
-          responses: { '200': { description: 'Models', content: json(ref('ModelList')) }, '401': errors['401'], ...storageDown },
+          summary:
+            'Models available: DEFAULT_MODEL (any model the network serves) and every model a miner announces',
+          responses: {
+            '200': { description: 'Models', content: json(ref('ModelList')) },
+            '401': errors['401'],
+            ...storageDown,
+          },
         },
       },
       '/v1/models/{model}': {
@@ -275,7 +300,8 @@ export function buildOpenApiDocument(chat: ReturnType<typeof chatRequestSchemas>
         get: {
           tags: ['status'],
           operationId: 'getStatus',
-          summary: 'Validator identity, stake and delegation, metagraph miners with scores and weights, last weights, service health',
+          summary:
+            'Validator identity, stake and delegation, metagraph miners with scores and weights, last weights, service health',
           security: [],
           responses: { '200': { description: 'Status', content: json(ref('Status')) } },
         },

@@ -21,7 +21,13 @@ function show(tree: Tree): string {
 
 describe('the web chat’s Markdown renderer', () => {
   it('renders lists, emphasis, headings, quotes, rules and links', () => {
-    expect(show(markdownTree('# Title\n\nSome **bold**, *em*, _em too_, ~~gone~~ and `x < y`.\n\n- one\n- two\n\n3. three\n4. four\n\n> quoted\n\n---\n[site](https://example.org/a?b=c)'))).toBe(
+    expect(
+      show(
+        markdownTree(
+          '# Title\n\nSome **bold**, *em*, _em too_, ~~gone~~ and `x < y`.\n\n- one\n- two\n\n3. three\n4. four\n\n> quoted\n\n---\n[site](https://example.org/a?b=c)',
+        ),
+      ),
+    ).toBe(
       '<h3>"Title"</h3>' +
         '<p>"Some "<strong>"bold"</strong>", "<em>"em"</em>", "<em>"em too"</em>", "<del>"gone"</del>" and "<code>"x < y"</code>"."</p>' +
         '<ul><li>"one"</li><li>"two"</li></ul>' +
@@ -40,11 +46,17 @@ describe('the web chat’s Markdown renderer', () => {
   });
 
   it('keeps HTML, scripts and unsafe links as text, never as elements', () => {
-    const tree = markdownTree('<script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) [y](data:text/html,hi)');
-    expect(show(tree)).toBe('<p>"<script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) [y](data:text/html,hi)"</p>');
+    const tree = markdownTree(
+      '<script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) [y](data:text/html,hi)',
+    );
+    expect(show(tree)).toBe(
+      '<p>"<script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) [y](data:text/html,hi)"</p>',
+    );
   });
 
   it('keeps line breaks, snake_case words and escaped markers as written', () => {
-    expect(show(markdownTree('a_b_c and 2*3*4\nnext \\*line\\*'))).toBe('<p>"a_b_c and 2"<em>"3"</em>"4"<br></br>"next *line*"</p>');
+    expect(show(markdownTree('a_b_c and 2*3*4\nnext \\*line\\*'))).toBe(
+      '<p>"a_b_c and 2"<em>"3"</em>"4"<br></br>"next *line*"</p>',
+    );
   });
 });
