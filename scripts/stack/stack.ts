@@ -231,7 +231,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         }),
       ),
     );
-    await launch('gateway', 'services/gateway/src/main.js', { ...common, HTTP_HOST: '0.0.0.0', HTTP_PORT: String(options.gatewayPort) });
+    // MODEL_DIRS: the gateway counts prompt tokens with the served model's tokenizer (context_length_exceeded).
+    await launch('gateway', 'services/gateway/src/main.js', {
+      ...common,
+      HTTP_HOST: '0.0.0.0',
+      HTTP_PORT: String(options.gatewayPort),
+      MODEL_DIRS: options.modelDir,
+    });
 
     const byName = (name: string) => {
       const service = services.find((s) => s.name === name);

@@ -18,6 +18,8 @@ import { expectEventually } from '../support/expect-eventually';
 describe('the standalone chat path, end to end', () => {
   let stack: Stack;
   let openai: OpenAI;
+  /** The anonymous session cookie: an anonymous caller's conversations are its own. */
+  let session: { cookie: string };
   let engine: InferenceEngine;
   let redis: Redis;
   const dir = mkdtempSync(join(tmpdir(), 'chattensor-e2e-'));
@@ -36,7 +38,8 @@ describe('the standalone chat path, end to end', () => {
       netuid: 100 + Math.floor(Math.random() * 1000),
       onLine: (name, line) => logs.push(`${name}: ${line}`),
     });
-    openai = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
+    session = { cookie: (await fetch(`${stack.gatewayUrl}/v1/conversations`)).headers.get('set-cookie')!.split(';')[0] };
+    openai = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: 'unused', maxRetries: 0, defaultHeaders: session });
     // The same model folder, loaded here, tells us what the miners must have produced.
     engine = await InferenceEngine.load(modelDir, { intraOpThreads: 1 });
     redis = new Redis(stack.redisUrl);
@@ -115,7 +118,7 @@ describe('the standalone chat path, end to end', () => {
   });
 
   it('stores a conversation and sends its history with the next turn', async () => {
-    const created = (await (await fetch(`${stack.gatewayUrl}/v1/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { id: string };
+    const created = (await (await fetch(`${stack.gatewayUrl}/v1/conversations`, { method: 'POST', headers: { 'content-type': 'application/json', ...session }, body: '{}' })).json()) as { id: string };
     const ask = (content: string) =>
       openai.chat.completions.create({
         model: 'chattensor',
@@ -127,7 +130,7 @@ describe('the standalone chat path, end to end', () => {
       });
     const first = await ask('First question');
     const second = await ask('Second question');
-    const stored = (await (await fetch(`${stack.gatewayUrl}/v1/conversations/${created.id}`)).json()) as {
+    const stored = (await (await fetch(`${stack.gatewayUrl}/v1/conversations/${created.id}`, { headers: session })).json()) as {
       messages: { role: string; content: string; miner?: { uid: number } }[];
     };
     expect(stored.messages.map((m) => [m.role, m.content])).toEqual([
@@ -141,11 +144,11 @@ describe('the standalone chat path, end to end', () => {
     expect(second.usage?.prompt_tokens).toBeGreaterThan(first.usage!.prompt_tokens + 4);
   });
 
-  it('keeps conversations across a gateway restart', async () => {
-    const created = (await (await fetch(`${stack.gatewayUrl}/v1/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { id: string };
+  it('keeps conversations, and the anonymous session that owns them, across a gateway restart', async () => {
+    const created = (await (await fetch(`${stack.gatewayUrl}/v1/conversations`, { method: 'POST', headers: { 'content-type': 'application/json', ...session }, body: '{}' })).json()) as { id: string };
     await openai.chat.completions.create({ model: 'chattensor', messages: [{ role: 'user', content: 'Remember me' }], max_tokens: 4, ...({ conversation_id: created.id } as object) });
     await stack.restartService('gateway');
-    const response = await fetch(`${stack.gatewayUrl}/v1/conversations/${created.id}`);
+    const response = await fetch(`${stack.gatewayUrl}/v1/conversations/${created.id}`, { headers: session });
     const stored = (await response.json()) as { messages: { content: string }[] };
     expect({ status: response.status, first: stored.messages?.[0]?.content }).toEqual({ status: 200, first: 'Remember me' });
     expect(stored.messages).toHaveLength(2);

@@ -21,14 +21,16 @@ export interface GatewayTestStack {
 export async function startGatewayStack(options: {
   miners: number;
   env?: Record<string, string>;
-  /** A Redis database of the file's own, emptied first: conversations of other files (anonymous ones are shared) stay out. */
+  /** A Redis database of the file's own, emptied first: conversations of other files stay out. */
   redisDb: number;
+  /** A Redis of the file's own (e.g. one the file stops to test an outage) instead of the shared one. */
+  redisUrl?: string;
   /** Greedy decoding by default (the model's generation_config.json), so every answer is the same on every run. */
   greedy?: boolean;
 }): Promise<GatewayTestStack> {
   const dir = mkdtempSync(join(tmpdir(), 'chattensor-gateway-'));
   const logs: string[] = [];
-  const redisUrl = `${(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379').replace(/\/\d*$/, '')}/${options.redisDb}`;
+  const redisUrl = `${(options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379').replace(/\/\d*$/, '')}/${options.redisDb}`;
   const redis = new Redis(redisUrl);
   await redis.flushdb();
   redis.disconnect();

@@ -18,6 +18,8 @@ describe('the gateway API, as the OpenAI client sees it', () => {
   let env: GatewayTestStack;
   let url: string;
   let anonymous: OpenAI;
+  /** The anonymous caller's session cookie: its conversations are its own, as a browser's are. */
+  let session: { cookie: string };
 
   beforeAll(async () => {
     env = await startGatewayStack({
@@ -35,7 +37,13 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       },
     });
     url = env.stack.gatewayUrl;
-    anonymous = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'anything-but-a-chattensor-key', maxRetries: 0 });
+    session = { cookie: (await fetch(`${url}/v1/conversations`)).headers.get('set-cookie')!.split(';')[0] };
+    anonymous = new OpenAI({
+      baseURL: `${url}/v1`,
+      apiKey: 'anything-but-a-chattensor-key',
+      maxRetries: 0,
+      defaultHeaders: session,
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -64,11 +72,14 @@ describe('the gateway API, as the OpenAI client sees it', () => {
 
   const keyed = (key: string) => new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 });
 
-  /** A new stored conversation, owned by `key` or, without one, by the anonymous tier. */
+  /** A new stored conversation, owned by `key` or, without one, by the anonymous session. */
   async function createConversation(key?: string): Promise<string> {
     const res = await fetch(`${url}/v1/conversations`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(key ? { authorization: `Bearer ${key}` } : session),
+      },
       body: '{}',
     });
     return ((await res.json()) as { id: string }).id;
@@ -385,7 +396,7 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       expect(second.usage!.prompt_tokens).toBeGreaterThan(
         first.usage!.prompt_tokens + first.usage!.completion_tokens,
       );
-      const stored = (await (await fetch(`${url}/v1/conversations/${id}`)).json()) as {
+      const stored = (await (await fetch(`${url}/v1/conversations/${id}`, { headers: session })).json()) as {
         messages: { role: string; content: string }[];
       };
       expect(stored.messages.map((m) => [m.role, m.content])).toEqual([
@@ -405,7 +416,7 @@ describe('the gateway API, as the OpenAI client sees it', () => {
         seed: 2,
         ...({ conversation_id: id, regenerate: true } as object),
       });
-      const stored = (await (await fetch(`${url}/v1/conversations/${id}`)).json()) as {
+      const stored = (await (await fetch(`${url}/v1/conversations/${id}`, { headers: session })).json()) as {
         messages: { role: string; content: string }[];
       };
       expect(stored.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
@@ -463,7 +474,9 @@ describe('the gateway API, as the OpenAI client sees it', () => {
       // The exchange is stored with the answer as far as it had streamed, marked as stopped
       // (frames already on their way when the client left may have added a little more).
       await expectEventually(async () => {
-        const stored = (await (await fetch(`${url}/v1/conversations/${id}`)).json()) as {
+        const stored = (await (
+          await fetch(`${url}/v1/conversations/${id}`, { headers: session })
+        ).json()) as {
           messages: { role: string; content: string; stopped?: boolean }[];
         };
         expect(stored.messages.map((m) => [m.role, m.stopped ?? false])).toEqual([

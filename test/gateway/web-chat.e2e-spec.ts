@@ -86,6 +86,10 @@ describeInBrowser('the web chat in a browser', () => {
   }
 
   const lengths = () => page.evaluate<number[]>('window.lengths');
+  /** The page's anonymous session, for reading its conversations from the test. */
+  const session = async () => ({
+    cookie: (await browser.cookies(env.stack.gatewayUrl)).map((c) => `${c.name}=${c.value}`).join('; '),
+  });
   const answers = (p: Page) => p.locator('.msg.assistant');
 
   it('streams an answer into the page and names the miner that wrote it', async () => {
@@ -155,13 +159,14 @@ describeInBrowser('the web chat in a browser', () => {
     await expectEventually(async () => expect(await page.locator('#send').isEnabled()).toBe(true), 5000);
     // The question and the answer as far as it streamed are kept, marked as stopped.
     const id = await page.locator('#conversations li.current').getAttribute('data-id');
-    const stored = (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations/${id}`)).json()) as {
+    const stored = (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations/${id}`, { headers: await session() })).json()) as {
       messages: { role: string; content: string; stopped?: boolean }[];
     };
     const [question, partial] = stored.messages.slice(-2);
     expect(question.role).toBe('user');
     expect(partial).toMatchObject({ role: 'assistant', stopped: true });
-    expect(partial.content.startsWith((await answer.locator('.text').textContent())!)).toBe(true);
+    // The page keeps each answer's Markdown source beside its rendering.
+    expect(partial.content.startsWith((await answer.locator('.text').getAttribute('data-source'))!)).toBe(true);
   }, 60_000);
 
   it('regenerates the last answer in place', async () => {
@@ -183,11 +188,11 @@ describeInBrowser('the web chat in a browser', () => {
     );
     expect(await page.locator('.msg').count()).toBe(before);
     const id = await page.locator('#conversations li.current').getAttribute('data-id');
-    const stored = (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations/${id}`)).json()) as {
+    const stored = (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations/${id}`, { headers: await session() })).json()) as {
       messages: { role: string; content: string }[];
     };
     expect(stored.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
-    expect(stored.messages[3].content).toBe(await answers(page).last().locator('.text').textContent());
+    expect(stored.messages[3].content).toBe(await answers(page).last().locator('.text').getAttribute('data-source'));
   }, 90_000);
 
   it('switches between conversations from the list', async () => {
@@ -267,6 +272,126 @@ describeInBrowser('the web chat in a browser', () => {
     expect(await list({ authorization: `Bearer ${created.key}` })).toEqual(['Keyed question']);
     expect(await list({})).not.toContain('Keyed question');
   }, 60_000);
+
+  it('renders answers as Markdown with a copy button on code, and never turns a model’s or a user’s HTML into elements', async () => {
+    const other = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const context = await other.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+      const reader = await context.newPage();
+      const errors: string[] = [];
+      reader.on('pageerror', (error) => errors.push(error.message));
+      const listed = reader.waitForResponse((response) => response.url().endsWith('/v1/conversations'));
+      await reader.goto(env.stack.gatewayUrl);
+      await listed;
+      const cookie = (await context.cookies(env.stack.gatewayUrl)).map((c) => `${c.name}=${c.value}`).join('; ');
+      const headers = { cookie, 'content-type': 'application/json' };
+      const { id } = (await (await fetch(`${env.stack.gatewayUrl}/v1/conversations`, { method: 'POST', headers, body: '{}' })).json()) as { id: string };
+      const code = 'print("<b>hi</b>")\nif a < b and c > d: pass';
+      const answer = [
+        'Here is **bold** and *italic* with `inline <i>code</i>`.',
+        '',
+        '- first',
+        '- second',
+        '',
+        '1. one',
+        '2. two',
+        '',
+        '```python',
+        code,
+        '```',
+        '',
+        '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>raw</b>',
+        '[click](javascript:window.pwned=3) and [docs](https://example.org/docs)',
+      ].join('\n');
+      // A conversation whose stored history holds that answer (a request may carry earlier turns).
+      const stored = await fetch(`${env.stack.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          model: 'chattensor',
+          conversation_id: id,
+          max_tokens: 2,
+          messages: [
+            { role: 'user', content: 'Show me <img src=x onerror="window.pwned=4"> **not bold**' },
+            { role: 'assistant', content: answer },
+            { role: 'user', content: 'thanks' },
+          ],
+        }),
+      });
+      expect(stored.status).toBe(200);
+      const opened = reader.waitForResponse((response) => response.url().endsWith(`/v1/conversations/${id}`));
+      await reader.reload();
+      await expectEventually(async () => expect(await reader.locator('#conversations li').count()).toBe(1));
+      await reader.locator('#conversations li button.open').click();
+      await opened;
+      const rendered = reader.locator('.msg.assistant .text').first();
+      await expectEventually(async () => expect(await rendered.locator('li').count()).toBe(4));
+      expect(await rendered.locator('strong').textContent()).toBe('bold');
+      expect(await rendered.locator('em').textContent()).toBe('italic');
+      expect(await rendered.locator('p code').textContent()).toBe('inline <i>code</i>');
+      expect(await rendered.locator('ul li').allTextContents()).toEqual(['first', 'second']);
+      expect(await rendered.locator('ol li').allTextContents()).toEqual(['one', 'two']);
+      expect(await rendered.locator('pre code').textContent()).toBe(code);
+      expect(await rendered.locator('a').count()).toBe(1);
+      expect(await rendered.locator('a').getAttribute('href')).toBe('https://example.org/docs');
+      // The HTML is shown as the characters it is made of; no element came from it, nothing ran.
+      expect(await rendered.textContent()).toContain('<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>raw</b>');
+      expect(await rendered.textContent()).toContain('[click](javascript:window.pwned=3)');
+      expect(await reader.locator('#log img, #log script, #log b, #log i, #log [onerror]').count()).toBe(0);
+      // The user's words are shown as typed, not as Markdown.
+      expect(await reader.locator('.msg.user .text').first().textContent()).toBe('Show me <img src=x onerror="window.pwned=4"> **not bold**');
+      expect(await reader.evaluate<unknown>('window.pwned')).toBeUndefined();
+      // The copy button puts the code, exactly, on the clipboard.
+      await rendered.locator('.code-block button.copy').click();
+      await expectEventually(async () => expect(await rendered.locator('button.copy').textContent()).toBe('Copied'));
+      expect(await reader.evaluate<string>('navigator.clipboard.readText()')).toBe(code);
+      expect(errors).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  }, 90_000);
+
+  it('keeps each browser’s anonymous conversations private to it', async () => {
+    // Two more browsers, each with its own cookie jar, beside the one the other tests used.
+    const other = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const alice = await other.newContext();
+      const bob = await other.newContext();
+      const alicePage = await alice.newPage();
+      await alicePage.goto(env.stack.gatewayUrl);
+      await alicePage.locator('#prompt').fill('Alice’s secret plan');
+      await alicePage.locator('#prompt').press('Enter');
+      await expectEventually(async () => expect(await answers(alicePage).last().locator('.meta').count()).toBe(1), 20_000);
+      await expectEventually(async () => expect(await alicePage.locator('#conversations li').count()).toBe(1));
+      const aliceId = await alicePage.locator('#conversations li').first().getAttribute('data-id');
+      const [cookie] = await alice.cookies(env.stack.gatewayUrl);
+      expect(cookie).toMatchObject({ name: 'ct_session', httpOnly: true, sameSite: 'Lax' });
+      // Nothing in the page can read the cookie.
+      expect(await alicePage.evaluate<string>('document.cookie')).not.toContain('ct_session');
+
+      const bobPage = await bob.newPage();
+      const listed = bobPage.waitForResponse((response) => response.url().endsWith('/v1/conversations'));
+      await bobPage.goto(env.stack.gatewayUrl);
+      await listed;
+      // Bob's list is his own: empty, although Alice and the first browser have conversations.
+      expect(await bobPage.locator('#conversations li').count()).toBe(0);
+      const peek = (path: string) =>
+        bobPage.evaluate<number>(`fetch(${JSON.stringify(path)}).then((r) => r.status)`);
+      expect(await peek(`/v1/conversations/${aliceId}`)).toBe(404);
+      const bobList = await bobPage.evaluate<{ data: unknown[] }>(`fetch('/v1/conversations').then((r) => r.json())`);
+      expect(bobList.data).toEqual([]);
+      // And neither does a client without any cookie see it.
+      expect((await fetch(`${env.stack.gatewayUrl}/v1/conversations/${aliceId}`)).status).toBe(404);
+
+      // Alice still has hers after a reload.
+      await alicePage.reload();
+      await expectEventually(async () =>
+        expect(await alicePage.locator('#conversations li').first().textContent()).toContain('Alice’s secret plan'),
+      );
+    } finally {
+      await other.close();
+    }
+  }, 90_000);
 
   it('loaded nothing from outside the gateway and broke no content security rule', () => {
     expect(external).toEqual([]);

@@ -3,6 +3,7 @@ export { InferenceEngine } from './engine/inference-engine';
 export { DecoderSession } from './engine/decoder-session';
 export { emptyKvCache } from './engine/kv-cache';
 export { readModelFolder } from './model/model-folder';
+export { PromptCounter, contextLengthOf } from './model/prompt-counter';
 export { generateModel, GENERATOR_REVISION, MODEL_PRESETS, type ChatFormat, type GenerateModelOptions, type ModelPreset } from './generator/generate-model';
 export { InvalidRequestError, ModelLoadError, QueueFullError } from './errors';
 export { Tokenizer, StreamingDetokenizer } from './tokenizer/tokenizer';

@@ -69,11 +69,18 @@
     div.className = `msg ${role}`;
     const body = document.createElement('div');
     body.className = 'text';
-    body.textContent = text;
+    setText(body, role, text);
     div.appendChild(body);
     log.appendChild(div);
     log.scrollTop = log.scrollHeight;
     return div;
+  }
+
+  // Answers are shown as Markdown (safe: see markdown.js), the user's own words as typed; the source is kept.
+  function setText(body, role, text) {
+    body.dataset.source = text;
+    if (role === 'assistant') window.ChatMarkdown.renderMarkdown(body, text);
+    else body.textContent = text;
   }
 
   function setMeta(div, miner) {
@@ -238,7 +245,7 @@
           if (chunk.error) throw new Error(chunk.error.message);
           const delta = chunk.choices[0] && chunk.choices[0].delta.content;
           if (delta) {
-            text.textContent += delta;
+            setText(text, 'assistant', text.dataset.source + delta);
             log.scrollTop = log.scrollHeight;
           }
           if (chunk.chattensor && chunk.chattensor.miner) setMeta(answer, chunk.chattensor.miner);

@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config/gateway.config';
 import { OpenAIExceptionFilter } from './errors/openai-exception.filter';
 import { AdminController } from './auth/admin.controller';
 import { AdminGuard } from './auth/admin.guard';
+import { AnonymousSessions } from './auth/anonymous-session';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeyStore } from './auth/api-key.store';
 import { ChatController } from './chat/chat.controller';
@@ -15,6 +16,7 @@ import { ChatService } from './chat/chat.service';
 import { RateLimiter } from './limits/rate-limiter';
 import { ModelsController } from './models/models.controller';
 import { ModelsService } from './models/models.service';
+import { ContextWindow } from './models/context-window.service';
 import { ConversationsController } from './conversations/conversations.controller';
 import { ConversationStore } from './conversations/conversation.store';
 import { OpenApiController } from './openapi/openapi.controller';
@@ -30,7 +32,8 @@ export class GatewayModule {
       imports: [
         OpsModule,
         NatsModule.forRoot({ servers: config.natsServers, name: 'gateway' }),
-        RedisModule.forRoot({ url: config.redisUrl, name: 'gateway' }),
+        // A Redis that does not answer within 2 s fails the request with 503 rather than holding it.
+        RedisModule.forRoot({ url: config.redisUrl, name: 'gateway', commandTimeoutMs: 2000 }),
         MetagraphModule.forRoot(config.netuid),
       ],
       controllers: [
@@ -57,9 +60,11 @@ export class GatewayModule {
           useFactory: (redis: RedisService) => new RateLimiter(redis.client),
         },
         AdminGuard,
+        AnonymousSessions,
         ChatRelay,
         ChatService,
         ModelsService,
+        ContextWindow,
         ConversationStore,
         StatusService,
       ],

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyServerOptions } from 'fastify';
 import { createRootLogger, PinoNestLogger, rootLogger } from '../logging/logger';
 import { initMetrics } from '../metrics/metrics';
 import { ConfigError } from '../config/config.util';
@@ -14,6 +15,8 @@ export interface BootstrapOptions {
   port: number;
   /** Largest request body accepted, in bytes. */
   bodyLimit?: number;
+  /** More Fastify server options (router limits, handlers of the framework's own errors). */
+  serverOptions?: Omit<FastifyServerOptions, 'bodyLimit' | 'trustProxy'>;
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
 
@@ -44,7 +47,7 @@ export async function bootstrapService(options: BootstrapOptions): Promise<NestF
 
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module,
-    new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 1024 * 1024, trustProxy: true }),
+    new FastifyAdapter({ ...options.serverOptions, bodyLimit: options.bodyLimit ?? 1024 * 1024, trustProxy: true }),
     { logger: new PinoNestLogger(logger), bufferLogs: false },
   );
   await options.configure?.(app);

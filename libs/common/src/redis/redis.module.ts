@@ -28,7 +28,8 @@ export function redisKey(service: string, ...parts: (string | number)[]): string
 @Global()
 @Module({})
 export class RedisModule {
-  static forRoot(options: { url: string; name: string }): DynamicModule {
+  /** `commandTimeoutMs`: a command Redis does not answer in time fails (a hung server is then an outage, not a hang). */
+  static forRoot(options: { url: string; name: string; commandTimeoutMs?: number }): DynamicModule {
     return {
       module: RedisModule,
       providers: [
@@ -43,6 +44,7 @@ export class RedisModule {
               maxRetriesPerRequest: 2,
               enableOfflineQueue: true,
               retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+              ...(options.commandTimeoutMs ? { commandTimeout: options.commandTimeoutMs } : {}),
             });
             client.on('error', (error: Error) => log.warn({ err: error.message }, 'redis error'));
             await client.connect();

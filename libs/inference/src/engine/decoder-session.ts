@@ -1,9 +1,20 @@
-import * as ort from 'onnxruntime-node';
+import type * as OrtModule from 'onnxruntime-node';
 import { ModelLoadError } from '../errors';
 import type { ModelConfig } from '../model/model-folder';
 import { float16BitsToFloat32 } from '../onnx/onnx-builder';
 import { quantizeModelWeightsInt8 } from '../onnx/weight-quantizer';
 import type { KvArray, KvCache, KvLayout } from './kv-cache';
+
+/**
+ * onnxruntime-node, loaded on first use: requiring this library (e.g. only its
+ * tokenizer, as the gateway does) never loads the native runtime.
+ */
+let runtime: typeof OrtModule | undefined;
+function ortRuntime(): typeof OrtModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  runtime ??= require('onnxruntime-node') as typeof OrtModule;
+  return runtime;
+}
 
 export interface DecoderSessionOptions {
   device: 'cpu' | 'cuda';
@@ -50,7 +61,7 @@ export interface ForwardOutput {
   present: KvCache;
 }
 
-function decoderSessionOptions(options: DecoderSessionOptions): ort.InferenceSession.SessionOptions {
+function decoderSessionOptions(options: DecoderSessionOptions): OrtModule.InferenceSession.SessionOptions {
   return {
     executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     graphOptimizationLevel: 'all',
@@ -76,7 +87,7 @@ const HALF_TO_FLOAT = (() => {
  */
 export class DecoderSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: OrtModule.InferenceSession,
     readonly layout: KvLayout,
     readonly vocabSize: number,
     private readonly inputs: DecoderInputs,
@@ -88,7 +99,7 @@ export class DecoderSession {
     options: DecoderSessionOptions,
   ): Promise<DecoderSession> {
     if (options.device === 'cuda') {
-      const cuda = ort.listSupportedBackends().find((backend) => backend.name === 'cuda');
+      const cuda = ortRuntime().listSupportedBackends().find((backend) => backend.name === 'cuda');
       if (!cuda)
         throw new ModelLoadError(
           'device "cuda" requested but this onnxruntime-node build has no CUDA execution provider',
@@ -103,11 +114,11 @@ export class DecoderSession {
         throw new ModelLoadError(`int8 weights: ${(error as Error).message}`);
       }
     }
-    let session: ort.InferenceSession;
+    let session: OrtModule.InferenceSession;
     try {
       session = quantized
-        ? await ort.InferenceSession.create(quantized, sessionOptions)
-        : await ort.InferenceSession.create(onnxPath, sessionOptions);
+        ? await ortRuntime().InferenceSession.create(quantized, sessionOptions)
+        : await ortRuntime().InferenceSession.create(onnxPath, sessionOptions);
     } catch (error) {
       const message = (error as Error).message;
       if (options.device === 'cuda')
@@ -172,20 +183,21 @@ export class DecoderSession {
     const { batch, seqLength, past } = input;
     const { kvHeads, headDim, elementType, numLayers } = this.layout;
     const total = past.length + seqLength;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', input.inputIds, [batch, seqLength]),
-      attention_mask: new ort.Tensor('int64', input.attentionMask, [batch, total]),
+    const { Tensor } = ortRuntime();
+    const feeds: Record<string, OrtModule.Tensor> = {
+      input_ids: new Tensor('int64', input.inputIds, [batch, seqLength]),
+      attention_mask: new Tensor('int64', input.attentionMask, [batch, total]),
     };
     if (this.inputs.positionIds)
-      feeds.position_ids = new ort.Tensor('int64', input.positionIds, [batch, seqLength]);
+      feeds.position_ids = new Tensor('int64', input.positionIds, [batch, seqLength]);
     if (this.inputs.cacheBranch)
-      feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
+      feeds.use_cache_branch = new Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
     if (this.inputs.logitsToKeep)
-      feeds[this.inputs.logitsToKeep] = new ort.Tensor('int64', BigInt64Array.of(1n), []);
+      feeds[this.inputs.logitsToKeep] = new Tensor('int64', BigInt64Array.of(1n), []);
     const pastDims = [batch, kvHeads, past.length, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
-      feeds[`past_key_values.${layer}.key`] = new ort.Tensor(elementType, past.keys[layer], pastDims);
-      feeds[`past_key_values.${layer}.value`] = new ort.Tensor(elementType, past.values[layer], pastDims);
+      feeds[`past_key_values.${layer}.key`] = new Tensor(elementType, past.keys[layer], pastDims);
+      feeds[`past_key_values.${layer}.value`] = new Tensor(elementType, past.values[layer], pastDims);
     }
     const outputs = await this.session.run(feeds);
     const logits = outputs.logits;

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { InvalidRequestError, QueueFullError } from '../errors';
 import { readModelFolder, type GenerationDefaults } from '../model/model-folder';
+import { contextLengthOf } from '../model/prompt-counter';
 import { ChatTemplate } from '../tokenizer/chat-template';
 import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, EngineOptions, FinishReason, GenerationChunk, SamplingOptions } from '../types';
@@ -87,12 +88,7 @@ export class InferenceEngine {
     const eosId = eosContent ? tokenizer.tokenId(eosContent) : undefined;
     if (eosId !== undefined && !folder.generation.eosTokenIds.includes(eosId))
       folder.generation.eosTokenIds.push(eosId);
-    const maxModelLength = folder.tokenizerConfig.model_max_length;
-    const contextLength = Math.min(
-      folder.config.max_position_embeddings ?? Number.MAX_SAFE_INTEGER,
-      typeof maxModelLength === 'number' && maxModelLength > 0 ? maxModelLength : Number.MAX_SAFE_INTEGER,
-      options.contextLength ?? Number.MAX_SAFE_INTEGER,
-    );
+    const contextLength = contextLengthOf(folder.config, folder.tokenizerConfig, options.contextLength);
     const positiveInt = (value: number | undefined, fallback: number, name: string): number => {
       if (value === undefined) return fallback;
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
@@ -100,7 +96,7 @@ export class InferenceEngine {
     };
     return new InferenceEngine(
       folder.name,
-      contextLength === Number.MAX_SAFE_INTEGER ? 4096 : contextLength,
+      contextLength,
       tokenizer,
       template,
       session,

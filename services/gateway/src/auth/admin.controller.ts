@@ -1,18 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
-import { z } from 'zod';
 import { AppError, ErrorCode } from '@chattensor/common';
+import { parseWith } from '../chat/chat-request.schema';
+import { createApiKeySchema } from '../openapi/api.schemas';
 import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AdminGuard } from './admin.guard';
 import { ApiKeyStore, type ApiKeyRecord } from './api-key.store';
-
-const createKeySchema = z
-  .object({
-    name: z.string().min(1).max(100),
-    requests_per_minute: z.number().int().min(1).max(1_000_000).optional(),
-    tokens_per_minute: z.number().int().min(1).max(1_000_000_000).optional(),
-  })
-  .strict();
 
 export function presentKey(record: ApiKeyRecord) {
   return {
@@ -38,16 +31,9 @@ export class AdminController {
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown) {
-    const parsed = createKeySchema.safeParse(body ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const param = issue.path.map(String).join('.') || undefined;
-      throw new AppError(
-        ErrorCode.InvalidRequest,
-        `Invalid value for '${param ?? 'body'}': ${issue.message}`,
-        { param },
-      );
-    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw new AppError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');
+    const parsed = { data: parseWith(createApiKeySchema, body) };
     const defaults = this.config.access.keyDefaultLimits;
     const created = await this.keys.create(parsed.data.name, {
       requestsPerMinute: parsed.data.requests_per_minute ?? defaults.requestsPerMinute,

@@ -4,6 +4,7 @@ import { Test } from '@nestjs/testing';
 import { AppError, ErrorCode } from '@chattensor/common';
 import { GATEWAY_CONFIG } from '../config/config.token';
 import { loadGatewayConfig } from '../config/gateway.config';
+import { AnonymousSessions, SESSION_COOKIE } from './anonymous-session';
 import { ApiKeyGuard } from './api-key.guard';
 import { ApiKeyStore, type ApiKeyRecord } from './api-key.store';
 import { Authenticated } from './authenticated.decorator';
@@ -28,12 +29,18 @@ class PublicRoutes {
 }
 
 describe('the API key guard', () => {
+  const SECRET = 's'.repeat(32);
   async function guardWith(env: Record<string, string>): Promise<ApiKeyGuard> {
+    const config = loadGatewayConfig({ SESSION_SECRET: SECRET, ...env });
+    // With SESSION_SECRET set the sessions never touch Redis.
+    const sessions = new AnonymousSessions(undefined as never, config);
+    await sessions.onModuleInit();
     const module = await Test.createTestingModule({
       providers: [
         ApiKeyGuard,
         Reflector,
-        { provide: GATEWAY_CONFIG, useValue: loadGatewayConfig(env) },
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: AnonymousSessions, useValue: sessions },
         {
           provide: ApiKeyStore,
           useValue: { verify: (key: string) => Promise.resolve(key === VALID_KEY ? record : undefined) },
@@ -44,14 +51,21 @@ describe('the API key guard', () => {
   }
 
   function call(routes: new () => { handler(): void }, headers: Record<string, string> = {}) {
-    const request = { headers, raw: { socket: { remoteAddress: '192.0.2.4' }, headers } };
+    const request = { headers, protocol: 'http', raw: { socket: { remoteAddress: '192.0.2.4' }, headers } };
+    const sent: Record<string, string> = {};
+    const reply = {
+      header(name: string, value: string) {
+        sent[name] = value;
+        return reply;
+      },
+    };
     const context = {
       getType: () => 'http',
       getHandler: () => (routes.prototype as { handler(): void }).handler,
       getClass: () => routes,
-      switchToHttp: () => ({ getRequest: () => request }),
+      switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
     } as unknown as ExecutionContext;
-    return { context, request: request as never };
+    return { context, request: request as never, sent };
   }
 
   async function refusal(guard: ApiKeyGuard, headers: Record<string, string>): Promise<AppError> {
@@ -84,10 +98,44 @@ describe('the API key guard', () => {
     await guard.canActivate(context);
     expect(principalOf(request)).toMatchObject({
       kind: 'anonymous',
-      owner: 'anonymous',
+      owner: expect.stringMatching(/^anon:[\w-]{22}$/) as string,
       rateSubject: 'ip:192.0.2.4',
       limits: { requestsPerMinute: 3 },
     });
+  });
+
+  it('gives each anonymous browser its own identity in a signed HttpOnly cookie, and keeps it while the cookie is presented', async () => {
+    const guard = await guardWith({});
+    const first = call(ApiRoutes);
+    await guard.canActivate(first.context);
+    const setCookie = first.sent['set-cookie'];
+    expect(setCookie).toMatch(
+      new RegExp(`^${SESSION_COOKIE}=[\\w-]{22}\\.[\\w-]{43}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Lax$`),
+    );
+    const cookie = setCookie.split(';')[0];
+    const owner = principalOf(first.request)!.owner;
+
+    const again = call(ApiRoutes, { cookie: `theme=dark; ${cookie}` });
+    await guard.canActivate(again.context);
+    expect(principalOf(again.request)!.owner).toBe(owner);
+    expect(again.sent['set-cookie']).toBeUndefined();
+
+    // Another browser, or a forged cookie (someone else's id with a made-up signature), is someone else.
+    const other = call(ApiRoutes);
+    await guard.canActivate(other.context);
+    expect(principalOf(other.request)!.owner).not.toBe(owner);
+    const forged = call(ApiRoutes, { cookie: `${cookie.slice(0, -4)}AAAA` });
+    await guard.canActivate(forged.context);
+    expect(principalOf(forged.request)!.owner).not.toBe(owner);
+    expect(forged.sent['set-cookie']).toBeDefined();
+
+    // The same secret (another replica, a restart) accepts the cookie; another secret does not.
+    const replica = call(ApiRoutes, { cookie });
+    await (await guardWith({})).canActivate(replica.context);
+    expect(principalOf(replica.request)!.owner).toBe(owner);
+    const stranger = call(ApiRoutes, { cookie });
+    await (await guardWith({ SESSION_SECRET: 't'.repeat(32) })).canActivate(stranger.context);
+    expect(principalOf(stranger.request)!.owner).not.toBe(owner);
   });
 
   it('refuses callers without a key when anonymous access is off, saying what is missing', async () => {

@@ -1,13 +1,14 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '@chattensor/common';
 import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
 import { clientIp } from '../http/client-ip.util';
 import { ApiKeyStore, looksLikeApiKey } from './api-key.store';
 import { AUTHENTICATED } from './authenticated.decorator';
-import { ANONYMOUS_OWNER, setPrincipal, type Principal } from './principal';
+import { AnonymousSessions } from './anonymous-session';
+import { anonymousOwner, setPrincipal, type Principal } from './principal';
 
 /**
  * Resolves the caller of every `@Authenticated()` route. A ChatTensor key
@@ -22,6 +23,7 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: ApiKeyStore,
+    private readonly sessions: AnonymousSessions,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -32,11 +34,11 @@ export class ApiKeyGuard implements CanActivate {
     ]);
     if (!wanted || context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    setPrincipal(request, await this.resolve(request));
+    setPrincipal(request, await this.resolve(request, context.switchToHttp().getResponse<FastifyReply>()));
     return true;
   }
 
-  private async resolve(request: FastifyRequest): Promise<Principal> {
+  private async resolve(request: FastifyRequest, reply: FastifyReply): Promise<Principal> {
     const presented = bearerToken(request);
     if (presented !== undefined && looksLikeApiKey(presented)) {
       const record = await this.keys.verify(presented);
@@ -58,9 +60,12 @@ export class ApiKeyGuard implements CanActivate {
           : 'Incorrect API key provided: ChatTensor keys start with ct-.',
       );
     }
+    // Each browser its own anonymous identity: conversations are never shared between them.
+    const session = this.sessions.resolve(request.headers.cookie, request.protocol === 'https');
+    if (session.setCookie) void reply.header('set-cookie', session.setCookie);
     return {
       kind: 'anonymous',
-      owner: ANONYMOUS_OWNER,
+      owner: anonymousOwner(session.id),
       rateSubject: `ip:${clientIp(request.raw, this.config.access.trustProxyHops)}`,
       limits: this.config.access.anonymousLimits,
     };

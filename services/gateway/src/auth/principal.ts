@@ -4,7 +4,7 @@ import type { RateLimits } from '../config/gateway.config';
 /** Who is calling: an API key or the anonymous tier (from one client address). */
 export interface Principal {
   kind: 'key' | 'anonymous';
-  /** Owner of the caller's conversations: the key id, or `anonymous`. */
+  /** Owner of the caller's conversations: the key id, or `anon:<session id>` (the browser's anonymous session). */
   owner: string;
   /** Whose rate-limit buckets the request draws from. */
   rateSubject: string;
@@ -12,7 +12,10 @@ export interface Principal {
   keyId?: string;
 }
 
-export const ANONYMOUS_OWNER = 'anonymous';
+/** The conversation owner of an anonymous session (never a key id: those start with `key_`). */
+export function anonymousOwner(sessionId: string): string {
+  return `anon:${sessionId}`;
+}
 
 const PRINCIPAL = Symbol('chattensor.principal');
 

@@ -110,8 +110,12 @@ function toFrame(message: Msg): ChatFrame {
   return decoded.value;
 }
 
-function frameError(frame: Extract<ChatFrame, { type: 'error' }>): AppError {
-  return new AppError(isErrorCode(frame.code) ? frame.code : ErrorCode.Internal, frame.message, {
+export function frameError(frame: Extract<ChatFrame, { type: 'error' }>): AppError {
+  const code = isErrorCode(frame.code) ? frame.code : ErrorCode.Internal;
+  // A validator that predates reasons on error frames: a miner's engine refusing a prompt longer than its context.
+  if (code === ErrorCode.InvalidRequest && !frame.reason && /context (window|length)/i.test(frame.message))
+    return new AppError(code, frame.message, { param: 'messages', reason: 'context_length_exceeded' });
+  return new AppError(code, frame.message, {
     retryAfterSeconds: frame.retryAfterSeconds,
     reason: frame.reason,
     param: frame.param,

@@ -41,7 +41,9 @@ describe('validating a chat completion request', () => {
     [{ ...base, n: 9 }, 'n'],
     [{ ...base, stop: ['1', '2', '3', '4', '5'] }, 'stop'],
     [{ ...base, tools: [{ type: 'function' }] }, 'tools'],
-    [{ ...base, regenerate: true }, 'regenerate'],
+    [{ ...base, regenerate: true }, 'conversation_id'],
+    [{ ...base, max_tokens: 40_000 }, 'max_tokens'],
+    [{ ...base, logprobs: true }, 'logprobs'],
     [{ ...base, conversation_id: 'c', regenerate: true }, 'messages'],
   ])('names the offending parameter of %j', (body, param) => {
     const error = errorOf(body);

@@ -5,6 +5,7 @@ import { Authenticated } from '../auth/authenticated.decorator';
 import { toAppError } from '../errors/openai-exception.filter';
 import { httpErrorOf } from '../errors/openai-error';
 import { requestContext } from '../http/request-context';
+import { rateLimitHeaders } from '../limits/rate-limiter';
 import { ChatService, type ChatContext, type FinishedChoice, type StartedChat } from './chat.service';
 import type { AnswerFrame } from './chat-relay.service';
 import { chatCompletionJson, chunkJson, sseEvent, usageOf } from './openai-format.util';
@@ -61,19 +62,17 @@ export class ChatController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const started = performance.now();
-    const context = requestContext(request);
+    // Every answer, refusals included, reports the caller's buckets as OpenAI does.
+    const context: ChatContext = {
+      ...requestContext(request),
+      onRateLimit: (state) => void reply.headers(rateLimitHeaders(state)),
+    };
     const stream =
       typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
     running.inc();
     let outcome = 'ok';
     try {
       const chat = await this.chat.start(body, context);
-      const limits = chat.admission;
-      void reply
-        .header('x-ratelimit-limit-requests', String(limits.limits.requestsPerMinute))
-        .header('x-ratelimit-remaining-requests', String(limits.remainingRequests))
-        .header('x-ratelimit-limit-tokens', String(limits.limits.tokensPerMinute))
-        .header('x-ratelimit-remaining-tokens', String(limits.remainingTokens));
       // The client going away cancels the job all the way to the miners.
       let completed = false;
       reply.raw.once('close', () => {
@@ -119,7 +118,7 @@ export class ChatController {
     beforeEnd: (delivery: Delivery) => Promise<void>,
   ): Promise<Delivery> {
     let first = true;
-    const delivery = await collect(chat, new Map(), (frame) => {
+    const delivery = await collect(chat, chat.relayed.frames, new Map(), (frame) => {
       if (first && frame.type === 'delta') {
         first = false;
         latency.ttft.observe((performance.now() - started) / 1000);
@@ -136,6 +135,36 @@ export class ChatController {
     started: number,
     beforeEnd: (delivery: Delivery) => Promise<void>,
   ): Promise<Delivery> {
+    // The status line waits for the first frame: a stream that cannot start (no miner, an invalid request, a
+    // context too long) gets its real HTTP status and error object, not 200 and an in-band error.
+    const upstream = chat.relayed.frames[Symbol.asyncIterator]();
+    let head: IteratorResult<AnswerFrame>;
+    try {
+      head = await upstream.next();
+    } catch (error) {
+      const code = toAppError(error).code;
+      // A client that left before the first token keeps its question, with an empty stopped answer.
+      await beforeEnd({
+        choices: [],
+        completionTokens: 0,
+        error: code,
+        ...(code === ErrorCode.Cancelled ? { stoppedText: '' } : {}),
+      });
+      throw error;
+    }
+    const frames = (async function* (): AsyncGenerator<AnswerFrame> {
+      try {
+        if (head.done) return;
+        yield head.value;
+        for (;;) {
+          const next = await upstream.next();
+          if (next.done) return;
+          yield next.value;
+        }
+      } finally {
+        await upstream.return?.();
+      }
+    })();
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -166,7 +195,7 @@ export class ChatController {
     let first = true;
     let completionTokens = 0;
     try {
-      const delivery = await collect(chat, texts, (frame) => {
+      const delivery = await collect(chat, frames, texts, (frame) => {
         if (frame.type === 'delta') {
           completionTokens += frame.tokens;
           if (first) {
@@ -221,13 +250,14 @@ export class ChatController {
  */
 async function collect(
   chat: StartedChat,
+  frames: AsyncIterable<AnswerFrame>,
   texts: Map<number, string>,
   onFrame?: (frame: AnswerFrame) => void,
 ): Promise<Delivery> {
   const wanted = chat.request.n ?? 1;
   const finished: FinishedChoice[] = [];
   let completionTokens = 0;
-  for await (const frame of chat.relayed.frames) {
+  for await (const frame of frames) {
     if (frame.type === 'delta') {
       texts.set(frame.index, (texts.get(frame.index) ?? '') + frame.text);
       generationTokens.inc(frame.tokens);

@@ -7,14 +7,23 @@ import { GATEWAY_CONFIG } from '../config/config.token';
 import type { GatewayConfig } from '../config/gateway.config';
 import { ConversationStore, type StoredMessage } from '../conversations/conversation.store';
 import { estimateTokens, fitHistory } from '../conversations/context-window.util';
-import { RateLimiter, type Admission } from '../limits/rate-limiter';
+import { RateLimitExceeded, RateLimiter, type Admission } from '../limits/rate-limiter';
 import { ModelsService } from '../models/models.service';
+import { ContextWindow } from '../models/context-window.service';
 import { ChatRelay, type RelayedJob } from './chat-relay.service';
-import { contentText, parseChatRequest, type ChatCompletionRequest } from './chat-request.schema';
+import {
+  MIN_WIRE_TOP_P,
+  chatRequestSchemas,
+  contentText,
+  parseChatRequest,
+  type ChatCompletionRequest,
+} from './chat-request.schema';
 
 export interface ChatContext {
   principal: Principal;
   correlationId: string;
+  /** Told the caller's rate-limit buckets once they are known, whether the request is admitted or refused. */
+  onRateLimit?: (state: Admission) => void;
 }
 
 export interface StartedChat {
@@ -47,17 +56,22 @@ export interface FinishedChoice {
 @Injectable()
 export class ChatService {
   private readonly log = rootLogger().child({ component: 'chat' });
+  /** The request schemas, with this gateway's MAX_TOKENS_LIMIT (also what /openapi.json documents). */
+  readonly schemas: ReturnType<typeof chatRequestSchemas>;
 
   constructor(
     private readonly relay: ChatRelay,
     private readonly models: ModelsService,
     private readonly conversations: ConversationStore,
     private readonly limiter: RateLimiter,
+    private readonly contextWindow: ContextWindow,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    this.schemas = chatRequestSchemas({ maxTokens: config.chat.maxTokensLimit });
+  }
 
   async start(body: unknown, context: ChatContext): Promise<StartedChat> {
-    const request = parseChatRequest(body);
+    const request = parseChatRequest(body, this.schemas);
     const model = this.models.resolve(request.model);
     const maxTokens =
       request.max_completion_tokens ?? request.max_tokens ?? this.config.chat.defaultMaxTokens;
@@ -90,7 +104,8 @@ export class ChatService {
         history.pop();
       }
       const fitted = fitHistory(history, newTurns, {
-        contextTokens: this.config.conversations.contextTokens,
+        contextTokens:
+          this.contextWindow.contextLength(request.model) ?? this.config.conversations.contextTokens,
         maxTokens,
         charsPerToken: this.config.conversations.charsPerToken,
         maxChars: this.config.conversations.maxChars,
@@ -106,13 +121,26 @@ export class ChatService {
           param: 'messages',
         });
     }
+    // A prompt the model cannot take is a 400 now, not a miner's refusal later.
+    this.contextWindow.check(
+      request.model,
+      messages,
+      request.max_completion_tokens ?? request.max_tokens ?? undefined,
+    );
     // Prompt and answer both count against tokens per minute; the answer's share is settled on completion.
     const estimatedTokens = estimateTokens(messages, this.config.conversations.charsPerToken);
-    const admission = await this.limiter.admit(
-      context.principal.rateSubject,
-      context.principal.limits,
-      estimatedTokens,
-    );
+    let admission: Admission;
+    try {
+      admission = await this.limiter.admit(
+        context.principal.rateSubject,
+        context.principal.limits,
+        estimatedTokens,
+      );
+    } catch (error) {
+      if (error instanceof RateLimitExceeded) context.onRateLimit?.(error.state);
+      throw error;
+    }
+    context.onRateLimit?.(admission);
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const job: ChatJob = {
       v: 1,
@@ -125,14 +153,19 @@ export class ChatService {
       sampling: {
         maxTokens,
         temperature: request.temperature ?? undefined,
-        topP: request.top_p ?? undefined,
+        // OpenAI accepts 0..1; the miner protocol carries (0, 1] in a 32-bit float (see MIN_WIRE_TOP_P).
+        topP:
+          request.top_p === undefined || request.top_p === null
+            ? undefined
+            : Math.max(request.top_p, MIN_WIRE_TOP_P),
         seed: request.seed ?? undefined,
-        stop:
-          request.stop === undefined || request.stop === null
-            ? []
-            : typeof request.stop === 'string'
-              ? [request.stop]
-              : request.stop,
+        // An empty stop sequence would end nothing; the job protocol refuses it, so it is dropped here.
+        stop: (request.stop === undefined || request.stop === null
+          ? []
+          : typeof request.stop === 'string'
+            ? [request.stop]
+            : request.stop
+        ).filter((stop) => stop.length > 0),
         presencePenalty: request.presence_penalty ?? 0,
         frequencyPenalty: request.frequency_penalty ?? 0,
       },

@@ -25,7 +25,11 @@ describe('the gateway configuration', () => {
       CONTEXT_TOKENS: '2048',
       CHARS_PER_TOKEN: '3.5',
       CONVERSATION_MAX_MESSAGES: '50',
+      MODEL_DIRS: ' models/a, /srv/b ,',
+      SESSION_SECRET: 'x'.repeat(32),
     });
+    expect(config.chat.modelDirs).toEqual(['models/a', '/srv/b']);
+    expect(config.access.sessionSecret).toBe('x'.repeat(32));
     expect(config.access.anonymous).toBe(false);
     expect(config.access.adminToken).toBe('a-long-enough-admin-token');
     expect(config.access.anonymousLimits.requestsPerMinute).toBe(5);
@@ -37,11 +41,12 @@ describe('the gateway configuration', () => {
   it('names every bad variable', () => {
     expect(() => loadGatewayConfig({ ADMIN_TOKEN: 'short', ANONYMOUS_ACCESS: 'maybe' })).toThrow(ConfigError);
     try {
-      loadGatewayConfig({ ADMIN_TOKEN: 'short', ANONYMOUS_ACCESS: 'maybe' });
+      loadGatewayConfig({ ADMIN_TOKEN: 'short', ANONYMOUS_ACCESS: 'maybe', SESSION_SECRET: 'too-short' });
     } catch (error) {
       expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual([
         'ADMIN_TOKEN',
         'ANONYMOUS_ACCESS',
+        'SESSION_SECRET',
       ]);
     }
   });

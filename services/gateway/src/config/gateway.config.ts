@@ -22,7 +22,13 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   CONVERSATION_MAX_CHARS: env.int(256).default(16_000),
   /** Messages kept per stored conversation; the oldest are dropped beyond it. */
   CONVERSATION_MAX_MESSAGES: env.int(2, 100_000).default(1000),
-  /** The served model's context length in tokens (until miners announce theirs in the metagraph). */
+  /**
+   * Model folders (comma-separated) of the models the miners serve: the gateway reads their context length and
+   * tokenizer (config.json, tokenizer.json, tokenizer_config.json; no weights) to refuse a prompt longer than the
+   * context with 400 context_length_exceeded before any miner is asked. Unset: that check is left to the miners.
+   */
+  MODEL_DIRS: z.string().optional(),
+  /** Context length assumed for history trimming when the model's folder is not in MODEL_DIRS. */
   CONTEXT_TOKENS: env.int(128, 1_048_576).default(4096),
   /** Characters per token assumed when estimating prompt sizes (low = conservative). */
   CHARS_PER_TOKEN: env.number(1, 16).default(3),
@@ -34,6 +40,8 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   /** Limits given to a new API key unless its creator sets others. */
   KEY_REQUESTS_PER_MINUTE: env.int(1, 1_000_000).default(600),
   KEY_TOKENS_PER_MINUTE: env.int(1, 1_000_000_000).default(400_000),
+  /** Signs the anonymous session cookies; unset: a secret generated once and kept in Redis (shared by every replica). */
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Bearer token of the /admin API; the admin API is off when unset. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Hotkey of the validator this gateway fronts, shown on the status page (default: the metagraph's delegate, else the reporting validator). */
@@ -59,6 +67,7 @@ export interface GatewayConfig {
     idleTimeoutMs: number;
     defaultMaxTokens: number;
     maxTokensLimit: number;
+    modelDirs: string[];
   };
   conversations: {
     ttlSeconds: number;
@@ -72,6 +81,7 @@ export interface GatewayConfig {
     anonymousLimits: RateLimits;
     keyDefaultLimits: RateLimits;
     adminToken?: string;
+    sessionSecret?: string;
     trustProxyHops: number;
   };
 }
@@ -98,6 +108,10 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
       idleTimeoutMs: e.IDLE_TIMEOUT_MS,
       defaultMaxTokens: e.DEFAULT_MAX_TOKENS,
       maxTokensLimit: e.MAX_TOKENS_LIMIT,
+      modelDirs: (e.MODEL_DIRS ?? '')
+        .split(',')
+        .map((dir) => dir.trim())
+        .filter((dir) => dir.length > 0),
     },
     conversations: {
       ttlSeconds: e.CONVERSATION_TTL_SECONDS,
@@ -117,6 +131,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
         tokensPerMinute: e.KEY_TOKENS_PER_MINUTE,
       },
       adminToken: e.ADMIN_TOKEN,
+      sessionSecret: e.SESSION_SECRET,
       trustProxyHops: e.TRUST_PROXY_HOPS,
     },
   };

@@ -1,12 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { AppError, ErrorCode } from '@chattensor/common';
 import { requestContext } from '../http/request-context';
 import { Authenticated } from '../auth/authenticated.decorator';
+import { parseWith } from '../chat/chat-request.schema';
+import { createConversationSchema } from '../openapi/api.schemas';
 import { ConversationStore, type ConversationMeta } from './conversation.store';
-
-const createSchema = z.object({ title: z.string().max(200).optional() }).nullish();
 
 function present(meta: ConversationMeta) {
   return {
@@ -27,14 +26,11 @@ export class ConversationsController {
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown, @Req() request: FastifyRequest) {
-    const parsed = createSchema.safeParse(body);
-    if (!parsed.success)
-      throw new AppError(
-        ErrorCode.InvalidRequest,
-        "Invalid value for 'title': must be a string of at most 200 characters",
-        { param: 'title' },
-      );
-    return present(await this.store.create(requestContext(request).principal.owner, parsed.data?.title));
+    // No body at all is fine; `null`, an array or a wrong title is a 400.
+    if (body === null || (typeof body !== 'object' && body !== undefined) || Array.isArray(body))
+      throw new AppError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');
+    const parsed = parseWith(createConversationSchema, body);
+    return present(await this.store.create(requestContext(request).principal.owner, parsed?.title));
   }
 
   @Get()

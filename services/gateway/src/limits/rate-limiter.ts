@@ -45,10 +45,62 @@ store(KEYS[2], tokens - cost)
 return {1, 0, math.floor(requests - 1), math.floor(tokens - cost)}
 `;
 
+/** A caller's two buckets after an admission (or a refusal): what the `x-ratelimit-*` headers report. */
 export interface Admission {
   limits: RateLimits;
   remainingRequests: number;
   remainingTokens: number;
+  /** Time until the requests bucket is full again. */
+  resetRequestsMs: number;
+  /** Time until the tokens bucket is full again (may exceed a minute after an overshoot). */
+  resetTokensMs: number;
+}
+
+/** 429 from the caller's own limits, with the buckets' state for the headers. */
+export class RateLimitExceeded extends AppError {
+  constructor(
+    message: string,
+    retryAfterSeconds: number,
+    readonly state: Admission,
+  ) {
+    super(ErrorCode.RateLimited, message, { retryAfterSeconds, reason: 'rate_limit_exceeded' });
+  }
+}
+
+function stateOf(limits: RateLimits, requests: number, tokens: number): Admission {
+  const refill = (capacity: number, level: number) =>
+    Math.max(0, Math.ceil(((capacity - level) * 60_000) / capacity));
+  return {
+    limits,
+    remainingRequests: Math.max(0, requests),
+    remainingTokens: Math.max(0, tokens),
+    resetRequestsMs: refill(limits.requestsPerMinute, requests),
+    resetTokensMs: refill(limits.tokensPerMinute, tokens),
+  };
+}
+
+/** A duration as OpenAI writes it in `x-ratelimit-reset-*`: `20ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`. */
+export function formatReset(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms));
+  if (total < 1000) return `${total}ms`;
+  const hours = Math.floor(total / 3_600_000);
+  const minutes = Math.floor((total % 3_600_000) / 60_000);
+  const seconds = Number(((total % 60_000) / 1000).toFixed(3));
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
+  if (minutes > 0) return `${minutes}m${seconds}s`;
+  return `${seconds}s`;
+}
+
+/** The `x-ratelimit-*` headers OpenAI sends, for a caller's buckets. */
+export function rateLimitHeaders(state: Admission): Record<string, string> {
+  return {
+    'x-ratelimit-limit-requests': String(state.limits.requestsPerMinute),
+    'x-ratelimit-limit-tokens': String(state.limits.tokensPerMinute),
+    'x-ratelimit-remaining-requests': String(Math.floor(state.remainingRequests)),
+    'x-ratelimit-remaining-tokens': String(Math.floor(state.remainingTokens)),
+    'x-ratelimit-reset-requests': formatReset(state.resetRequestsMs),
+    'x-ratelimit-reset-tokens': formatReset(state.resetTokensMs),
+  };
 }
 
 /** Redis client with the bucket script registered as a command. */
@@ -98,16 +150,13 @@ export class RateLimiter {
     if (admitted !== 1) {
       const which =
         requests < 1 ? `${limits.requestsPerMinute} requests` : `${limits.tokensPerMinute} tokens`;
-      throw new AppError(
-        ErrorCode.RateLimited,
+      throw new RateLimitExceeded(
         `Rate limit reached: ${which} per minute. Try again in ${Math.ceil(waitMs / 1000)} s.`,
-        {
-          retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
-          reason: 'rate_limit_exceeded',
-        },
+        Math.max(1, Math.ceil(waitMs / 1000)),
+        stateOf(limits, requests, tokens),
       );
     }
-    return { limits, remainingRequests: Math.max(0, requests), remainingTokens: Math.max(0, tokens) };
+    return stateOf(limits, requests, tokens);
   }
 
   async charge(subject: string, limits: RateLimits, tokens: number): Promise<void> {
