@@ -1,5 +1,5 @@
 // The API fuzzing suite: schemathesis (pinned in test/fuzz/
-// requirements.txt, installed into .venv-schemathesis by setup-schemathesis.mjs)
+// requirements.txt, installed into .venv-schemathesis by test/interop/setup-venv.mjs)
 // against /openapi.json of a running stack. Run with `npm run test:fuzz`.
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');

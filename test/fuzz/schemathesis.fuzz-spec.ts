@@ -23,7 +23,7 @@ describe('the API under schemathesis', () => {
 
   beforeAll(async () => {
     if (!existsSync(SCHEMATHESIS))
-      throw new Error(`${SCHEMATHESIS} is missing: run node test/fuzz/setup-schemathesis.mjs`);
+      throw new Error(`${SCHEMATHESIS} is missing: run node test/interop/setup-venv.mjs .venv-schemathesis`);
     env = await startGatewayStack({
       miners: 1,
       redisDb: 12,
