@@ -17,7 +17,11 @@ export const VENVS = [
   { dir: '.venv', requirements: join(python, 'requirements.txt'), probe: 'bittensor' },
   { dir: '.venv-sdk10', requirements: join(python, 'requirements-sdk10.txt'), probe: 'bittensor' },
   // The API fuzzing suite (`npm run test:fuzz`), not the interop tests; kept here so one script makes every venv.
-  { dir: '.venv-schemathesis', requirements: join(root, 'test', 'fuzz', 'requirements.txt'), probe: 'schemathesis' },
+  {
+    dir: '.venv-schemathesis',
+    requirements: join(root, 'test', 'fuzz', 'requirements.txt'),
+    probe: 'schemathesis',
+  },
 ];
 
 function run(cmd, args, label) {
