@@ -24,6 +24,8 @@ export interface ForwardInput {
   /** [batch * (past + seqLength)] */
   attentionMask: BigInt64Array;
   past: KvCache;
+  /** Also return the logits of every position (teacher forcing), not only the last one. */
+  allLogits?: boolean;
 }
 
 /** Optional inputs that exports differ on. */
@@ -47,6 +49,8 @@ const KNOWN_INPUTS = new Set([
 export interface ForwardOutput {
   /** Logits of the last position of each row, as float32 [batch][vocab]. */
   lastLogits: Float32Array[];
+  /** With `allLogits`: float32 [batch][seqLength][vocab], row-major. */
+  logits?: Float32Array;
   present: KvCache;
 }
 
@@ -181,7 +185,11 @@ export class DecoderSession {
     if (this.inputs.cacheBranch)
       feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
     if (this.inputs.logitsToKeep)
-      feeds[this.inputs.logitsToKeep] = new ort.Tensor('int64', BigInt64Array.of(1n), []);
+      feeds[this.inputs.logitsToKeep] = new ort.Tensor(
+        'int64',
+        BigInt64Array.of(input.allLogits ? BigInt(seqLength) : 1n),
+        [],
+      );
     const pastDims = [batch, kvHeads, past.length, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
       feeds[`past_key_values.${layer}.key`] = new ort.Tensor(elementType, past.keys[layer], pastDims);
@@ -200,12 +208,20 @@ export class DecoderSession {
         lastLogits.push(out);
       } else lastLogits.push((logits.data as Float32Array).slice(offset, offset + vocab));
     }
+    let all: Float32Array | undefined;
+    if (input.allLogits) {
+      if (positions !== seqLength) throw new Error(`the graph returned logits for ${positions} of ${seqLength} positions`);
+      all =
+        logits.type === 'float16'
+          ? Float32Array.from(logits.data as Uint16Array, (bits) => HALF_TO_FLOAT[bits])
+          : (logits.data as Float32Array);
+    }
     const present: KvCache = { batch, length: total, keys: [], values: [] };
     for (let layer = 0; layer < numLayers; layer++) {
       present.keys.push(outputs[`present.${layer}.key`].data as KvArray);
       present.values.push(outputs[`present.${layer}.value`].data as KvArray);
     }
-    return { lastLogits, present };
+    return { lastLogits, logits: all, present };
   }
 
   /** Writes the profiler's trace (sessions created with profileFilePrefix). */

@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { InvalidRequestError, QueueFullError } from '../errors';
 import { readModelFolder, type GenerationDefaults } from '../model/model-folder';
 import { ChatTemplate } from '../tokenizer/chat-template';
@@ -8,6 +7,7 @@ import { ChunkChannel } from './chunk-channel';
 import { DecoderSession } from './decoder-session';
 import { assembleKvCache, emptyKvCache, type KvCache } from './kv-cache';
 import { TokenSampler, type SamplerSettings } from './sampler';
+import { resolveSamplerSettings } from './sampler-settings';
 import { StopSequenceMatcher } from './stop-matcher';
 
 /** One request from admission to its last chunk. */
@@ -315,30 +315,7 @@ export class InferenceEngine {
   }
 
   private samplerSettings(sampling: SamplingOptions): SamplerSettings {
-    const d = this.defaults;
-    const temperature = sampling.temperature ?? (d.doSample ? (d.temperature ?? 1) : 0);
-    const check = (name: string, value: number, min: number, max: number): number => {
-      if (!Number.isFinite(value) || value < min || value > max)
-        throw new InvalidRequestError(`${name} must be between ${min} and ${max}`);
-      return value;
-    };
-    return {
-      temperature: check('temperature', temperature, 0, 100),
-      topP: check('topP', sampling.topP ?? (d.doSample ? (d.topP ?? 1) : 1), 0, 1) || 1,
-      topK: Math.floor(
-        check('topK', sampling.topK ?? (d.doSample ? (d.topK ?? 0) : 0), 0, Number.MAX_SAFE_INTEGER),
-      ),
-      minP: check('minP', sampling.minP ?? (d.doSample ? (d.minP ?? 0) : 0), 0, 1),
-      repetitionPenalty: check(
-        'repetitionPenalty',
-        sampling.repetitionPenalty ?? d.repetitionPenalty ?? 1,
-        0.01,
-        100,
-      ),
-      presencePenalty: check('presencePenalty', sampling.presencePenalty ?? 0, -2, 2),
-      frequencyPenalty: check('frequencyPenalty', sampling.frequencyPenalty ?? 0, -2, 2),
-      seed: sampling.seed ?? randomInt(0, 2 ** 32 - 1),
-    };
+    return resolveSamplerSettings(this.defaults, sampling);
   }
 
   private ensureLoop(): void {
