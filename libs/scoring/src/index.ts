@@ -1,1 +1,2 @@
 export * from './reward';
+export * from './verified-reward';

@@ -92,11 +92,20 @@ describe('ReferenceModel', () => {
     // A stop string inside that text ends the answer at the token that completes it.
     const stop = answer.text.slice(3, 5);
     const stopped = await generate({ ...sampling, stop: [stop] });
-    const again = reference.replay(reference.encodeChat(chat).length, stopped.ids, { ...sampling, stop: [stop] });
-    expect(again).toMatchObject({ text: stopped.text, finishReason: 'stop', finishedAt: stopped.ids.length - 1 });
+    const again = reference.replay(reference.encodeChat(chat).length, stopped.ids, {
+      ...sampling,
+      stop: [stop],
+    });
+    expect(again).toMatchObject({
+      text: stopped.text,
+      finishReason: 'stop',
+      finishedAt: stopped.ids.length - 1,
+    });
     expect(again.text).not.toContain(stop);
     // The same ids without the stop string would run on.
-    expect(reference.replay(reference.encodeChat(chat).length, stopped.ids, sampling).finishedAt).toBeUndefined();
+    expect(
+      reference.replay(reference.encodeChat(chat).length, stopped.ids, sampling).finishedAt,
+    ).toBeUndefined();
   });
 
   it('refuses token ids outside the vocabulary with InvalidRequestError', async () => {

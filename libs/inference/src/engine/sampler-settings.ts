@@ -24,7 +24,12 @@ export function resolveSamplerSettings(d: GenerationDefaults, sampling: Sampling
       check('topK', sampling.topK ?? (d.doSample ? (d.topK ?? 0) : 0), 0, Number.MAX_SAFE_INTEGER),
     ),
     minP: check('minP', sampling.minP ?? (d.doSample ? (d.minP ?? 0) : 0), 0, 1),
-    repetitionPenalty: check('repetitionPenalty', sampling.repetitionPenalty ?? d.repetitionPenalty ?? 1, 0.01, 100),
+    repetitionPenalty: check(
+      'repetitionPenalty',
+      sampling.repetitionPenalty ?? d.repetitionPenalty ?? 1,
+      0.01,
+      100,
+    ),
     presencePenalty: check('presencePenalty', sampling.presencePenalty ?? 0, -2, 2),
     frequencyPenalty: check('frequencyPenalty', sampling.frequencyPenalty ?? 0, -2, 2),
     seed: sampling.seed ?? randomInt(0, 2 ** 32 - 1),

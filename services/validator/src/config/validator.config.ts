@@ -7,6 +7,11 @@ import {
   parseEnv,
   type HotkeySource,
 } from '@chattensor/common';
+import {
+  verificationConfigOf,
+  verificationEnvShape,
+  type VerificationConfig,
+} from '../verification/verification.config';
 
 /** Every variable the validator reads; see the table in services/validator/README.md. */
 export const validatorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).extend({
@@ -24,6 +29,7 @@ export const validatorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).ex
   SCORE_EMA_ALPHA: env.number(0.001, 1).default(0.1),
   /** Seconds between weight-setting rounds by the leader; 0 disables. */
   WEIGHTS_INTERVAL_SECONDS: env.int(0, 86_400).default(60),
+  ...verificationEnvShape,
 });
 
 export interface ValidatorConfig {
@@ -35,6 +41,8 @@ export interface ValidatorConfig {
   http: { host: string; port: number };
   query: { minersPerRequest: number; maxConcurrentJobs: number; firstTokenTimeoutMs: number };
   scoring: { emaAlpha: number; weightsIntervalSeconds: number };
+  /** Answer verification, synthetic traffic and the reward curve (verification.config.ts). */
+  verification: VerificationConfig;
 }
 
 export function loadValidatorConfig(source: NodeJS.ProcessEnv = process.env): ValidatorConfig {
@@ -52,5 +60,6 @@ export function loadValidatorConfig(source: NodeJS.ProcessEnv = process.env): Va
       firstTokenTimeoutMs: e.MINER_FIRST_TOKEN_TIMEOUT_MS,
     },
     scoring: { emaAlpha: e.SCORE_EMA_ALPHA, weightsIntervalSeconds: e.WEIGHTS_INTERVAL_SECONDS },
+    verification: verificationConfigOf(e),
   };
 }

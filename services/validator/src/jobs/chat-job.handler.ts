@@ -22,13 +22,12 @@ import {
   type ChatJob,
   type minerV1,
 } from '@chattensor/protocol';
-import { rewardOutcomes, type MinerOutcome } from '@chattensor/scoring';
 import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
 import { MinerClient } from '../miners/miner-client';
 import { MinerSelector, type SelectedMiner } from '../miners/miner-selector';
-import { ScoreBook } from '../scores/score-book.service';
 import { ValidatorIdentity } from '../identity/validator-identity';
+import { AnswerScoring, observe, observeChunk, type ObservedAnswer } from '../verification/answer-scoring.service';
 
 type Send = (frame: ChatFrame) => void;
 
@@ -81,8 +80,8 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     private readonly nats: NatsService,
     private readonly selector: MinerSelector,
     private readonly client: MinerClient,
-    private readonly scores: ScoreBook,
     private readonly identity: ValidatorIdentity,
+    private readonly scoring: AnswerScoring,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -204,7 +203,7 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       groups.map((group, index) => this.answer(job, index, group, request, send, signal)),
     );
     const outcomes = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-    await this.score(outcomes, selected);
+    this.scoring.settleLater('organic', request, outcomes);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
     this.jobsTotal.inc({ outcome: signal.aborted ? 'cancelled' : 'ok' });
@@ -218,7 +217,7 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     request: minerV1.GenerateRequest,
     send: Send,
     jobSignal: AbortSignal,
-  ): Promise<MinerOutcome[]> {
+  ): Promise<ObservedAnswer[]> {
     const timeoutMs = Math.max(1000, job.deadline - Date.now());
     const calls = group.map((miner) => ({
       miner,
@@ -230,14 +229,9 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     let lastError: AppError | undefined;
     let stragglerTimer: NodeJS.Timeout | undefined;
 
-    const consume = async ({ miner, call }: (typeof calls)[number]): Promise<MinerOutcome> => {
+    const consume = async ({ miner, call }: (typeof calls)[number]): Promise<ObservedAnswer> => {
       const started = performance.now();
-      const outcome: MinerOutcome = {
-        uid: miner.neuron.uid,
-        completed: false,
-        text: '',
-        completionTokens: 0,
-      };
+      const outcome = observe(miner.neuron);
       const firstTokenTimer = setTimeout(() => call.cancel(), this.config.query.firstTokenTimeoutMs);
       let usage: minerV1.Usage | undefined;
       let finishReason = '';
@@ -245,6 +239,7 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       const ref = { uid: miner.neuron.uid, hotkey: miner.neuron.hotkey };
       try {
         for await (const chunk of call.responses) {
+          observeChunk(outcome, chunk);
           if (chunk.tokenCount > 0 || chunk.textDelta) {
             if (outcome.timeToFirstToken === undefined) {
               clearTimeout(firstTokenTimer);
@@ -312,23 +307,11 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
           { retryAfterSeconds: 2 },
         );
       }
-      return settled.map((s) => (s as PromiseFulfilledResult<MinerOutcome>).value);
+      return settled.map((s) => (s as PromiseFulfilledResult<ObservedAnswer>).value);
     } finally {
       clearTimeout(stragglerTimer);
       jobSignal.removeEventListener('abort', cancelAll);
     }
-  }
-
-  private async score(outcomes: MinerOutcome[], selected: SelectedMiner[]): Promise<void> {
-    const rewards = rewardOutcomes(outcomes);
-    const hotkeys = new Map(selected.map((m) => [m.neuron.uid, m.neuron.hotkey]));
-    await Promise.all(
-      [...rewards].map(([uid, reward]) =>
-        this.scores
-          .record(uid, hotkeys.get(uid)!, reward)
-          .catch((error: unknown) => this.log.warn({ err: error, uid }, 'score update failed')),
-      ),
-    );
   }
 
   async onApplicationShutdown(): Promise<void> {

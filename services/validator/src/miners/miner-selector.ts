@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ANY_MODEL, MetagraphWatcher, type Neuron } from '@chattensor/protocol';
 import { ScoreBook, type MinerScore } from '../scores/score-book.service';
 import { ValidatorIdentity } from '../identity/validator-identity';
+import { ExclusionList } from '../verification/exclusion-list.service';
 
 /** Floor added to every score so a new or unlucky miner still gets traffic and can earn a score. */
 const EXPLORATION = 0.1;
@@ -14,7 +15,7 @@ export interface SelectedMiner {
 /**
  * Picks the miners for a request: serving neurons of the metagraph (an
  * endpoint, not a validator, not ourselves, serving the model when the
- * metagraph says which), sampled without replacement with probability
+ * metagraph says which, not excluded after a failed verification), sampled without replacement with probability
  * proportional to score plus an exploration floor.
  */
 @Injectable()
@@ -23,6 +24,7 @@ export class MinerSelector {
     private readonly metagraph: MetagraphWatcher,
     private readonly scores: ScoreBook,
     private readonly identity: ValidatorIdentity,
+    private readonly exclusions: ExclusionList,
   ) {}
 
   candidates(model?: string): Neuron[] {
@@ -41,7 +43,8 @@ export class MinerSelector {
   }
 
   async select(count: number, model?: string, random: () => number = Math.random): Promise<SelectedMiner[]> {
-    const pool = this.candidates(model);
+    // Miners that failed verification lately get no user traffic.
+    const pool = await this.exclusions.filter(this.candidates(model));
     if (pool.length === 0) return [];
     const scores = new Map<number, MinerScore>((await this.scores.scoresOf(pool)).map((s) => [s.uid, s]));
     const remaining = pool.map((neuron) => ({ neuron, score: scores.get(neuron.uid)?.score ?? 0 }));

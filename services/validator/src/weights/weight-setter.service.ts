@@ -10,11 +10,11 @@ import {
   startAnnouncing,
   type SetWeightsRequest,
 } from '@chattensor/protocol';
-import { scoresToWeights } from '@chattensor/scoring';
 import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
 import { ValidatorIdentity } from '../identity/validator-identity';
 import { ScoreBook } from '../scores/score-book.service';
+import { chainWeights } from './chain-weights.util';
 
 /**
  * One replica of the validator cluster is the leader (a Redis lock with a
@@ -81,6 +81,11 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     }
   }
 
+  /** True on the replica that holds the leader lock (as of its last round); it also runs synthetic traffic. */
+  get leading(): boolean {
+    return this.leader;
+  }
+
   /** One round: hold or take the lock, and if leader, set weights. */
   async round(): Promise<void> {
     try {
@@ -114,8 +119,9 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     );
     if (miners.length === 0) return;
     const scored = await this.scores.scoresOf(miners);
-    const { uids, weights } = scoresToWeights(new Map(scored.map((s) => [s.uid, s.score])));
-    if (weights.every((w) => w === 0)) return;
+    const processed = chainWeights(snapshot, scored);
+    if (!processed) return;
+    const { uids, weights } = processed;
     const request: SetWeightsRequest = {
       v: 1,
       netuid: this.config.netuid,
@@ -135,6 +141,8 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     }
     if (decoded.value.outcome !== 'deferred') {
       this.lastWeightsTime.set(Date.now() / 1000);
+      // Miners left out of this round have no weight now, not their last one.
+      this.weightGauge.reset();
       uids.forEach((uid, i) => this.weightGauge.set({ uid: String(uid) }, weights[i]));
     }
     this.log.info(
