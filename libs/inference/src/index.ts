@@ -11,3 +11,11 @@ export { quantizeModelWeightsInt8, WeightQuantizationError } from './onnx/weight
 export { ReferenceModel, scoreToken, type ReferenceModelOptions, type ReplayedAnswer, type TokenScore } from './engine/reference-model';
 export { resolveSamplerSettings } from './engine/sampler-settings';
 export type { SamplerSettings } from './engine/sampler';
+export {
+  FAILURE_REASONS,
+  verifyCompletion,
+  type FailureReason,
+  type ReturnedAnswer,
+  type Tolerances,
+  type Verdict,
+} from './verification/completion-verifier';

@@ -1,2 +1,4 @@
 export * from './reward';
 export * from './verified-reward';
+export * from './synthetic-questions';
+export * from './request-sampling';

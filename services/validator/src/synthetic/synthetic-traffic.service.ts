@@ -13,7 +13,7 @@ import {
   type ScoredAnswer,
 } from '../verification/answer-scoring.service';
 import { AnswerVerification } from '../verification/answer-verification.service';
-import { QuestionBank, type SyntheticQuestion } from './question-bank';
+import { QuestionBank, type SyntheticQuestion } from '@chattensor/scoring';
 
 /** Seconds of a block on Subtensor, to turn the subnet's tempo (blocks) into time. */
 const BLOCK_SECONDS = 12;

@@ -7,6 +7,7 @@ import type { ValidatorConfig } from '../config/validator.config';
 import { ScoreBook } from '../scores/score-book.service';
 import type { AnswerOrigin, ReturnedAnswer, Verdict } from './answer-verifier';
 import { AnswerVerification } from './answer-verification.service';
+import { ExclusionList } from './exclusion-list.service';
 
 /** One miner's answer as observed by the validator: timing for the reward, content for verification. */
 export interface ObservedAnswer extends MinerOutcome {
@@ -78,6 +79,7 @@ export class AnswerScoring implements OnApplicationShutdown {
     @Inject(VALIDATOR_CONFIG) private readonly config: ValidatorConfig,
     private readonly verification: AnswerVerification,
     private readonly scores: ScoreBook,
+    private readonly exclusions: ExclusionList,
   ) {}
 
   /** Scores in the background; errors are logged, never thrown at the caller. */
@@ -99,7 +101,11 @@ export class AnswerScoring implements OnApplicationShutdown {
           o.completed && this.verification.selects(origin)
             ? await this.verification.verify(origin, { uid: o.uid, hotkey: o.hotkey }, request, o.answer)
             : undefined;
-        const gate = verdict?.outcome === 'failed' ? 0 : 1;
+        // A miner caught cheating earns nothing until its exclusion ends, verified or not:
+        // otherwise a cheater that is caught on most answers would still be paid for the rest.
+        const excluded =
+          this.verification.enabled && (await this.exclusions.excludedUntil(o.uid, o.hotkey)) !== undefined;
+        const gate = verdict?.outcome === 'failed' || excluded ? 0 : 1;
         const reward = verifiedReward(
           o,
           gate,

@@ -12,7 +12,7 @@ import type { SpeedCurve } from '@chattensor/scoring';
  */
 export const DEFAULT_TOLERANCES: Tolerances = {
   greedyLogitGap: 1.0,
-  samplingLogitSlack: 1.0,
+  samplingLogitSlack: 2.0,
   logprobZ: 6,
   logprobMinTokens: 16,
 };
