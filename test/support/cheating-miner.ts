@@ -5,7 +5,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Keypair } from '@chattensor/bittensor';
-import { Tokenizer, type InferenceEngine } from '@chattensor/inference';
+import { type Tokenizer, type InferenceEngine } from '@chattensor/inference';
 import { minerV1, startAnnouncing } from '@chattensor/protocol';
 import { requestSampling } from '@chattensor/scoring';
 import type { NatsConnection } from 'nats';
