@@ -172,6 +172,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       HTTP_PORT: String(await freePort()),
       HOTKEY_URI: validatorUri,
       WEIGHTS_INTERVAL_SECONDS: '10',
+      // The miners' model is the reference their answers are verified against.
+      REFERENCE_MODEL_DIR: options.modelDir,
     });
     await launch('gateway', 'services/gateway/src/main.js', { ...common, HTTP_HOST: '0.0.0.0', HTTP_PORT: String(options.gatewayPort) });
 

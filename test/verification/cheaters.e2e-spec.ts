@@ -18,6 +18,7 @@ import {
   encodeJson,
   metagraphKey,
   metagraphSnapshotSchema,
+  validatorScoresSchema,
   type ChatFrame,
   type MetagraphSnapshot,
 } from '@chattensor/protocol';
@@ -248,6 +249,24 @@ describe('a validator among cheating miners', () => {
     expect(honestShare).toBeGreaterThan(0.95);
     for (const h of honest) expect(weightOf(h.hotkey) / total).toBeGreaterThan(0.2);
   }, 120_000);
+
+  it("reports each miner's verification counts, exclusion and score history for the status page", async () => {
+    const sub = nc.subscribe(Subjects.validatorScores(netuid), { max: 1, timeout: 30_000 });
+    let report: ReturnType<typeof validatorScoresSchema.parse> | undefined;
+    for await (const message of sub)
+      report = validatorScoresSchema.parse(JSON.parse(new TextDecoder().decode(message.data)));
+    const entry = (hotkey: string) => report!.miners.find((m) => m.hotkey === hotkey)!;
+    for (const h of honest) {
+      expect(entry(h.hotkey).verification).toMatchObject({ failed: {}, syntheticFailed: 0 });
+      expect(entry(h.hotkey).verification!.syntheticVerified).toBeGreaterThanOrEqual(ROUNDS);
+      expect(entry(h.hotkey).excludedUntil).toBeUndefined();
+      expect(entry(h.hotkey).history!.length).toBeGreaterThanOrEqual(1);
+    }
+    for (const c of cheaters) {
+      expect(entry(c.keypair.ss58Address).verification!.syntheticFailed).toBeGreaterThanOrEqual(ROUNDS - 1);
+      expect(entry(c.keypair.ss58Address).excludedUntil).toBeGreaterThan(Date.now());
+    }
+  });
 
   it('sends user traffic only to the honest miners once the cheaters are caught', async () => {
     const honestKeys = new Set(honest.map((h) => h.hotkey));

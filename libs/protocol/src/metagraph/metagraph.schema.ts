@@ -84,7 +84,12 @@ export const metagraphSnapshotSchema = z.object({
   alphaPrice: z.number().min(0).optional(),
   /** The last weights set on this subnet by the cluster's validator. */
   lastWeights: z
-    .object({ block: z.number().int(), at: z.number().int(), uids: z.array(z.number().int()), weights: z.array(z.number()) })
+    .object({
+      block: z.number().int(),
+      at: z.number().int(),
+      uids: z.array(z.number().int()),
+      weights: z.array(z.number()),
+    })
     .optional(),
 });
 export type MetagraphSnapshot = z.infer<typeof metagraphSnapshotSchema>;
@@ -162,6 +167,27 @@ export const validatorScoresSchema = z.object({
   netuid: z.number().int().min(0),
   validator: z.string(),
   at: z.number().int(),
-  miners: z.array(z.object({ uid: z.number().int().min(0), hotkey: z.string(), score: z.number() })),
+  miners: z.array(
+    z.object({
+      uid: z.number().int().min(0),
+      hotkey: z.string(),
+      score: z.number(),
+      /** Answers checked against the reference model: verified ones, and failed ones by reason. */
+      verification: z
+        .object({
+          verified: z.number().int().min(0),
+          failed: z.record(z.string(), z.number().int().min(0)),
+          /** The same counts for synthetic answers alone (reported apart from organic ones). */
+          syntheticVerified: z.number().int().min(0),
+          syntheticFailed: z.number().int().min(0),
+        })
+        .optional(),
+      /** Kept away from user traffic until then (ms since the epoch) after a failed verification. */
+      excludedUntil: z.number().int().optional(),
+      /** Recent scores, oldest first, one sample per `historyIntervalMs`. */
+      history: z.array(z.number()).optional(),
+    }),
+  ),
+  historyIntervalMs: z.number().int().positive().optional(),
 });
 export type ValidatorScores = z.infer<typeof validatorScoresSchema>;

@@ -596,6 +596,22 @@ export const openApiDocument = {
                 score: { type: ['number', 'null'] },
                 weight: { type: ['number', 'null'] },
                 incentive: { type: ['number', 'null'] },
+                verification: {
+                  type: ['object', 'null'],
+                  description: 'Answers checked against the reference model (null while verification is off)',
+                  properties: {
+                    verified: { type: 'integer' },
+                    failed: { type: 'object', additionalProperties: { type: 'integer' }, description: 'failed answers by reason' },
+                    synthetic_verified: { type: 'integer' },
+                    synthetic_failed: { type: 'integer' },
+                  },
+                },
+                excluded_until: {
+                  type: ['integer', 'null'],
+                  description: 'kept from user traffic until then (ms since the epoch) after a failed verification',
+                },
+                score_history: { type: 'array', items: { type: 'number' }, description: 'recent scores, oldest first' },
+                score_history_interval_ms: { type: ['integer', 'null'] },
               },
             },
           },

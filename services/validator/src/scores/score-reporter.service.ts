@@ -5,14 +5,23 @@ import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
 import { ValidatorIdentity } from '../identity/validator-identity';
 import { ScoreBook } from './score-book.service';
+import { ScoreHistory } from './score-history';
+import { AnswerVerification } from '../verification/answer-verification.service';
+import { ExclusionList } from '../verification/exclusion-list.service';
+import { verificationSummary } from '../verification/verification-summary.util';
 
 const REPORT_INTERVAL_MS = 3000;
 
-/** Publishes the scores of the metagraph's miners on `validator.scores.<netuid>` for the gateway's pages. */
+/**
+ * Publishes the scores of the metagraph's miners on `validator.scores.<netuid>`
+ * for the gateway's pages, with their verification counts, exclusion and a
+ * short score history.
+ */
 @Injectable()
 export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = rootLogger().child({ component: 'score-reporter' });
   private timer?: NodeJS.Timeout;
+  private readonly history = new ScoreHistory();
 
   constructor(
     @Inject(VALIDATOR_CONFIG) private readonly config: ValidatorConfig,
@@ -20,6 +29,8 @@ export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutd
     private readonly metagraph: MetagraphWatcher,
     private readonly scores: ScoreBook,
     private readonly identity: ValidatorIdentity,
+    private readonly verification: AnswerVerification,
+    private readonly exclusions: ExclusionList,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -33,12 +44,27 @@ export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutd
     const snapshot = this.metagraph.current();
     if (!snapshot || this.nats.nc.isClosed()) return;
     const miners = snapshot.neurons.filter((n) => n.role !== 'validator');
+    const scores = await this.scores.scoresOf(miners);
+    this.history.observe(scores);
+    const ledger = this.verification.enabled
+      ? await this.verification.ledger()
+      : new Map<string, Record<string, number>>();
     const message: ValidatorScores = {
       v: 1,
       netuid: this.config.netuid,
       validator: this.identity.hotkey.ss58Address,
       at: Date.now(),
-      miners: await this.scores.scoresOf(miners),
+      miners: await Promise.all(
+        scores.map(async (s) => ({
+          ...s,
+          verification: this.verification.enabled
+            ? verificationSummary(ledger.get(`${s.uid}:${s.hotkey}`))
+            : undefined,
+          excludedUntil: await this.exclusions.excludedUntil(s.uid, s.hotkey),
+          history: this.history.of(s.uid, s.hotkey),
+        })),
+      ),
+      historyIntervalMs: this.history.intervalMs,
     };
     this.nats.nc.publish(Subjects.validatorScores(this.config.netuid), encodeJson(message));
   }
