@@ -18,7 +18,8 @@
  *
  * Variables: MODEL_DIR (verify on this folder instead of generated ones,
  * e.g. the default SmolLM2 once fetched), QUESTIONS (default 48),
- * VERIFY_THREADS (default 1), PRESETS (default "tiny,small").
+ * VERIFY_THREADS (default 1), REFERENCE_QUANTIZE (none or int8: the reference's
+ * own weights), PRESETS (default "tiny,small"; "smol" adds SmolLM2-135M's shape, slow on two cores).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,7 @@ import { QuestionBank, requestSampling, seededRandom } from '@chattensor/scoring
 
 const QUESTIONS = Number(process.env.QUESTIONS ?? 48);
 const THREADS = Number(process.env.VERIFY_THREADS ?? 1);
+const REFERENCE_QUANTIZE = process.env.REFERENCE_QUANTIZE === 'int8' ? 'int8' : 'none';
 const WITH_TOLERANCES = process.argv.includes('--tolerances') || process.env.TOLERANCES === '1';
 /** The validator's defaults (services/validator/src/verification/verification.config.ts). */
 const DEFAULTS: Tolerances = {
@@ -52,6 +54,18 @@ const MEASURE: Tolerances = {
   logprobMinTokens: 16,
 };
 
+/** SmolLM2-135M-Instruct's shape (the default model), with generated weights and the ChatML template. */
+const SMOL = {
+  hiddenSize: 576,
+  numLayers: 30,
+  numHeads: 9,
+  numKvHeads: 3,
+  intermediateSize: 1536,
+  vocabSize: 49152,
+  maxPositions: 8192,
+  tieWordEmbeddings: true,
+  chatFormat: 'chatml' as const,
+};
 /** A mid-sized generated shape: sharper distributions than tiny, still quick on two cores. */
 const SMALL = {
   hiddenSize: 256,
@@ -155,16 +169,13 @@ function questions(count: number, seed: number): Question[] {
 }
 
 async function tolerances(root: string, preset: string): Promise<Row[]> {
-  const shape = preset === 'small' ? SMALL : {};
+  const shape = preset === 'small' ? SMALL : preset === 'smol' ? SMOL : {};
   const dir = join(root, preset);
   const other = join(root, `${preset}-other`);
-  await generateModel({ outDir: dir, preset: preset === 'small' ? undefined : 'tiny', seed: 1, ...shape });
-  await generateModel({
-    outDir: other,
-    preset: preset === 'small' ? undefined : 'tiny',
-    seed: 101,
-    ...shape,
-  });
+  // Only tiny is a named preset; the other shapes are given in full.
+  const named = preset === 'tiny' ? 'tiny' : undefined;
+  await generateModel({ outDir: dir, preset: named, seed: 1, ...shape });
+  await generateModel({ outDir: other, preset: named, seed: 101, ...shape });
   const reference = await ReferenceModel.load(dir, { intraOpThreads: THREADS });
   const qs = questions(QUESTIONS, 7);
   const rows: Row[] = [];
@@ -203,7 +214,10 @@ async function tolerances(root: string, preset: string): Promise<Row[]> {
 
 async function cost(modelDir: string): Promise<void> {
   const engine = await InferenceEngine.load(modelDir, { intraOpThreads: THREADS, maxBatchSize: 1 });
-  const reference = await ReferenceModel.load(modelDir, { intraOpThreads: THREADS });
+  const reference = await ReferenceModel.load(modelDir, {
+    intraOpThreads: THREADS,
+    quantize: REFERENCE_QUANTIZE,
+  });
   const qs = questions(QUESTIONS, 11);
   const answers: Answer[] = [];
   for (const q of qs) answers.push(await answer(engine, q));
@@ -228,7 +242,7 @@ async function cost(modelDir: string): Promise<void> {
   const syntheticPerSecond = (4 * 256) / (361 * 12);
   const answersPerSecond = 10 * 0.1 + syntheticPerSecond;
   console.log(
-    `\n### Verification cost on ${reference.modelName} (VERIFY_THREADS=${THREADS}, ${answers.length} answers, ${tokens} tokens)\n`,
+    `\n### Verification cost on ${reference.modelName} (VERIFY_THREADS=${THREADS}, REFERENCE_QUANTIZE=${REFERENCE_QUANTIZE}, ${answers.length} answers, ${tokens} tokens)\n`,
   );
   console.log('| measure | value |');
   console.log('|---|---|');
