@@ -3,7 +3,7 @@
  * tolerances were chosen.
  *
  * 1. Tolerances (`--tolerances`, or always with TOLERANCES=1): on generated
- *    models, honest miners on every allowed quantization (float32, int8)
+ *    models, honest miners on every allowed quantization (float32, int8, 4-bit)
  *    answer the validator's synthetic questions; the float32 reference scores
  *    each answer in one teacher-forced pass. Reported: the largest greedy
  *    top-logit gap, the largest distance outside the top-k / top-p / min-p
@@ -180,14 +180,14 @@ async function tolerances(root: string, preset: string): Promise<Row[]> {
   const qs = questions(QUESTIONS, 7);
   const rows: Row[] = [];
   const honest: Answer[][] = [];
-  for (const quantize of ['none', 'int8'] as const) {
+  for (const quantize of ['none', 'int8', 'int4'] as const) {
     const engine = await InferenceEngine.load(dir, { quantize, intraOpThreads: THREADS, maxBatchSize: 1 });
     const answers: Answer[] = [];
     for (const q of qs) answers.push(await answer(engine, q));
     await engine.close();
     honest.push(answers);
     rows.push(
-      await measure(reference, `${preset}: honest ${quantize === 'none' ? 'float32' : 'int8'}`, answers),
+      await measure(reference, `${preset}: honest ${quantize === 'none' ? 'float32' : quantize}`, answers),
     );
   }
   const otherEngine = await InferenceEngine.load(other, { intraOpThreads: THREADS, maxBatchSize: 1 });

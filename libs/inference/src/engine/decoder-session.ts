@@ -8,8 +8,8 @@ import type { KvArray, KvCache, KvLayout } from './kv-cache';
 export interface DecoderSessionOptions {
   device: 'cpu' | 'cuda';
   intraOpThreads?: number;
-  /** `int8`: load the graph with its MatMul weights quantized to 8 bits (see weight-quantizer.ts). */
-  quantize?: 'none' | 'int8';
+  /** `int8` / `int4`: load the graph with its MatMul weights quantized to 8 or 4 bits (see weight-quantizer.ts). */
+  quantize?: 'none' | 'int8' | 'int4';
   /** Turns onnxruntime's profiler on; the trace goes to `<prefix>_<timestamp>.json` at endProfiling(). */
   profileFilePrefix?: string;
 }
@@ -100,11 +100,11 @@ export class DecoderSession {
     }
     const sessionOptions = decoderSessionOptions(options);
     let quantized: Uint8Array | undefined;
-    if (options.quantize === 'int8') {
+    if (options.quantize === 'int8' || options.quantize === 'int4') {
       try {
-        quantized = quantizeModelWeightsInt8(onnxPath).model;
+        quantized = quantizeModelWeightsInt8(onnxPath, options.quantize === 'int4' ? 4 : 8).model;
       } catch (error) {
-        throw new ModelLoadError(`int8 weights: ${(error as Error).message}`);
+        throw new ModelLoadError(`${options.quantize} weights: ${(error as Error).message}`);
       }
     }
     let session: ort.InferenceSession;

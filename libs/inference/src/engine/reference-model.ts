@@ -10,8 +10,8 @@ import { resolveSamplerSettings } from './sampler-settings';
 import { StopSequenceMatcher } from './stop-matcher';
 
 export interface ReferenceModelOptions {
-  /** `int8`: the reference itself runs with 8-bit weights (see EngineOptions.quantize). */
-  quantize?: 'none' | 'int8';
+  /** `int8` / `int4`: the reference itself runs with quantized weights (see EngineOptions.quantize). */
+  quantize?: 'none' | 'int8' | 'int4';
   intraOpThreads?: number;
   onnxFile?: string;
   /** Caps the context window as the miners' engines do (EngineOptions.contextLength). */
