@@ -34,21 +34,25 @@ import {
   type SamplingOptions,
   type Tolerances,
 } from '@chattensor/inference';
-import { QuestionBank, requestSampling, seededRandom } from '@chattensor/scoring';
+import { DEFAULT_TOLERANCES, QuestionBank, requestSampling, seededRandom } from '@chattensor/scoring';
 
 const QUESTIONS = Number(process.env.QUESTIONS ?? 48);
 const THREADS = Number(process.env.VERIFY_THREADS ?? 1);
 const REFERENCE_QUANTIZE = process.env.REFERENCE_QUANTIZE === 'int8' ? 'int8' : 'none';
 const WITH_TOLERANCES = process.argv.includes('--tolerances') || process.env.TOLERANCES === '1';
-/** The validator's defaults (services/validator/src/verification/verification.config.ts). */
+/** The validator's defaults, or candidates given as the validator's variables. */
 const DEFAULTS: Tolerances = {
-  greedyLogitGap: 1.0,
-  samplingLogitSlack: 2.0,
-  logprobZ: 6,
-  logprobMinTokens: 16,
+  greedyLogitGap: Number(process.env.VERIFY_GREEDY_LOGIT_GAP ?? DEFAULT_TOLERANCES.greedyLogitGap),
+  greedyMeanGap: Number(process.env.VERIFY_GREEDY_MEAN_GAP ?? DEFAULT_TOLERANCES.greedyMeanGap),
+  samplingLogitSlack: Number(
+    process.env.VERIFY_SAMPLING_LOGIT_SLACK ?? DEFAULT_TOLERANCES.samplingLogitSlack,
+  ),
+  logprobZ: Number(process.env.VERIFY_LOGPROB_Z ?? DEFAULT_TOLERANCES.logprobZ),
+  logprobMinTokens: Number(process.env.VERIFY_LOGPROB_MIN_TOKENS ?? DEFAULT_TOLERANCES.logprobMinTokens),
 };
 const MEASURE: Tolerances = {
   greedyLogitGap: Infinity,
+  greedyMeanGap: Infinity,
   samplingLogitSlack: Infinity,
   logprobZ: Infinity,
   logprobMinTokens: 16,
@@ -124,12 +128,26 @@ function disguise(reference: ReferenceModel, question: Question, ids: number[]):
   };
 }
 
+/** Largest and smallest of one per-answer statistic: the largest matters for honest miners, the smallest for cheaters. */
+class Range {
+  max = -Infinity;
+  min = Infinity;
+  add(value: number): void {
+    this.max = Math.max(this.max, value);
+    this.min = Math.min(this.min, value);
+  }
+  toString(): string {
+    return Number.isFinite(this.max) ? `${this.max.toFixed(2)} / ${this.min.toFixed(2)}` : '–';
+  }
+}
+
 interface Row {
   label: string;
   answers: number;
-  greedyGap: number;
-  samplingOutside: number;
-  maxAbsZ: number;
+  greedyGap: Range;
+  greedyMeanGap: Range;
+  samplingOutside: Range;
+  absZ: Range;
   passDefaults: number;
 }
 
@@ -137,17 +155,20 @@ async function measure(reference: ReferenceModel, label: string, answers: Answer
   const row: Row = {
     label,
     answers: answers.length,
-    greedyGap: 0,
-    samplingOutside: 0,
-    maxAbsZ: 0,
+    greedyGap: new Range(),
+    greedyMeanGap: new Range(),
+    samplingOutside: new Range(),
+    absZ: new Range(),
     passDefaults: 0,
   };
   for (const a of answers) {
     const measured = await verifyCompletion(reference, a.question, a, MEASURE);
     if (measured.outcome === 'verified') {
-      if (a.question.greedy) row.greedyGap = Math.max(row.greedyGap, measured.worstGap);
-      else row.samplingOutside = Math.max(row.samplingOutside, measured.worstGap);
-      if (measured.z !== undefined) row.maxAbsZ = Math.max(row.maxAbsZ, Math.abs(measured.z));
+      if (a.question.greedy) {
+        row.greedyGap.add(measured.worstGap);
+        row.greedyMeanGap.add(measured.meanGap ?? 0);
+      } else row.samplingOutside.add(measured.worstGap);
+      if (measured.z !== undefined) row.absZ.add(Math.abs(measured.z));
     }
     const verdict = await verifyCompletion(reference, a.question, a, DEFAULTS);
     if (verdict.outcome !== 'failed') row.passDefaults++;
@@ -269,13 +290,14 @@ async function main(): Promise<void> {
         `\n### Tolerances: the float32 reference against each miner (${QUESTIONS} synthetic questions each)\n`,
       );
       console.log(
-        '| miner | answers | greedy: largest top-logit gap | sampled: largest distance outside the kept set | largest \\|z\\| | pass the defaults |',
+        '| miner | answers | greedy: worst gap per answer (max / min) | greedy: mean gap per answer | sampled: worst distance outside the kept set | sampled: \\|z\\| | pass the defaults |',
       );
-      console.log('|---|---|---|---|---|---|');
+      console.log('|---|---|---|---|---|---|---|');
       for (const r of rows)
         console.log(
-          `| ${r.label} | ${r.answers} | ${r.greedyGap.toFixed(3)} | ${r.samplingOutside.toFixed(3)} | ${r.maxAbsZ.toFixed(2)} | ${r.passDefaults} |`,
+          `| ${r.label} | ${r.answers} | ${r.greedyGap} | ${r.greedyMeanGap} | ${r.samplingOutside} | ${r.absZ} | ${r.passDefaults} |`,
         );
+      console.log(`\nDefaults checked: ${JSON.stringify(DEFAULTS)}`);
     }
     let modelDir = process.env.MODEL_DIR;
     if (!modelDir) {

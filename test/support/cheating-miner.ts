@@ -16,7 +16,7 @@ import type { NatsConnection } from 'nats';
  * - `other-model`: a different (cheaper) model's answer under the same tokenizer;
  * - `text-mismatch`: honest ids, but text that is not what they decode to;
  * - `cut-short`: honest tokens, stopped halfway and reported as finished;
- * - `replay`: the longest answer it has produced so far, whatever the question.
+ * - `replay`: its first (honest) answer again, verbatim, whatever the question.
  */
 export type CheatKind = 'random' | 'other-model' | 'text-mismatch' | 'cut-short' | 'replay';
 
@@ -120,14 +120,9 @@ export class CheatingMiner {
         break;
       }
       case 'replay': {
-        const fresh = await this.honest(request);
-        const length = (a: { chunks: Chunk[] }) => a.chunks.reduce((n, c) => n + c.ids.length, 0);
-        if (!this.replayable || length(fresh) > length(this.replayable)) {
-          // The first answer to a new question is honest; later ones replay the longest seen.
-          const previous = this.replayable;
-          this.replayable = fresh;
-          ({ chunks, finish } = previous ?? fresh);
-        } else ({ chunks, finish } = this.replayable);
+        // The first question gets an honest answer, which is then sent again, verbatim, for every later one.
+        this.replayable ??= await this.honest(request);
+        ({ chunks, finish } = this.replayable);
         break;
       }
     }

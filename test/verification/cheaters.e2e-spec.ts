@@ -39,7 +39,7 @@ import { expectEventually } from '../support/expect-eventually';
  * judged: the bounded number of rounds. A caught miner earns 0 while
  * excluded, so a score it earned before (the replayer's first, honest
  * answer) decays by (1 - SCORE_EMA_ALPHA) per round: 0.7^11 leaves it well
- * under 1 % of two honest miners' scores.
+ * under 1 % of the honest miners' scores.
  */
 const ROUNDS = 12;
 
@@ -47,7 +47,7 @@ const ROUNDS = 12;
 process.env.LOG_LEVEL ??= 'error';
 
 /**
- * Honest miners (float32 and int8 weights) beside five kinds of cheaters,
+ * Honest miners (float32, int8 and 4-bit weights) beside five kinds of cheaters,
  * all over real NATS, Redis and gRPC with real onnxruntime engines on
  * generated models, and the real chain-indexer (standalone) recording the
  * weights the validator's leader sets. Only synthetic traffic runs until
@@ -63,7 +63,7 @@ describe('a validator among cheating miners', () => {
   const apps: INestApplicationContext[] = [];
   const engines: InferenceEngine[] = [];
   const cheaters: CheatingMiner[] = [];
-  const honest: { quantize: 'none' | 'int8'; hotkey: string }[] = [];
+  const honest: { quantize: 'none' | 'int8' | 'int4'; hotkey: string }[] = [];
   let nc: NatsConnection;
   let redis: Redis;
 
@@ -115,7 +115,7 @@ describe('a validator among cheating miners', () => {
         }),
       ),
     );
-    for (const quantize of ['none', 'int8'] as const) {
+    for (const quantize of ['none', 'int8', 'int4'] as const) {
       const config = loadMinerConfig({
         NATS_URL: process.env.NATS_URL,
         NETUID: String(netuid),
@@ -187,7 +187,7 @@ describe('a validator among cheating miners', () => {
       'other-model': /not_top_token|outside_sampling_set|implausible_logprob/,
       'text-mismatch': /text_mismatch/,
       'cut-short': /cut_short/,
-      replay: /not_top_token|outside_sampling_set|implausible_logprob|ignored_stop/,
+      replay: /ignored_stop|cut_short|text_mismatch|not_top_token|outside_sampling_set|implausible_logprob/,
     };
     await expectEventually(
       async () => {

@@ -60,14 +60,14 @@ const NAMES = [
 ];
 
 const ASKS: ((topic: string, name: string, n: number) => string)[] = [
-  (t) => `Explain ${t} in simple terms.`,
+  (t, _, n) => `Explain ${t} in simple terms, in about ${20 + (n % 80)} words.`,
   (t, _, n) => `Give me ${2 + (n % 4)} facts about ${t}.`,
   (t, name) => `${name} asked me about ${t}. How should I explain it to a ten-year-old?`,
-  (t, _, n) => `Write a short poem of ${2 + (n % 3)} lines about ${t}.`,
-  (t) => `What are the most common misconceptions about ${t}?`,
+  (t, name, n) => `Write a short poem of ${2 + (n % 3)} lines about ${t} for ${name}.`,
+  (t, name) => `What are the most common misconceptions ${name} might have about ${t}?`,
   (t, name, n) => `Summarise ${t} for ${name}, who has ${n % 60} minutes before an exam.`,
-  (t) => `Compare ${t} with something from everyday life.`,
-  (t, _, n) => `List ${3 + (n % 3)} questions a student might ask about ${t}, then answer the first.`,
+  (t, name, n) => `Compare ${t} with something ${name} does every day, in ${1 + (n % 5)} sentences.`,
+  (t, name, n) => `List ${3 + (n % 3)} questions ${name} might ask about ${t}, then answer the first.`,
 ];
 
 const FOREIGN: ((topic: string, name: string, n: number) => string)[] = [
@@ -80,9 +80,9 @@ const FOREIGN: ((topic: string, name: string, n: number) => string)[] = [
 
 const CODE = [
   (n: number) =>
-    `function total(xs) {\n  let s = 0;\n  for (const x of xs) s += x * ${n % 10};\n  return s;\n}`,
+    `function total(xs) {\n  let s = 0;\n  for (const x of xs) s += x * ${n % 100};\n  return s;\n}`,
   (n: number) =>
-    `def window(items, k=${2 + (n % 5)}):\n    return [items[i:i + k] for i in range(len(items) - k + 1)]`,
+    `def window(items, k=${2 + (n % 50)}):\n    return [items[i:i + k] for i in range(len(items) - k + 1)]`,
   (n: number) =>
     `SELECT name, COUNT(*) FROM orders WHERE amount > ${n % 1000} GROUP BY name ORDER BY 2 DESC;`,
   (n: number) => `fn clamp(x: i64) -> i64 {\n    x.max(0).min(${n % 500})\n}`,

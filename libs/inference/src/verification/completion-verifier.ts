@@ -38,6 +38,8 @@ export interface ReturnedAnswer {
 export interface Tolerances {
   /** Greedy: largest allowed (top logit − returned token's logit). */
   greedyLogitGap: number;
+  /** Greedy: largest allowed mean gap over the answer's tokens (most of an honest answer is the top token). */
+  greedyMeanGap: number;
   /** Sampled: largest allowed distance (in logits) below the weakest token the filters kept. */
   samplingLogitSlack: number;
   /** Sampled: largest allowed |z| of the summed log-probabilities against their expectation... */
@@ -47,7 +49,7 @@ export interface Tolerances {
 }
 
 export type Verdict =
-  | { outcome: 'verified'; tokens: number; worstGap: number; z?: number }
+  | { outcome: 'verified'; tokens: number; worstGap: number; meanGap?: number; z?: number }
   | { outcome: 'failed'; reason: FailureReason; detail: string; tokens: number }
   | { outcome: 'skipped'; why: string };
 
@@ -133,6 +135,7 @@ export async function verifyCompletion(
   const settings = reference.samplerSettings(sampling);
   const scores = await reference.scoreTokens(promptIds, ids, settings);
   let worstGap = 0;
+  let totalGap = 0;
   if (settings.temperature <= 0) {
     for (let i = 0; i < scores.length; i++) {
       const gap = scores[i].gap;
@@ -143,8 +146,16 @@ export async function verifyCompletion(
           n,
         );
       worstGap = Math.max(worstGap, gap);
+      totalGap += gap;
     }
-    return { outcome: 'verified', tokens: n, worstGap };
+    const meanGap = totalGap / n;
+    if (meanGap > tolerances.greedyMeanGap)
+      return fail(
+        'not_top_token',
+        `its tokens are on average ${meanGap.toFixed(3)} logits below the reference's top tokens`,
+        n,
+      );
+    return { outcome: 'verified', tokens: n, worstGap, meanGap };
   }
   let sum = 0;
   let expected = 0;

@@ -2,20 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, env } from '@chattensor/common';
-import type { Tolerances } from './answer-verifier';
-import type { SpeedCurve } from '@chattensor/scoring';
-
-/**
- * Defaults measured across quantizations by `npm run bench:validator -- --tolerances`
- * (docs/verification.md): several times the largest deviation an honest
- * float32 / int8 / 4-bit miner showed, far below what any cheater showed.
- */
-export const DEFAULT_TOLERANCES: Tolerances = {
-  greedyLogitGap: 1.0,
-  samplingLogitSlack: 2.0,
-  logprobZ: 6,
-  logprobMinTokens: 16,
-};
+import type { Tolerances } from '@chattensor/inference';
+import { DEFAULT_TOLERANCES, type SpeedCurve } from '@chattensor/scoring';
 
 /** Variables of answer verification, synthetic traffic and the reward curve; see services/validator/README.md. */
 export const verificationEnvShape = {
@@ -31,6 +19,7 @@ export const verificationEnvShape = {
   /** How long a miner that failed verification gets no user traffic; 0 disables. */
   VERIFY_EXCLUSION_SECONDS: env.int(0, 30 * 86_400).default(600),
   VERIFY_GREEDY_LOGIT_GAP: env.number(0, 100).default(DEFAULT_TOLERANCES.greedyLogitGap),
+  VERIFY_GREEDY_MEAN_GAP: env.number(0, 100).default(DEFAULT_TOLERANCES.greedyMeanGap),
   VERIFY_SAMPLING_LOGIT_SLACK: env.number(0, 100).default(DEFAULT_TOLERANCES.samplingLogitSlack),
   VERIFY_LOGPROB_Z: env.number(1, 1000).default(DEFAULT_TOLERANCES.logprobZ),
   VERIFY_LOGPROB_MIN_TOKENS: env.int(1, 100_000).default(DEFAULT_TOLERANCES.logprobMinTokens),
@@ -78,6 +67,7 @@ export function verificationConfigOf(e: VerificationEnv): VerificationConfig {
     exclusionSeconds: e.VERIFY_EXCLUSION_SECONDS,
     tolerances: {
       greedyLogitGap: e.VERIFY_GREEDY_LOGIT_GAP,
+      greedyMeanGap: e.VERIFY_GREEDY_MEAN_GAP,
       samplingLogitSlack: e.VERIFY_SAMPLING_LOGIT_SLACK,
       logprobZ: e.VERIFY_LOGPROB_Z,
       logprobMinTokens: e.VERIFY_LOGPROB_MIN_TOKENS,
