@@ -295,7 +295,7 @@ async function main(): Promise<void> {
       console.log('|---|---|---|---|---|---|---|');
       for (const r of rows)
         console.log(
-          `| ${r.label} | ${r.answers} | ${r.greedyGap} | ${r.greedyMeanGap} | ${r.samplingOutside} | ${r.absZ} | ${r.passDefaults} |`,
+          `| ${r.label} | ${r.answers} | ${r.greedyGap.toString()} | ${r.greedyMeanGap.toString()} | ${r.samplingOutside.toString()} | ${r.absZ.toString()} | ${r.passDefaults} |`,
         );
       console.log(`\nDefaults checked: ${JSON.stringify(DEFAULTS)}`);
     }
