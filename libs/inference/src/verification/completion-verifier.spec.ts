@@ -142,6 +142,15 @@ describe('verifyCompletion', () => {
     expect(verdict).toMatchObject({ outcome: 'failed', reason: 'outside_sampling_set' });
   });
 
+  it('checks text-only answers (SDK axon) over the whole answer: honest text passes, foreign text fails', async () => {
+    const sampling = { maxTokens: 16, temperature: 0 };
+    const answer = await honest(sampling);
+    const textOnly = { ...answer, tokenIds: [], tokenCount: 0, usage: undefined, idsFromMiner: false };
+    expect(await verify(textOnly, sampling)).toMatchObject({ outcome: 'verified' });
+    const foreign = { ...textOnly, text: 'zebra quantum lattice marmalade '.repeat(3) };
+    expect(await verify(foreign, sampling)).toMatchObject({ outcome: 'failed', reason: 'not_top_token' });
+  });
+
   it('fails an answer without token ids', async () => {
     const sampling = { maxTokens: 6, temperature: 0 };
     const answer = await honest(sampling);
