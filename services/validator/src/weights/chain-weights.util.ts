@@ -12,12 +12,15 @@ export function chainWeights(
   snapshot: Pick<MetagraphSnapshot, 'neurons' | 'hyperparameters'>,
   scores: { uid: number; score: number }[],
 ): { uids: number[]; weights: number[] } | undefined {
-  const scored = [...scores].sort((a, b) => a.uid - b.uid);
-  if (!scored.some((s) => s.score > 0)) return undefined;
+  if (!scores.some((s) => s.score > 0)) return undefined;
   const numNeurons = Math.max(snapshot.neurons.length, ...snapshot.neurons.map((n) => n.uid + 1));
+  // Like a Python validator, pass a score for every uid of the subnet (0 for the unscored):
+  // process_weights reads positions in this vector as uids when it pads to min allowed weights.
+  const byUid = new Array<number>(numNeurons).fill(0);
+  for (const s of scores) if (s.uid < numNeurons) byUid[s.uid] = Math.max(0, s.score);
   const processed = processWeights({
-    uids: scored.map((s) => s.uid),
-    weights: scored.map((s) => Math.max(0, s.score)),
+    uids: byUid.map((_, uid) => uid),
+    weights: byUid,
     numNeurons,
     minAllowedWeights: snapshot.hyperparameters.minAllowedWeights ?? 0,
     maxWeightLimit: snapshot.hyperparameters.maxWeightLimit ?? 1,
