@@ -46,7 +46,10 @@
     line.setAttribute(
       'points',
       values
-        .map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - Math.max(0, Math.min(1, v)) * (height - 2)).toFixed(1)}`)
+        .map(
+          (v, i) =>
+            `${(i * step).toFixed(1)},${(height - 1 - Math.max(0, Math.min(1, v)) * (height - 2)).toFixed(1)}`,
+        )
         .join(' '),
     );
     line.setAttribute('fill', 'none');
@@ -63,9 +66,13 @@
     const failures = Object.entries(v.failed)
       .map(([reason, count]) => `${reason} ${count}`)
       .join(', ');
-    const excluded = m.excluded_until ? ` · excluded until ${new Date(m.excluded_until).toLocaleTimeString()}` : '';
+    const excluded = m.excluded_until
+      ? ` · excluded until ${new Date(m.excluded_until).toLocaleTimeString()}`
+      : '';
     return cell(
-      `${v.verified} ok (${v.synthetic_verified} synthetic)` + (failures ? ` · failed: ${failures}` : '') + excluded,
+      `${v.verified} ok (${v.synthetic_verified} synthetic)` +
+        (failures ? ` · failed: ${failures}` : '') +
+        excluded,
       m.excluded_until ? 'verification excluded' : 'verification',
     );
   }

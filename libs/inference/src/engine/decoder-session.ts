@@ -210,7 +210,8 @@ export class DecoderSession {
     }
     let all: Float32Array | undefined;
     if (input.allLogits) {
-      if (positions !== seqLength) throw new Error(`the graph returned logits for ${positions} of ${seqLength} positions`);
+      if (positions !== seqLength)
+        throw new Error(`the graph returned logits for ${positions} of ${seqLength} positions`);
       all =
         logits.type === 'float16'
           ? Float32Array.from(logits.data as Uint16Array, (bits) => HALF_TO_FLOAT[bits])

@@ -27,7 +27,9 @@ export const minerEnvSchema = baseEnvSchema
     MODEL_DIR: z.string({ message: 'is required: a model folder in the Hugging Face / Optimum ONNX layout' }),
     MINER_DEVICE: z.enum(['cpu', 'cuda'], { message: 'must be cpu or cuda' }).default('cpu'),
     /** int8 / int4: quantize the model's MatMul weights to 8 or 4 bits at load (float32 models). */
-    MINER_QUANTIZE: z.enum(['none', 'int8', 'int4'], { message: 'must be none, int8 or int4' }).default('none'),
+    MINER_QUANTIZE: z
+      .enum(['none', 'int8', 'int4'], { message: 'must be none, int8 or int4' })
+      .default('none'),
     MAX_BATCH_SIZE: env.int(1, 256).default(8),
     MAX_QUEUE: env.int(1, 10_000).default(64),
     INTRA_OP_THREADS: env.int(0, 256).default(0),

@@ -27,7 +27,12 @@ import type { ValidatorConfig } from '../config/validator.config';
 import { MinerClient } from '../miners/miner-client';
 import { MinerSelector, type SelectedMiner } from '../miners/miner-selector';
 import { ValidatorIdentity } from '../identity/validator-identity';
-import { AnswerScoring, observe, observeChunk, type ObservedAnswer } from '../verification/answer-scoring.service';
+import {
+  AnswerScoring,
+  observe,
+  observeChunk,
+  type ObservedAnswer,
+} from '../verification/answer-scoring.service';
 
 type Send = (frame: ChatFrame) => void;
 
