@@ -28,8 +28,8 @@ export function observe(neuron: Neuron): ObservedAnswer {
       tokenIds: [],
       tokenCount: 0,
       finishReason: '',
-      // The SDK's HTTP axon streams text only.
-      idsFromMiner: neuron.axon?.protocol !== AxonProtocol.bittensorHttp,
+      // Only the cluster's gRPC protocol carries token ids; HTTP transports (the SDK's axon) stream text.
+      idsFromMiner: (neuron.axon?.protocol ?? AxonProtocol.grpc) === AxonProtocol.grpc,
     },
   };
 }
