@@ -8,7 +8,7 @@ import type { Tolerances } from '@chattensor/inference';
 export const DEFAULT_TOLERANCES: Tolerances = {
   greedyLogitGap: 5,
   greedyMeanGap: 2,
-  samplingLogitSlack: 6,
-  logprobZ: 12,
+  samplingLogitSlack: 8,
+  logprobZ: 20,
   logprobMinTokens: 16,
 };
