@@ -8,7 +8,10 @@ import { freePort, installed, listening } from './ports';
 export { freePort };
 
 /** Repository root, from dist/scripts/stack or scripts/stack. */
-export const REPO_ROOT = resolve(__dirname, existsSync(join(__dirname, '..', '..', 'package.json')) ? '../..' : '../../..');
+export const REPO_ROOT = resolve(
+  __dirname,
+  existsSync(join(__dirname, '..', '..', 'package.json')) ? '../..' : '../../..',
+);
 const DIST = join(REPO_ROOT, 'dist');
 
 export interface StackOptions {
@@ -74,10 +77,16 @@ export interface Stack {
 
 export class StackError extends Error {}
 
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess): Promise<void> {
+async function waitFor(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  child?: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new StackError(`${what} exited with code ${child.exitCode} while starting`);
+    if (child && child.exitCode !== null)
+      throw new StackError(`${what} exited with code ${child.exitCode} while starting`);
     if (await probe()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -108,7 +117,9 @@ function pipeLines(name: string, child: ChildProcess, onLine?: (name: string, li
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once('exit', () => r()));
 }
 
 async function terminate(child: ChildProcess, graceMs = 15_000): Promise<void> {
@@ -130,7 +141,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const services: RunningService[] = [];
   mkdirSync(options.stateDir, { recursive: true });
   const stopAll = async () => {
-    for (const service of [...services].reverse()) await terminate(service.process, service.kind === 'infra' ? 5000 : 15_000);
+    for (const service of [...services].reverse())
+      await terminate(service.process, service.kind === 'infra' ? 5000 : 15_000);
   };
 
   try {
@@ -138,7 +150,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const redisUrl = options.redisUrl ?? (await ensureRedis(options, services));
 
     if (!existsSync(join(options.modelDir, 'config.json'))) {
-      options.onLine?.('stack', `generating the default model (${options.modelPreset ?? 'tiny'}) in ${options.modelDir}`);
+      options.onLine?.(
+        'stack',
+        `generating the default model (${options.modelPreset ?? 'tiny'}) in ${options.modelDir}`,
+      );
       await generateModel({ outDir: options.modelDir, preset: options.modelPreset ?? 'tiny' });
     }
 
@@ -148,9 +163,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     );
     const validatorHotkeys = validatorUris.map((uri) => Keypair.fromUri(uri).ss58Address);
     const minerUris = Array.from({ length: options.miners }, (_, i) => `//chattensor/miner/${i + 1}`);
-    const common = { NATS_URL: natsUrl, REDIS_URL: redisUrl, NETUID: String(netuid), CHAIN_MODE: 'local', LOG_LEVEL: 'info', ...options.env };
+    const common = {
+      NATS_URL: natsUrl,
+      REDIS_URL: redisUrl,
+      NETUID: String(netuid),
+      CHAIN_MODE: 'local',
+      LOG_LEVEL: 'info',
+      ...options.env,
+    };
 
-    const launch = async (name: string, entry: string, env: Record<string, string>, readyTimeoutMs = 60_000) => {
+    const launch = async (
+      name: string,
+      entry: string,
+      env: Record<string, string>,
+      readyTimeoutMs = 60_000,
+    ) => {
       const httpPort = Number(env.HTTP_PORT);
       // Ready means: this process said it listens on the port, and /readyz there answers. On a shared
       // machine another process may take a free port first; its /readyz must not pass for ours.
@@ -227,6 +254,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           HTTP_PORT: String(await freePort()),
           HOTKEY_URI: uri,
           WEIGHTS_INTERVAL_SECONDS: '10',
+          // The miners' model is the reference their answers are verified against.
+          REFERENCE_MODEL_DIR: options.modelDir,
           ...options.validatorEnv,
         }),
       ),
@@ -340,7 +369,18 @@ async function ensureRedis(options: StackOptions, services: RunningService[]): P
   await launchInfra(
     'redis',
     'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(port), '--dir', options.stateDir, '--appendonly', 'yes', '--save', ''],
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      options.stateDir,
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+    ],
     port,
     options,
     services,

@@ -34,7 +34,7 @@ type Env = Record<string, string>;
 const contracts: Record<ServiceName, { schemas: z.ZodObject<z.ZodRawShape>[]; load: (env: Env) => unknown }> =
   {
     gateway: { schemas: [gatewayEnvSchema], load: (env) => loadGatewayConfig(env) },
-    validator: { schemas: [validatorEnvSchema], load: (env) => loadValidatorConfig(env) },
+    validator: { schemas: [validatorEnvSchema], load: (env) => loadValidatorConfig(withModelFolder(env)) },
     miner: { schemas: [minerEnvSchema], load: (env) => loadMinerConfig(withModelFolder(env)) },
     'chain-indexer': {
       schemas: [chainIndexerEnvSchema, subtensorEnvSchema],
@@ -46,17 +46,22 @@ const contracts: Record<ServiceName, { schemas: z.ZodObject<z.ZodRawShape>[]; lo
   };
 
 /**
- * The miner checks at start that MODEL_DIR holds a model. The folder exists in
- * the pod (a volume); here an empty model folder stands in for it at the same
- * absolute path below a scratch root.
+ * The miner checks at start that MODEL_DIR holds a model, the validator that
+ * REFERENCE_MODEL_DIR does. The folder exists in the pod (a volume); here an
+ * empty model folder stands in for it at the same absolute path below a
+ * scratch root.
  */
 const scratch = mkdtempSync(join(tmpdir(), 'chattensor-deploy-'));
 function withModelFolder(env: Env): Env {
-  if (!env.MODEL_DIR?.startsWith('/')) return env;
-  const dir = join(scratch, env.MODEL_DIR);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), '{}');
-  return { ...env, MODEL_DIR: dir };
+  const out = { ...env };
+  for (const variable of ['MODEL_DIR', 'REFERENCE_MODEL_DIR']) {
+    if (!env[variable]?.startsWith('/')) continue;
+    const dir = join(scratch, env[variable]);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), '{}');
+    out[variable] = dir;
+  }
+  return out;
 }
 
 const knownVariables = (service: ServiceName) =>

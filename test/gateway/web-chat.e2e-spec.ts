@@ -233,13 +233,22 @@ describeInBrowser('the web chat in a browser', () => {
         expect(Number(await page.locator('#miners tbody td.score').first().textContent())).toBeGreaterThan(0),
       15_000,
     );
+    // The leader's synthetic questions are verified against the reference model and counted per miner.
+    await expectEventually(
+      async () =>
+        expect(await page.locator('#miners tbody td.verification').first().textContent()).toMatch(
+          /^[1-9]\d* ok \([1-9]\d* synthetic\)/,
+        ),
+      40_000,
+      500,
+    );
     for (const service of ['gateway', 'chain_indexer', 'validators', 'miners']) {
       expect(await page.locator(`#health li[data-service="${service}"]`).getAttribute('class')).toBe('up');
     }
     // The table scrolls inside its card instead of widening the phone's page.
     const pageWidth = await page.evaluate<number>('document.documentElement.scrollWidth');
     expect(pageWidth).toBeLessThanOrEqual(390);
-  }, 30_000);
+  }, 70_000);
 
   it('chats with an API key entered in the page, into that key’s own conversations', async () => {
     const created = (await (

@@ -9,3 +9,14 @@ export { InvalidRequestError, ModelLoadError, QueueFullError } from './errors';
 export { Tokenizer, StreamingDetokenizer } from './tokenizer/tokenizer';
 export { OnnxDataType, OnnxGraphBuilder, writeExternalData } from './onnx/onnx-builder';
 export { quantizeModelWeightsInt8, WeightQuantizationError } from './onnx/weight-quantizer';
+export { ReferenceModel, scoreToken, type ReferenceModelOptions, type ReplayedAnswer, type TokenScore } from './engine/reference-model';
+export { resolveSamplerSettings } from './engine/sampler-settings';
+export type { SamplerSettings } from './engine/sampler';
+export {
+  FAILURE_REASONS,
+  verifyCompletion,
+  type FailureReason,
+  type ReturnedAnswer,
+  type Tolerances,
+  type Verdict,
+} from './verification/completion-verifier';

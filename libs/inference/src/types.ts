@@ -52,9 +52,10 @@ export interface EngineOptions {
   /**
    * `int8`: quantize the weights of every MatMul to 8 bits (blocks of 32, one scale each) when
    * loading, for about 3.5x less weight memory traffic per token; needs a float32 model. Outputs
-   * differ slightly from the float model's. Default `none`: run the model as it is.
+   * differ slightly from the float model's. `int4`: 4-bit blocks (llama.cpp Q4_0's precision), about
+   * 6x less weight traffic, outputs further from the float model's. Default `none`: run the model as it is.
    */
-  quantize?: 'none' | 'int8';
+  quantize?: 'none' | 'int8' | 'int4';
   /** Graph file inside the model folder, when not the first of the usual names. */
   onnxFile?: string;
   /** Caps the context window below the model's own (which may be 128k tokens); it bounds KV cache memory per sequence. */

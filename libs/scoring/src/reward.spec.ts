@@ -46,7 +46,14 @@ describe('emaUpdate', () => {
 
 describe('scoresToWeights', () => {
   it('normalises scores to weights that sum to one, sorted by uid', () => {
-    expect(scoresToWeights(new Map([[3, 1], [1, 3]]))).toEqual({ uids: [1, 3], weights: [0.75, 0.25] });
+    expect(
+      scoresToWeights(
+        new Map([
+          [3, 1],
+          [1, 3],
+        ]),
+      ),
+    ).toEqual({ uids: [1, 3], weights: [0.75, 0.25] });
   });
 
   it('returns zero weights when nobody has scored', () => {

@@ -35,7 +35,10 @@ function throughputOf(o: MinerOutcome): number {
  * throughput shares relative to the best peer of the same request, so a
  * slow network or a long prompt does not punish everybody alike.
  */
-export function rewardOutcomes(outcomes: MinerOutcome[], weights: RewardWeights = DEFAULT_REWARD_WEIGHTS): Map<number, number> {
+export function rewardOutcomes(
+  outcomes: MinerOutcome[],
+  weights: RewardWeights = DEFAULT_REWARD_WEIGHTS,
+): Map<number, number> {
   const good = outcomes.filter((o) => o.completed && o.text.length > 0 && o.timeToFirstToken !== undefined);
   const fastest = Math.min(...good.map((o) => o.timeToFirstToken!));
   const bestThroughput = Math.max(0, ...good.map(throughputOf));
@@ -48,7 +51,10 @@ export function rewardOutcomes(outcomes: MinerOutcome[], weights: RewardWeights 
     }
     const latency = Math.min(1, Math.max(fastest, 1e-3) / Math.max(o.timeToFirstToken!, 1e-3));
     const throughput = bestThroughput > 0 ? throughputOf(o) / bestThroughput : 1;
-    rewards.set(o.uid, (weights.success + weights.latency * latency + weights.throughput * throughput) / total);
+    rewards.set(
+      o.uid,
+      (weights.success + weights.latency * latency + weights.throughput * throughput) / total,
+    );
   }
   return rewards;
 }

@@ -24,6 +24,59 @@
     list.append(dt, dd);
   }
 
+  // A small line chart of a miner's recent scores (0 to 1), as inline SVG.
+  function sparkline(values) {
+    const td = document.createElement('td');
+    td.className = 'history';
+    if (!values || values.length < 2) {
+      td.textContent = '–';
+      return td;
+    }
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    const width = 120;
+    const height = 24;
+    svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    svg.setAttribute('width', String(width));
+    svg.setAttribute('height', String(height));
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `score over time, latest ${fmt(values[values.length - 1], 3)}`);
+    const line = document.createElementNS(ns, 'polyline');
+    const step = width / (values.length - 1);
+    line.setAttribute(
+      'points',
+      values
+        .map(
+          (v, i) =>
+            `${(i * step).toFixed(1)},${(height - 1 - Math.max(0, Math.min(1, v)) * (height - 2)).toFixed(1)}`,
+        )
+        .join(' '),
+    );
+    line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', 'currentColor');
+    line.setAttribute('stroke-width', '1.5');
+    svg.append(line);
+    td.append(svg);
+    return td;
+  }
+
+  function verification(m) {
+    const v = m.verification;
+    if (!v) return cell('off', 'verification');
+    const failures = Object.entries(v.failed)
+      .map(([reason, count]) => `${reason} ${count}`)
+      .join(', ');
+    const excluded = m.excluded_until
+      ? ` · excluded until ${new Date(m.excluded_until).toLocaleTimeString()}`
+      : '';
+    return cell(
+      `${v.verified} ok (${v.synthetic_verified} synthetic)` +
+        (failures ? ` · failed: ${failures}` : '') +
+        excluded,
+      m.excluded_until ? 'verification excluded' : 'verification',
+    );
+  }
+
   function render(status) {
     $('summary').textContent =
       `Subnet ${status.netuid} · ${status.mode === 'local' ? 'standalone (local) mode' : 'Subtensor'} · block ${fmt(status.block)}` +
@@ -72,6 +125,8 @@
           cell(fmt(m.score), 'score'),
           cell(fmt(m.weight), 'weight'),
           cell(fmt(m.incentive)),
+          verification(m),
+          sparkline(m.score_history),
         );
         return tr;
       }),

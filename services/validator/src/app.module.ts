@@ -11,6 +11,10 @@ import { ScoreBook } from './scores/score-book.service';
 import { ScoreReporter } from './scores/score-reporter.service';
 import { ChatJobHandler } from './jobs/chat-job.handler';
 import { WeightSetter } from './weights/weight-setter.service';
+import { AnswerScoring } from './verification/answer-scoring.service';
+import { AnswerVerification } from './verification/answer-verification.service';
+import { ExclusionList } from './verification/exclusion-list.service';
+import { SyntheticTraffic } from './synthetic/synthetic-traffic.service';
 
 @Module({})
 export class ValidatorModule {
@@ -33,6 +37,10 @@ export class ValidatorModule {
         ScoreReporter,
         ChatJobHandler,
         WeightSetter,
+        ExclusionList,
+        AnswerVerification,
+        AnswerScoring,
+        SyntheticTraffic,
       ],
     };
   }

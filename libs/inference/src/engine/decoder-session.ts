@@ -19,8 +19,8 @@ function ortRuntime(): typeof OrtModule {
 export interface DecoderSessionOptions {
   device: 'cpu' | 'cuda';
   intraOpThreads?: number;
-  /** `int8`: load the graph with its MatMul weights quantized to 8 bits (see weight-quantizer.ts). */
-  quantize?: 'none' | 'int8';
+  /** `int8` / `int4`: load the graph with its MatMul weights quantized to 8 or 4 bits (see weight-quantizer.ts). */
+  quantize?: 'none' | 'int8' | 'int4';
   /** Turns onnxruntime's profiler on; the trace goes to `<prefix>_<timestamp>.json` at endProfiling(). */
   profileFilePrefix?: string;
 }
@@ -35,6 +35,8 @@ export interface ForwardInput {
   /** [batch * (past + seqLength)] */
   attentionMask: BigInt64Array;
   past: KvCache;
+  /** Also return the logits of every position (teacher forcing), not only the last one. */
+  allLogits?: boolean;
 }
 
 /** Optional inputs that exports differ on. */
@@ -58,6 +60,8 @@ const KNOWN_INPUTS = new Set([
 export interface ForwardOutput {
   /** Logits of the last position of each row, as float32 [batch][vocab]. */
   lastLogits: Float32Array[];
+  /** With `allLogits`: float32 [batch][seqLength][vocab], row-major. */
+  logits?: Float32Array;
   present: KvCache;
 }
 
@@ -99,7 +103,9 @@ export class DecoderSession {
     options: DecoderSessionOptions,
   ): Promise<DecoderSession> {
     if (options.device === 'cuda') {
-      const cuda = ortRuntime().listSupportedBackends().find((backend) => backend.name === 'cuda');
+      const cuda = ortRuntime()
+        .listSupportedBackends()
+        .find((backend) => backend.name === 'cuda');
       if (!cuda)
         throw new ModelLoadError(
           'device "cuda" requested but this onnxruntime-node build has no CUDA execution provider',
@@ -107,11 +113,11 @@ export class DecoderSession {
     }
     const sessionOptions = decoderSessionOptions(options);
     let quantized: Uint8Array | undefined;
-    if (options.quantize === 'int8') {
+    if (options.quantize === 'int8' || options.quantize === 'int4') {
       try {
-        quantized = quantizeModelWeightsInt8(onnxPath).model;
+        quantized = quantizeModelWeightsInt8(onnxPath, options.quantize === 'int4' ? 4 : 8).model;
       } catch (error) {
-        throw new ModelLoadError(`int8 weights: ${(error as Error).message}`);
+        throw new ModelLoadError(`${options.quantize} weights: ${(error as Error).message}`);
       }
     }
     let session: OrtModule.InferenceSession;
@@ -193,7 +199,11 @@ export class DecoderSession {
     if (this.inputs.cacheBranch)
       feeds.use_cache_branch = new Tensor('bool', Uint8Array.of(past.length > 0 ? 1 : 0), [1]);
     if (this.inputs.logitsToKeep)
-      feeds[this.inputs.logitsToKeep] = new Tensor('int64', BigInt64Array.of(1n), []);
+      feeds[this.inputs.logitsToKeep] = new Tensor(
+        'int64',
+        BigInt64Array.of(input.allLogits ? BigInt(seqLength) : 1n),
+        [],
+      );
     const pastDims = [batch, kvHeads, past.length, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
       feeds[`past_key_values.${layer}.key`] = new Tensor(elementType, past.keys[layer], pastDims);
@@ -212,12 +222,21 @@ export class DecoderSession {
         lastLogits.push(out);
       } else lastLogits.push((logits.data as Float32Array).slice(offset, offset + vocab));
     }
+    let all: Float32Array | undefined;
+    if (input.allLogits) {
+      if (positions !== seqLength)
+        throw new Error(`the graph returned logits for ${positions} of ${seqLength} positions`);
+      all =
+        logits.type === 'float16'
+          ? Float32Array.from(logits.data as Uint16Array, (bits) => HALF_TO_FLOAT[bits])
+          : (logits.data as Float32Array);
+    }
     const present: KvCache = { batch, length: total, keys: [], values: [] };
     for (let layer = 0; layer < numLayers; layer++) {
       present.keys.push(outputs[`present.${layer}.key`].data as KvArray);
       present.values.push(outputs[`present.${layer}.value`].data as KvArray);
     }
-    return { lastLogits, present };
+    return { lastLogits, logits: all, present };
   }
 
   /** Writes the profiler's trace (sessions created with profileFilePrefix). */

@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { InvalidRequestError, QueueFullError } from '../errors';
 import { readModelFolder, type GenerationDefaults } from '../model/model-folder';
 import { contextLengthOf } from '../model/prompt-counter';
@@ -9,6 +8,7 @@ import { ChunkChannel } from './chunk-channel';
 import { DecoderSession } from './decoder-session';
 import { assembleKvCache, emptyKvCache, type KvCache } from './kv-cache';
 import { TokenSampler, type SamplerSettings } from './sampler';
+import { resolveSamplerSettings } from './sampler-settings';
 import { StopSequenceMatcher } from './stop-matcher';
 
 /** One request from admission to its last chunk. */
@@ -94,19 +94,11 @@ export class InferenceEngine {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
       return value;
     };
-    return new InferenceEngine(
-      folder.name,
-      contextLength,
-      tokenizer,
-      template,
-      session,
-      folder.generation,
-      {
-        maxBatchSize: positiveInt(options.maxBatchSize, 16, 'maxBatchSize'),
-        maxQueue: positiveInt(options.maxQueue, 64, 'maxQueue'),
-        prefillChunkSize: positiveInt(options.prefillChunkSize, 512, 'prefillChunkSize'),
-      },
-    );
+    return new InferenceEngine(folder.name, contextLength, tokenizer, template, session, folder.generation, {
+      maxBatchSize: positiveInt(options.maxBatchSize, 16, 'maxBatchSize'),
+      maxQueue: positiveInt(options.maxQueue, 64, 'maxQueue'),
+      prefillChunkSize: positiveInt(options.prefillChunkSize, 512, 'prefillChunkSize'),
+    });
   }
 
   /** Runs one forward pass so that the first request does not pay for onnxruntime's lazy initialisation. */
@@ -301,7 +293,7 @@ export class InferenceEngine {
   private encodeChat(messages: ChatTurn[], continueFinal = false): number[] {
     let prompt: string;
     try {
-      prompt = continueFinal ? this.renderContinuation(messages) : this.template.render(messages, true);
+      prompt = this.template.renderPrompt(messages, continueFinal);
     } catch (error) {
       if (error instanceof InvalidRequestError) throw error;
       // Templates reject conversations they do not support (raise_exception), e.g. a system turn or roles out of order.
@@ -312,49 +304,8 @@ export class InferenceEngine {
     return this.tokenizer.encode(prompt);
   }
 
-  /**
-   * The conversation rendered so that it ends inside the final assistant turn, after its text, as
-   * Hugging Face's apply_chat_template(continue_final_message=True) does: the template renders the
-   * whole conversation and everything after the final message's text (its end-of-turn) is cut.
-   */
-  private renderContinuation(messages: ChatTurn[]): string {
-    const final = messages.at(-1);
-    if (!final || final.role !== 'assistant')
-      throw new InvalidRequestError('continuing the final message needs an assistant message last');
-    const rendered = this.template.render(messages, false);
-    for (const text of [final.content, final.content.trim()]) {
-      const at = text ? rendered.lastIndexOf(text) : -1;
-      if (at >= 0) return rendered.slice(0, at + text.length);
-    }
-    // A template that rewrites the text: the generation prompt of the turns before it, then the text.
-    return this.template.render(messages.slice(0, -1), true) + final.content;
-  }
-
   private samplerSettings(sampling: SamplingOptions): SamplerSettings {
-    const d = this.defaults;
-    const temperature = sampling.temperature ?? (d.doSample ? (d.temperature ?? 1) : 0);
-    const check = (name: string, value: number, min: number, max: number): number => {
-      if (!Number.isFinite(value) || value < min || value > max)
-        throw new InvalidRequestError(`${name} must be between ${min} and ${max}`);
-      return value;
-    };
-    return {
-      temperature: check('temperature', temperature, 0, 100),
-      topP: check('topP', sampling.topP ?? (d.doSample ? (d.topP ?? 1) : 1), 0, 1) || 1,
-      topK: Math.floor(
-        check('topK', sampling.topK ?? (d.doSample ? (d.topK ?? 0) : 0), 0, Number.MAX_SAFE_INTEGER),
-      ),
-      minP: check('minP', sampling.minP ?? (d.doSample ? (d.minP ?? 0) : 0), 0, 1),
-      repetitionPenalty: check(
-        'repetitionPenalty',
-        sampling.repetitionPenalty ?? d.repetitionPenalty ?? 1,
-        0.01,
-        100,
-      ),
-      presencePenalty: check('presencePenalty', sampling.presencePenalty ?? 0, -2, 2),
-      frequencyPenalty: check('frequencyPenalty', sampling.frequencyPenalty ?? 0, -2, 2),
-      seed: sampling.seed ?? randomInt(0, 2 ** 32 - 1),
-    };
+    return resolveSamplerSettings(this.defaults, sampling);
   }
 
   private ensureLoop(): void {

@@ -44,7 +44,7 @@ export class TokenSampler {
 
   /** Samples from `logits` (one row, modified in place). */
   sample(logits: Float32Array): number {
-    this.applyPenalties(logits);
+    this.penalize(logits);
     if (this.greedy) return argmax(logits);
     const { temperature, topK, topP, minP } = this.settings;
     const vocab = logits.length;
@@ -122,7 +122,8 @@ export class TokenSampler {
     return candidates[kept - 1];
   }
 
-  private applyPenalties(logits: Float32Array): void {
+  /** Applies the repetition, presence and frequency penalties of the tokens seen so far to `logits` (in place). */
+  penalize(logits: Float32Array): void {
     const { repetitionPenalty, presencePenalty, frequencyPenalty } = this.settings;
     if (repetitionPenalty !== 1) {
       for (const id of this.seen) {

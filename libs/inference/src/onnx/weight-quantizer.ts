@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { encodeNode, encodeTensor, OnnxDataType } from './onnx-builder';
 import { int64Values, parseProto, stringValue, stringValues, type ProtoField } from './protobuf-reader';
 import { ProtoMessage } from './protobuf-writer';
+import { quantizeBlocks4 } from './weight-quantizer-4bit';
 
 /*
  * Load-time weight-only int8 quantization of an ONNX decoder, the way
@@ -215,8 +216,12 @@ export function quantizeBlocks(
   return { q, scales };
 }
 
-/** Rewrites the float32 ONNX model at `modelPath` with int8 weights for its MatMuls (see the comment above). */
-export function quantizeModelWeightsInt8(modelPath: string): QuantizedModel {
+/**
+ * Rewrites the float32 ONNX model at `modelPath` with int8 weights for its
+ * MatMuls (see the comment above); `bits` 4 writes 4-bit blocks instead
+ * (weight-quantizer-4bit.ts), the precision of llama.cpp's Q4_0.
+ */
+export function quantizeModelWeightsInt8(modelPath: string, bits: 4 | 8 = 8): QuantizedModel {
   const modelDir = dirname(modelPath);
   const modelFields = parseProto(readFileSync(modelPath));
   const graphField = modelFields.find((f) => f.field === MODEL.graph && f.payload);
@@ -282,7 +287,10 @@ export function quantizeModelWeightsInt8(modelPath: string): QuantizedModel {
         throw new WeightQuantizationError(
           `initializer ${plan.source.name} holds ${values.length} values, not ${K} x ${N}`,
         );
-      const { q, scales } = quantizeBlocks(values, K, N, plan.transposed);
+      const { q, scales } =
+        bits === 4
+          ? quantizeBlocks4(values, K, N, plan.transposed)
+          : quantizeBlocks(values, K, N, plan.transposed);
       const base = `${plan.source.name}${plan.transposed ? '_transposed' : ''}_int8`;
       entry = { q: base, scales: `${base}_scales`, K, N };
       const blocks = Math.ceil(K / QUANT_BLOCK_SIZE);
@@ -290,7 +298,7 @@ export function quantizeModelWeightsInt8(modelPath: string): QuantizedModel {
         encodeTensor({
           name: entry.q,
           dataType: OnnxDataType.UINT8,
-          dims: [N, blocks, QUANT_BLOCK_SIZE],
+          dims: [N, blocks, (QUANT_BLOCK_SIZE * bits) / 8],
           data: q,
         }),
       );
@@ -312,7 +320,7 @@ export function quantizeModelWeightsInt8(modelPath: string): QuantizedModel {
         name: node.name || `${node.outputs[0]}_int8`,
         inputs: [node.inputs[0], entry.q, entry.scales],
         outputs: node.outputs,
-        attributes: { K: entry.K, N: entry.N, bits: 8, block_size: QUANT_BLOCK_SIZE, accuracy_level: 4 },
+        attributes: { K: entry.K, N: entry.N, bits, block_size: QUANT_BLOCK_SIZE, accuracy_level: 4 },
       }),
     );
     removedUses.set(node.inputs[1], (removedUses.get(node.inputs[1]) ?? 0) + 1);

@@ -84,7 +84,12 @@ export const metagraphSnapshotSchema = z.object({
   alphaPrice: z.number().min(0).optional(),
   /** The last weights set on this subnet by the cluster's validator. */
   lastWeights: z
-    .object({ block: z.number().int(), at: z.number().int(), uids: z.array(z.number().int()), weights: z.array(z.number()) })
+    .object({
+      block: z.number().int(),
+      at: z.number().int(),
+      uids: z.array(z.number().int()),
+      weights: z.array(z.number()),
+    })
     .optional(),
 });
 export type MetagraphSnapshot = z.infer<typeof metagraphSnapshotSchema>;
@@ -171,7 +176,22 @@ export const validatorScoresSchema = z.object({
       score: z.number(),
       /** False while the validator's calls to the miner fail (it keeps it out of selection). */
       reachable: z.boolean().optional(),
+      /** Answers checked against the reference model: verified ones, and failed ones by reason. */
+      verification: z
+        .object({
+          verified: z.number().int().min(0),
+          failed: z.record(z.string(), z.number().int().min(0)),
+          /** The same counts for synthetic answers alone (reported apart from organic ones). */
+          syntheticVerified: z.number().int().min(0),
+          syntheticFailed: z.number().int().min(0),
+        })
+        .optional(),
+      /** Kept away from user traffic until then (ms since the epoch) after a failed verification. */
+      excludedUntil: z.number().int().optional(),
+      /** Recent scores, oldest first, one sample per `historyIntervalMs`. */
+      history: z.array(z.number()).optional(),
     }),
   ),
+  historyIntervalMs: z.number().int().positive().optional(),
 });
 export type ValidatorScores = z.infer<typeof validatorScoresSchema>;

@@ -199,6 +199,21 @@ export const statusSchema = z.looseObject({
       score: nullableNumber,
       weight: nullableNumber,
       incentive: nullableNumber,
+      /** Answers checked against the reference model (null while verification is off). */
+      verification: z
+        .looseObject({
+          verified: z.number().int(),
+          /** Failed answers by reason. */
+          failed: z.record(z.string(), z.number().int()),
+          synthetic_verified: z.number().int(),
+          synthetic_failed: z.number().int(),
+        })
+        .nullable(),
+      /** Kept from user traffic until then (ms since the epoch) after a failed verification. */
+      excluded_until: z.number().int().nullable(),
+      /** Recent scores, oldest first. */
+      score_history: z.array(z.number()),
+      score_history_interval_ms: z.number().int().nullable(),
     }),
   ),
   health: z.looseObject({

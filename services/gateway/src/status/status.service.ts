@@ -63,6 +63,20 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     );
   }
 
+  /** The newest live report's entry for a miner: verification counts, exclusion, score history. */
+  private reportOf(
+    uid: number,
+    hotkey: string,
+  ): { entry: ValidatorScores['miners'][number]; intervalMs?: number } | undefined {
+    let best: { at: number; entry: ValidatorScores['miners'][number]; intervalMs?: number } | undefined;
+    for (const report of this.liveReports()) {
+      const entry = report.miners.find((m) => m.uid === uid && m.hotkey === hotkey);
+      if (entry && (!best || report.at > best.at))
+        best = { at: report.at, entry, intervalMs: report.historyIntervalMs };
+    }
+    return best;
+  }
+
   private liveReports(): ValidatorScores[] {
     const cutoff = Date.now() - VALIDATOR_STALE_MS;
     return [...this.reports.values()].filter((r) => r.at >= cutoff);
@@ -114,16 +128,30 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
         validator_permit: v.validatorPermit,
         reporting: live.some((r) => r.validator === v.hotkey),
       })),
-      miners: miners.map((m) => ({
-        uid: m.uid,
-        hotkey: m.hotkey,
-        model: m.model ?? null,
-        endpoint: m.axon ? `${m.axon.ip}:${m.axon.port}` : null,
-        active: m.active,
-        score: this.scoreOf(m.uid, m.hotkey) ?? null,
-        weight: weights.get(m.uid) ?? null,
-        incentive: m.incentive ?? null,
-      })),
+      miners: miners.map((m) => {
+        const report = this.reportOf(m.uid, m.hotkey);
+        return {
+          uid: m.uid,
+          hotkey: m.hotkey,
+          model: m.model ?? null,
+          endpoint: m.axon ? `${m.axon.ip}:${m.axon.port}` : null,
+          active: m.active,
+          score: this.scoreOf(m.uid, m.hotkey) ?? null,
+          weight: weights.get(m.uid) ?? null,
+          incentive: m.incentive ?? null,
+          verification: report?.entry.verification
+            ? {
+                verified: report.entry.verification.verified,
+                failed: report.entry.verification.failed,
+                synthetic_verified: report.entry.verification.syntheticVerified,
+                synthetic_failed: report.entry.verification.syntheticFailed,
+              }
+            : null,
+          excluded_until: report?.entry.excludedUntil ?? null,
+          score_history: report?.entry.history ?? [],
+          score_history_interval_ms: report?.intervalMs ?? null,
+        };
+      }),
       health: {
         gateway: gateway.ready ? 'up' : 'degraded',
         chain_indexer:

@@ -26,8 +26,10 @@ export const minerEnvSchema = baseEnvSchema
     ANNOUNCE_INTERVAL_MS: env.int(100, 3_600_000).default(5000),
     MODEL_DIR: z.string({ message: 'is required: a model folder in the Hugging Face / Optimum ONNX layout' }),
     MINER_DEVICE: z.enum(['cpu', 'cuda'], { message: 'must be cpu or cuda' }).default('cpu'),
-    /** int8: quantize the model's MatMul weights to 8 bits at load (float32 models). */
-    MINER_QUANTIZE: z.enum(['none', 'int8'], { message: 'must be none or int8' }).default('none'),
+    /** int8 / int4: quantize the model's MatMul weights to 8 or 4 bits at load (float32 models). */
+    MINER_QUANTIZE: z
+      .enum(['none', 'int8', 'int4'], { message: 'must be none, int8 or int4' })
+      .default('none'),
     MAX_BATCH_SIZE: env.int(1, 256).default(8),
     MAX_QUEUE: env.int(1, 10_000).default(64),
     INTRA_OP_THREADS: env.int(0, 256).default(0),
@@ -57,7 +59,7 @@ export interface MinerConfig {
   model: {
     dir: string;
     device: 'cpu' | 'cuda';
-    quantize: 'none' | 'int8';
+    quantize: 'none' | 'int8' | 'int4';
     maxBatchSize: number;
     maxQueue: number;
     intraOpThreads: number;

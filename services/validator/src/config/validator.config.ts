@@ -7,6 +7,11 @@ import {
   parseEnv,
   type HotkeySource,
 } from '@chattensor/common';
+import {
+  verificationConfigOf,
+  verificationEnvShape,
+  type VerificationConfig,
+} from '../verification/verification.config';
 
 /** Every variable the validator reads; see the table in services/validator/README.md. */
 export const validatorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).extend({
@@ -30,6 +35,7 @@ export const validatorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).ex
   SCORE_EMA_ALPHA: env.number(0.001, 1).default(0.1),
   /** Seconds between weight-setting rounds by the leader; 0 disables. */
   WEIGHTS_INTERVAL_SECONDS: env.int(0, 86_400).default(60),
+  ...verificationEnvShape,
 });
 
 export interface ValidatorConfig {
@@ -42,6 +48,8 @@ export interface ValidatorConfig {
   query: { minersPerRequest: number; maxConcurrentJobs: number; firstTokenTimeoutMs: number; failovers: number };
   admission: { maxQueuedJobs: number; queueTimeoutMs: number };
   scoring: { emaAlpha: number; weightsIntervalSeconds: number };
+  /** Answer verification, synthetic traffic and the reward curve (verification.config.ts). */
+  verification: VerificationConfig;
 }
 
 export function loadValidatorConfig(source: NodeJS.ProcessEnv = process.env): ValidatorConfig {
@@ -61,5 +69,6 @@ export function loadValidatorConfig(source: NodeJS.ProcessEnv = process.env): Va
     },
     admission: { maxQueuedJobs: e.MAX_QUEUED_JOBS, queueTimeoutMs: e.QUEUE_TIMEOUT_MS },
     scoring: { emaAlpha: e.SCORE_EMA_ALPHA, weightsIntervalSeconds: e.WEIGHTS_INTERVAL_SECONDS },
+    verification: verificationConfigOf(e),
   };
 }

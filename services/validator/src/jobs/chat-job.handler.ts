@@ -22,7 +22,6 @@ import {
   type ChatJob,
   type minerV1,
 } from '@chattensor/protocol';
-import { rewardOutcomes, type MinerOutcome } from '@chattensor/scoring';
 import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
 import { MinerClient } from '../miners/miner-client';
@@ -30,8 +29,13 @@ import { MinerSelector, type SelectedMiner } from '../miners/miner-selector';
 import { MinerHealth } from '../miners/miner-health';
 import { AdmissionQueue, type AdmissionTicket } from './admission-queue';
 import { canContinue, combinedUsage, continuationRequest, type DeliveredPart } from './answer-failover.util';
-import { ScoreBook } from '../scores/score-book.service';
 import { ValidatorIdentity } from '../identity/validator-identity';
+import {
+  AnswerScoring,
+  observe,
+  observeChunk,
+  type ObservedAnswer,
+} from '../verification/answer-scoring.service';
 
 type Send = (frame: ChatFrame) => void;
 
@@ -45,7 +49,7 @@ const QUEUED_HEARTBEAT_MS = 5000;
 
 /** How one race of miners for an answer ended. */
 interface RaceResult {
-  outcomes: MinerOutcome[];
+  outcomes: ObservedAnswer[];
   /** The answer's end frame went out. */
   finished: boolean;
   /** What the race's winner streamed before it failed (empty when no miner produced a token). */
@@ -117,9 +121,9 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     private readonly nats: NatsService,
     private readonly selector: MinerSelector,
     private readonly client: MinerClient,
-    private readonly scores: ScoreBook,
     private readonly identity: ValidatorIdentity,
     private readonly health: MinerHealth,
+    private readonly scoring: AnswerScoring,
   ) {
     this.admission = new AdmissionQueue({
       slots: config.query.maxConcurrentJobs,
@@ -290,17 +294,9 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
         repetitionPenalty: 0,
       },
     };
-    // Every miner asked, failovers included, for scoring.
-    const queried = [...selected];
     const results = await Promise.allSettled(
-      groups.map((group, index) => this.answer(job, index, group, request, send, signal, queried)),
+      groups.map((group, index) => this.answer(job, index, group, request, send, signal)),
     );
-    const outcomes = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-    const invalid = results.some(
-      (r) => r.status === 'rejected' && AppError.is(r.reason, ErrorCode.InvalidRequest),
-    );
-    // An invalid request is nobody's fault among the miners: it scores no one.
-    if (!invalid) await this.score(outcomes, queried);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
     this.jobsTotal.inc({ outcome: signal.aborted ? 'cancelled' : 'ok' });
@@ -321,9 +317,8 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     request: minerV1.GenerateRequest,
     send: Send,
     jobSignal: AbortSignal,
-    queried: SelectedMiner[],
-  ): Promise<MinerOutcome[]> {
-    const outcomes: MinerOutcome[] = [];
+  ): Promise<ObservedAnswer[]> {
+    const outcomes: ObservedAnswer[] = [];
     const failed = new Set<number>();
     const delivered: DeliveredPart = { text: '', tokens: 0 };
     let lastWinner: SelectedMiner | undefined;
@@ -343,6 +338,10 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       }
       const result = await this.race(job, index, group, attempt, send, jobSignal, delivered);
       outcomes.push(...result.outcomes);
+      // An invalid request is nobody's fault among the miners: it scores no one. Each round is
+      // verified against the request it asked (a continuation's prompt holds the delivered text).
+      if (result.error?.code !== ErrorCode.InvalidRequest)
+        this.scoring.settleLater('organic', attempt, result.outcomes);
       if (result.finished || jobSignal.aborted) return outcomes;
       const error =
         result.error ?? new AppError(ErrorCode.Unavailable, 'no miner answered', { retryAfterSeconds: 2 });
@@ -378,7 +377,6 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
           ? 'miner failed mid-answer; continuing on another'
           : 'no miner answered; asking others',
       );
-      queried.push(...next.filter((m) => !queried.includes(m)));
       group = next;
     }
   }
@@ -410,14 +408,9 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
     /** What the client has of the winner's answer: its text, and the tokens that text covers (held-back tokens are not in it). */
     const sent: DeliveredPart = { text: '', tokens: 0 };
 
-    const consume = async ({ miner, call }: (typeof calls)[number]): Promise<MinerOutcome> => {
+    const consume = async ({ miner, call }: (typeof calls)[number]): Promise<ObservedAnswer> => {
       const started = performance.now();
-      const outcome: MinerOutcome = {
-        uid: miner.neuron.uid,
-        completed: false,
-        text: '',
-        completionTokens: 0,
-      };
+      const outcome = observe(miner.neuron);
       let silent = false;
       const firstTokenTimer = setTimeout(() => {
         silent = true;
@@ -429,6 +422,7 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       const ref = { uid: miner.neuron.uid, hotkey: miner.neuron.hotkey };
       try {
         for await (const chunk of call.responses) {
+          observeChunk(outcome, chunk);
           if (chunk.tokenCount > 0 || chunk.textDelta) {
             if (outcome.timeToFirstToken === undefined) {
               clearTimeout(firstTokenTimer);
@@ -532,18 +526,6 @@ export class ChatJobHandler implements OnApplicationBootstrap, OnApplicationShut
       clearTimeout(stragglerTimer);
       jobSignal.removeEventListener('abort', cancelAll);
     }
-  }
-
-  private async score(outcomes: MinerOutcome[], selected: SelectedMiner[]): Promise<void> {
-    const rewards = rewardOutcomes(outcomes);
-    const hotkeys = new Map(selected.map((m) => [m.neuron.uid, m.neuron.hotkey]));
-    await Promise.all(
-      [...rewards].map(([uid, reward]) =>
-        this.scores
-          .record(uid, hotkeys.get(uid)!, reward)
-          .catch((error: unknown) => this.log.warn({ err: error, uid }, 'score update failed')),
-      ),
-    );
   }
 
   async onApplicationShutdown(): Promise<void> {

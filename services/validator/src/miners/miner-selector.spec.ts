@@ -3,6 +3,7 @@ import { Keypair, initCrypto } from '@chattensor/bittensor';
 import { MetagraphWatcher, type MetagraphSnapshot, type Neuron } from '@chattensor/protocol';
 import { ValidatorIdentity } from '../identity/validator-identity';
 import { ScoreBook } from '../scores/score-book.service';
+import { ExclusionList } from '../verification/exclusion-list.service';
 import { MinerSelector } from './miner-selector';
 import { MinerHealth } from './miner-health';
 
@@ -22,6 +23,7 @@ describe('MinerSelector', () => {
   let snapshot: MetagraphSnapshot;
   let scores: Map<number, number>;
   let self: string;
+  let excluded: Set<number>;
 
   beforeAll(async () => {
     await initCrypto();
@@ -31,6 +33,7 @@ describe('MinerSelector', () => {
     const identity = await ValidatorIdentity.load({ uri: '//selector/validator', walletName: 'default', hotkeyName: 'default' });
     self = identity.hotkey.ss58Address;
     scores = new Map();
+    excluded = new Set();
     snapshot = { v: 1, netuid: 1, mode: 'local', block: 1, updatedAt: 0, hyperparameters: {}, neurons: [] };
     const module = await Test.createTestingModule({
       providers: [
@@ -44,6 +47,10 @@ describe('MinerSelector', () => {
           },
         },
         { provide: ValidatorIdentity, useValue: identity },
+        {
+          provide: ExclusionList,
+          useValue: { filter: async <T extends { uid: number }>(miners: T[]) => miners.filter((m) => !excluded.has(m.uid)) },
+        },
       ],
     }).compile();
     selector = module.get(MinerSelector);
@@ -83,6 +90,13 @@ describe('MinerSelector', () => {
     // Expected share: (0.9 + 0.1) / (0.9 + 0.1 + 0 + 0.1) ≈ 0.91.
     expect(firstIsZero).toBeGreaterThan(850);
     expect(firstIsZero).toBeLessThan(970);
+  });
+
+  it('keeps miners excluded after a failed verification away from user traffic', async () => {
+    snapshot.neurons = [neuron(0), neuron(1), neuron(2)];
+    excluded.add(1);
+    const picked = await selector.select(3);
+    expect(picked.map((p) => p.neuron.uid).sort()).toEqual([0, 2]);
   });
 
   it('returns nobody when there is no metagraph yet', async () => {

@@ -3,6 +3,7 @@ import { ANY_MODEL, MetagraphWatcher, type Neuron } from '@chattensor/protocol';
 import { ScoreBook, type MinerScore } from '../scores/score-book.service';
 import { ValidatorIdentity } from '../identity/validator-identity';
 import { MinerHealth } from './miner-health';
+import { ExclusionList } from '../verification/exclusion-list.service';
 
 /** Floor added to every score so a new or unlucky miner still gets traffic and can earn a score. */
 const EXPLORATION = 0.1;
@@ -15,7 +16,7 @@ export interface SelectedMiner {
 /**
  * Picks the miners for a request: serving neurons of the metagraph (an
  * endpoint, not a validator, not ourselves, serving the model when the
- * metagraph says which), sampled without replacement with probability
+ * metagraph says which, not excluded after a failed verification), sampled without replacement with probability
  * proportional to score plus an exploration floor.
  */
 @Injectable()
@@ -25,6 +26,7 @@ export class MinerSelector {
     private readonly scores: ScoreBook,
     private readonly identity: ValidatorIdentity,
     private readonly health: MinerHealth,
+    private readonly exclusions: ExclusionList,
   ) {}
 
   candidates(model?: string): Neuron[] {
@@ -54,7 +56,9 @@ export class MinerSelector {
   ): Promise<SelectedMiner[]> {
     const all = this.candidates(model).filter(eligible);
     const reachable = all.filter((n) => this.health.usable(n));
-    const pool = reachable.length > 0 ? reachable : all;
+    const healthy = reachable.length > 0 ? reachable : all;
+    // Miners that failed verification lately get no user traffic.
+    const pool = await this.exclusions.filter(healthy);
     if (pool.length === 0) return [];
     const scores = new Map<number, MinerScore>((await this.scores.scoresOf(pool)).map((s) => [s.uid, s]));
     const remaining = pool.map((neuron) => ({ neuron, score: scores.get(neuron.uid)?.score ?? 0 }));

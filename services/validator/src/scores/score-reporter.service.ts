@@ -6,15 +6,24 @@ import type { ValidatorConfig } from '../config/validator.config';
 import { ValidatorIdentity } from '../identity/validator-identity';
 import { ScoreBook } from './score-book.service';
 import { MinerHealth } from '../miners/miner-health';
+import { ScoreHistory } from './score-history';
+import { AnswerVerification } from '../verification/answer-verification.service';
+import { ExclusionList } from '../verification/exclusion-list.service';
+import { verificationSummary } from '../verification/verification-summary.util';
 
 const REPORT_INTERVAL_MS = 3000;
 
-/** Publishes the scores of the metagraph's miners on `validator.scores.<netuid>` for the gateway's pages. */
+/**
+ * Publishes the scores of the metagraph's miners on `validator.scores.<netuid>`
+ * for the gateway's pages, with their verification counts, exclusion and a
+ * short score history.
+ */
 @Injectable()
 export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = rootLogger().child({ component: 'score-reporter' });
   private timer?: NodeJS.Timeout;
   private unsubscribeHealth?: () => void;
+  private readonly history = new ScoreHistory();
 
   constructor(
     @Inject(VALIDATOR_CONFIG) private readonly config: ValidatorConfig,
@@ -23,6 +32,8 @@ export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutd
     private readonly scores: ScoreBook,
     private readonly identity: ValidatorIdentity,
     private readonly health: MinerHealth,
+    private readonly verification: AnswerVerification,
+    private readonly exclusions: ExclusionList,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -41,16 +52,29 @@ export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutd
     if (!snapshot || this.nats.nc.isClosed()) return;
     const miners = snapshot.neurons.filter((n) => n.role !== 'validator');
     this.health.retain(miners);
+    // scoresOf keeps the order of the miners it is given.
+    const scores = await this.scores.scoresOf(miners);
+    this.history.observe(scores);
+    const ledger = this.verification.enabled
+      ? await this.verification.ledger()
+      : new Map<string, Record<string, number>>();
     const message: ValidatorScores = {
       v: 1,
       netuid: this.config.netuid,
       validator: this.identity.hotkey.ss58Address,
       at: Date.now(),
-      // scoresOf keeps the order of the miners it is given.
-      miners: (await this.scores.scoresOf(miners)).map((m, i) => ({
-        ...m,
-        reachable: !this.health.unreachable(miners[i]),
-      })),
+      miners: await Promise.all(
+        scores.map(async (s, i) => ({
+          ...s,
+          reachable: !this.health.unreachable(miners[i]),
+          verification: this.verification.enabled
+            ? verificationSummary(ledger.get(`${s.uid}:${s.hotkey}`))
+            : undefined,
+          excludedUntil: await this.exclusions.excludedUntil(s.uid, s.hotkey),
+          history: this.history.of(s.uid, s.hotkey),
+        })),
+      ),
+      historyIntervalMs: this.history.intervalMs,
     };
     this.nats.nc.publish(Subjects.validatorScores(this.config.netuid), encodeJson(message));
   }

@@ -10,10 +10,10 @@ import {
   startAnnouncing,
   type SetWeightsRequest,
 } from '@chattensor/protocol';
-import { scoresToWeights } from '@chattensor/scoring';
 import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
 import { ValidatorIdentity } from '../identity/validator-identity';
+import { scoresToWeights } from '@chattensor/scoring';
 import { ScoreBook } from '../scores/score-book.service';
 import { conformToSubnet } from './sdk-weights';
 
@@ -82,6 +82,11 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     }
   }
 
+  /** True on the replica that holds the leader lock (as of its last round); it also runs synthetic traffic. */
+  get leading(): boolean {
+    return this.leader;
+  }
+
   /** One round: hold or take the lock, and if leader, set weights. */
   async round(): Promise<void> {
     try {
@@ -148,6 +153,8 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
     }
     if (decoded.value.outcome !== 'deferred') {
       this.lastWeightsTime.set(Date.now() / 1000);
+      // Miners left out of this round have no weight now, not their last one.
+      this.weightGauge.reset();
       const total = weights.reduce((a, b) => a + b, 0);
       uids.forEach((uid, i) => this.weightGauge.set({ uid: String(uid) }, weights[i] / total));
     }

@@ -1,0 +1,161 @@
+/**
+ * @jest-environment ./libs/inference/test/onnxruntime-environment.js
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateModel } from '../generator/generate-model';
+import { InferenceEngine } from '../engine/inference-engine';
+import { ReferenceModel } from '../engine/reference-model';
+import type { ChatTurn, SamplingOptions } from '../types';
+import { verifyCompletion, type ReturnedAnswer, type Tolerances } from './completion-verifier';
+
+const TOLERANCES: Tolerances = {
+  greedyLogitGap: 5,
+  greedyMeanGap: 2,
+  samplingLogitSlack: 6,
+  logprobZ: 12,
+  logprobMinTokens: 16,
+};
+const messages: ChatTurn[] = [{ role: 'user', content: 'What is a lighthouse for?' }];
+
+describe('verifyCompletion', () => {
+  let root: string;
+  let engine: InferenceEngine;
+  let reference: ReferenceModel;
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'verifier-'));
+    await generateModel({ outDir: join(root, 'tiny'), preset: 'tiny', seed: 9 });
+    engine = await InferenceEngine.load(join(root, 'tiny'), { maxBatchSize: 2, intraOpThreads: 1 });
+    reference = await ReferenceModel.load(join(root, 'tiny'), { intraOpThreads: 1 });
+  });
+
+  afterAll(async () => {
+    await engine.close();
+    await reference.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function honest(sampling: SamplingOptions): Promise<ReturnedAnswer> {
+    const answer: ReturnedAnswer = {
+      text: '',
+      tokenIds: [],
+      tokenCount: 0,
+      finishReason: '',
+      idsFromMiner: true,
+    };
+    for await (const chunk of engine.generate(messages, sampling)) {
+      answer.text += chunk.text;
+      answer.tokenIds.push(...chunk.tokenIds);
+      answer.tokenCount += chunk.tokenIds.length;
+      if (chunk.finishReason) answer.finishReason = chunk.finishReason;
+      if (chunk.usage) answer.usage = chunk.usage;
+    }
+    return answer;
+  }
+
+  const verify = (answer: ReturnedAnswer, sampling: SamplingOptions) =>
+    verifyCompletion(reference, { messages, sampling }, answer, TOLERANCES);
+
+  /** The ids with position `at` replaced by the token the reference likes least there, text and usage kept consistent. */
+  async function tampered(
+    answer: ReturnedAnswer,
+    sampling: SamplingOptions,
+    at: number,
+  ): Promise<ReturnedAnswer> {
+    const prompt = reference.encodeChat(messages);
+    const logits = await reference.logits(prompt, answer.tokenIds);
+    const row = logits.subarray(at * reference.vocabSize, (at + 1) * reference.vocabSize);
+    let worst = 0;
+    for (let i = 0; i < row.length; i++) if (row[i] < row[worst]) worst = i;
+    const ids = [...answer.tokenIds];
+    ids[at] = worst;
+    const replayed = reference.replay(prompt.length, ids, sampling);
+    return { ...answer, tokenIds: ids, text: replayed.text };
+  }
+
+  it('verifies an honest greedy answer and an honest sampled one', async () => {
+    const greedy = { maxTokens: 20, temperature: 0 };
+    expect(await verify(await honest(greedy), greedy)).toMatchObject({ outcome: 'verified', worstGap: 0 });
+    const sampled = { maxTokens: 20, temperature: 0.9, topK: 10, seed: 4 };
+    expect(await verify(await honest(sampled), sampled)).toMatchObject({ outcome: 'verified' });
+  });
+
+  it('fails text that is not the detokenized ids', async () => {
+    const sampling = { maxTokens: 12, temperature: 0 };
+    const answer = await honest(sampling);
+    expect(await verify({ ...answer, text: `${answer.text}!` }, sampling)).toMatchObject({
+      outcome: 'failed',
+      reason: 'text_mismatch',
+    });
+  });
+
+  it('fails usage that does not count the ids or the prompt', async () => {
+    const sampling = { maxTokens: 12, temperature: 0 };
+    const answer = await honest(sampling);
+    const usage = answer.usage!;
+    for (const wrong of [
+      { ...answer, usage: { ...usage, completionTokens: usage.completionTokens + 1 } },
+      { ...answer, usage: { ...usage, promptTokens: usage.promptTokens - 1 } },
+      { ...answer, tokenCount: answer.tokenCount - 1 },
+    ])
+      expect(await verify(wrong, sampling)).toMatchObject({ outcome: 'failed', reason: 'usage_mismatch' });
+  });
+
+  it('fails an answer cut short and one that runs past its limit', async () => {
+    const sampling = { maxTokens: 12, temperature: 0 };
+    const answer = await honest(sampling);
+    expect(answer.finishReason).toBe('length');
+    const prompt = reference.encodeChat(messages);
+    const ids = answer.tokenIds.slice(0, 6);
+    const short = {
+      ...answer,
+      tokenIds: ids,
+      tokenCount: 6,
+      text: reference.replay(prompt.length, ids, sampling).text,
+      usage: { ...answer.usage!, completionTokens: 6 },
+    };
+    expect(await verify({ ...short, finishReason: 'stop' }, sampling)).toMatchObject({ reason: 'cut_short' });
+    expect(await verify({ ...short, finishReason: 'length' }, sampling)).toMatchObject({
+      reason: 'cut_short',
+    });
+    expect(await verify(answer, { ...sampling, maxTokens: 8 })).toMatchObject({ reason: 'ignored_stop' });
+  });
+
+  it('fails a greedy answer with a token far from the top one, and an id outside the vocabulary', async () => {
+    const sampling = { maxTokens: 12, temperature: 0 };
+    const answer = await honest(sampling);
+    expect(await verify(await tampered(answer, sampling, 3), sampling)).toMatchObject({
+      outcome: 'failed',
+      reason: 'not_top_token',
+    });
+    const ids = [...answer.tokenIds];
+    ids[2] = reference.vocabSize + 7;
+    expect(await verify({ ...answer, tokenIds: ids }, sampling)).toMatchObject({ reason: 'invalid_token' });
+  });
+
+  it('fails a sampled answer with a token top-k did not allow', async () => {
+    const sampling = { maxTokens: 12, temperature: 0.8, topK: 5, seed: 2 };
+    const answer = await honest(sampling);
+    const verdict = await verify(await tampered(answer, sampling, 2), sampling);
+    expect(verdict).toMatchObject({ outcome: 'failed', reason: 'outside_sampling_set' });
+  });
+
+  it('checks text-only answers (SDK axon) over the whole answer: honest text passes, foreign text fails', async () => {
+    const sampling = { maxTokens: 16, temperature: 0 };
+    const answer = await honest(sampling);
+    const textOnly = { ...answer, tokenIds: [], tokenCount: 0, usage: undefined, idsFromMiner: false };
+    expect(await verify(textOnly, sampling)).toMatchObject({ outcome: 'verified' });
+    const foreign = { ...textOnly, text: 'zebra quantum lattice marmalade '.repeat(3) };
+    expect(await verify(foreign, sampling)).toMatchObject({ outcome: 'failed', reason: 'not_top_token' });
+  });
+
+  it('fails an answer without token ids', async () => {
+    const sampling = { maxTokens: 6, temperature: 0 };
+    const answer = await honest(sampling);
+    expect(await verify({ ...answer, tokenIds: [], tokenCount: 0 }, sampling)).toMatchObject({
+      reason: 'missing_token_ids',
+    });
+  });
+});
