@@ -85,11 +85,16 @@ describe('helm chart', () => {
       if (find(manifests, 'StatefulSet', 'nats').length > 0) {
         expect(peersOf('nats', 4222)).toEqual(['chain-indexer', 'gateway', 'miner', 'validator']);
       }
-      // Outside callers reach miners only through the external Service, and then from any address.
-      const external = find(manifests, 'Service', 'miner').some((svc) =>
-        svc.metadata.name.endsWith('-external'),
+      // gRPC stays inside the release; only the public axon port (chain mode) admits any address.
+      expect(peersOf('miner', 50051)).toEqual(['validator']);
+      const axonPort = mainContainer(only(manifests, 'Deployment', 'miner')).ports!.find(
+        (p) => p.name === 'axon',
+      )!;
+      const publicAxon =
+        env(mainContainer(only(manifests, 'Deployment', 'miner')), 'AXON_EXTERNAL_IP') !== undefined;
+      expect(peersOf('miner', axonPort.containerPort)).toEqual(
+        publicAxon ? ['ipBlock 0.0.0.0/0', 'ipBlock ::/0', 'validator'] : ['validator'],
       );
-      expect(peersOf('miner', 50051)).toEqual(external ? ['ipBlock 0.0.0.0/0', 'validator'] : ['validator']);
       // Every pod the chart runs is covered by a policy of its own component.
       for (const workload of workloads(manifests)) {
         expect(find(policies, 'NetworkPolicy', componentOf(workload))).toHaveLength(1);
@@ -275,6 +280,45 @@ describe('helm chart', () => {
       expect(anchor).toBe(rule.alert.toLowerCase());
       expect(headings.has(anchor)).toBe(true);
     }
+  });
+
+  it('pulls every image of every pod with image.pullSecrets', () => {
+    for (const { path } of ciValueFiles) {
+      const manifests = render({
+        valueFiles: [path],
+        set: { 'image.pullSecrets[0]': 'registry-credentials' },
+      });
+      for (const workload of workloads(manifests)) {
+        const pod = podSpecOf(workload) as { imagePullSecrets?: { name: string }[] };
+        expect([workload.metadata.name, pod.imagePullSecrets]).toEqual([
+          workload.metadata.name,
+          [{ name: 'registry-credentials' }],
+        ]);
+      }
+    }
+  });
+
+  it('serves the chain-indexer query API on a Service that the release’s services may call', () => {
+    const manifests = rendered.get('gpu-miners')!;
+    const container = mainContainer(only(manifests, 'Deployment', 'chain-indexer'));
+    const grpc = container.ports!.find((p) => p.name === 'grpc')!;
+    expect(env(container, 'INDEXER_GRPC_PORT')?.value).toBe(String(grpc.containerPort));
+    type ServiceSpec = { ports: { port: number; targetPort: string }[] };
+    expect(specOf<ServiceSpec>(only(manifests, 'Service', 'chain-indexer')).ports).toEqual([
+      expect.objectContaining({ port: grpc.containerPort, targetPort: 'grpc' }),
+    ]);
+    type Policy = {
+      ingress: {
+        from?: { podSelector?: { matchLabels: Record<string, string> } }[];
+        ports: { port: number }[];
+      }[];
+    };
+    const callers = specOf<Policy>(only(manifests, 'NetworkPolicy', 'chain-indexer'))
+      .ingress.filter((rule) => rule.ports.some((p) => p.port === grpc.containerPort))
+      .flatMap((rule) => rule.from ?? [])
+      .map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component'])
+      .sort();
+    expect(callers).toEqual(['gateway', 'miner', 'validator']);
   });
 
   it('documents every value with @param and lists nothing that is not a value', () => {

@@ -84,6 +84,8 @@ const WIRING: Record<ServiceName, string[]> = {
     'GRPC_HOST',
     'GRPC_PORT',
     'ANNOUNCE_HOST',
+    'AXON_HOST',
+    'AXON_PORT',
     'MODEL_DIR',
     'MINER_DEVICE',
     'CHAIN_MODE',
@@ -92,12 +94,14 @@ const WIRING: Record<ServiceName, string[]> = {
   'chain-indexer': ['NATS_URL', 'REDIS_URL', 'HTTP_HOST', 'HTTP_PORT', 'CHAIN_MODE', 'NETUID'],
 };
 
-// Values a Secret would supply at run time; shaped like real ones so the schemas can check everything else.
+// Values a Secret or the pod's status would supply at run time; shaped like real ones so the schemas can check everything else.
 const SECRET_STAND_INS: Env = {
   HOTKEY_URI: '//Alice',
   ADMIN_TOKEN: 'admin-token-from-a-secret-0123456789',
   NATS_URL: 'nats://nats.example.internal:4222',
   REDIS_URL: 'redis://:password@redis.example.internal:6379',
+  // The node's address (status.hostIP) a hostPort miner registers.
+  AXON_EXTERNAL_IP: '198.51.100.20',
 };
 
 function chartEnv(container: Container): Env {

@@ -260,3 +260,29 @@ affinity:
 {{- define "chattensor.ruleSelector" -}}
 {{- default (printf "namespace=%q" .Release.Namespace) .Values.monitoring.prometheusRule.selector -}}
 {{- end -}}
+
+{{/*
+The miner's public endpoint as validators dial it, and what the miner
+registers on chain (AXON_EXTERNAL_IP / AXON_EXTERNAL_PORT) from it. YAML:
+  registers: whether the miner asks for serve_axon (chain mode with an address)
+  ip: the registered address ("" with hostPort: the node's address, from the pod's status)
+  port: the registered port: the Service port (LoadBalancer), the node port
+        (NodePort), the host port (hostPort), or the container port (none)
+*/}}
+{{- define "chattensor.minerAxonEndpoint" -}}
+{{- $a := .Values.miner.axon }}
+{{- $port := $a.port }}
+{{- if eq $a.expose "LoadBalancer" }}{{ $port = $a.service.port }}{{ end }}
+{{- if eq $a.expose "NodePort" }}{{ $port = $a.service.nodePort }}{{ end }}
+{{- if eq $a.expose "hostPort" }}{{ $port = $a.hostPort }}{{ end }}
+{{- $registers := and (eq .Values.chain.mode "subtensor") (or $a.externalIP (eq $a.expose "hostPort")) }}
+registers: {{ $registers }}
+ip: {{ $a.externalIP | quote }}
+port: {{ $port }}
+{{- end -}}
+
+{{/* Start budget of a miner pod (init containers, image pull, then the start probe's window) plus a margin. */}}
+{{- define "chattensor.minerProgressDeadline" -}}
+{{- $v := .Values.miner }}
+{{- add (mul $v.startupProbe.periodSeconds $v.startupProbe.failureThreshold) $v.progressDeadlineMarginSeconds }}
+{{- end -}}
