@@ -15,7 +15,10 @@
 #      miner-only release (test/deploy/alerts*.test.yml); every dashboard
 #      query parsed as PromQL
 #   5. docker compose config, where a compose client is installed
-#   6. the compiled services need only production dependencies (what the images install)
+#   6. the compiled services need only production dependencies, and each
+#      image's application layer (its Dockerfile's pruned node_modules and
+#      dist, assembled here without a container engine) loads its service;
+#      what each node_modules holds and its size
 #   7. the Jest deploy tests (test/deploy): env variables against the services'
 #      schemas, metric names against what the services export, chart behaviour,
 #      images and compose file, and the services run with the compose
@@ -264,6 +267,33 @@ fi
 node test/deploy/tools/prod-deps.mjs --node-modules "$prod/node_modules" \
   dist/services/*/src/main.js dist/libs/inference/src/cli/generate-model.js
 
+step "image contents (each image's application layer, assembled as its Dockerfile does, without a container engine)"
+# Outside the repository, so that Node's module resolution cannot climb to its node_modules.
+images=$(mktemp -d)
+repo=$PWD
+trap 'kube_api_stop; rm -rf "$images"' EXIT
+for service in gateway validator miner chain-indexer; do
+  mkdir -p "$images/$service"
+  cp -al "$prod/node_modules" "$images/$service/node_modules"
+  cp -al dist "$images/$service/dist"
+  # The prune command line of the service's Dockerfile, run on the same production install.
+  prune_args=$(sed -n 's/^RUN node prune-node-modules.mjs //p' "deploy/$service/Dockerfile")
+  [ -n "$prune_args" ] || { echo "deploy/$service/Dockerfile does not prune its node_modules" >&2; exit 1; }
+  (cd "$images/$service" && node "$repo/deploy/prune-node-modules.mjs" $prune_args)
+  # Every module the service loads at start is in the image: it gets as far as checking its configuration.
+  status=0
+  (cd "$images/$service" && env -i PATH="$PATH" CHAIN_MODE=invalid node "dist/services/$service/src/main.js" >/dev/null 2>&1) || status=$?
+  if [ "$status" != 78 ]; then
+    (cd "$images/$service" && env -i PATH="$PATH" CHAIN_MODE=invalid node "dist/services/$service/src/main.js") || true
+    echo "$service did not load from its image's node_modules (exit $status, expected 78: invalid configuration)" >&2
+    exit 1
+  fi
+done
+node test/deploy/tools/image-contents.mjs "$images" >"$work/images.json"
+node -e 'const r = require(process.argv[1]); for (const [image, i] of Object.entries(r))
+  console.log(`${image.padEnd(14)} node_modules ${(i.nodeModulesBytes / 1e6).toFixed(1).padStart(6)} MB (${i.packages.length} packages), dist ${(i.distBytes / 1e6).toFixed(1)} MB, native: ${i.nativeBinaryFolders.join(" ") || "none"}`)' "$PWD/$work/images.json"
+
 step "Jest deploy tests"
 DEPLOY_RENDERED_DIR="$work/rendered" DEPLOY_K8S_VERSION="$KUBERNETES_VERSION" COMPOSE_SCHEMA="$compose_schema" \
+  DEPLOY_IMAGES_DIR="$images" DEPLOY_IMAGES_REPORT="$PWD/$work/images.json" \
   npx jest -c test/deploy/jest.config.js

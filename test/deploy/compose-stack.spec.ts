@@ -19,14 +19,23 @@ import { allQueries, dashboardQueries, index, problems } from './support/metric-
 import { startPrometheus, type AlertState, type RuleGroupState } from './support/prometheus';
 
 /**
- * The compose stack without Docker: the four built services run as processes
- * with exactly the environment deploy/docker-compose.yml gives them (container
+ * The compose stack without Docker: the four built services run as processes,
+ * from their images' contents where the deploy checks assembled them, with
+ * the environment deploy/docker-compose.yml gives them (container
  * host names and ports swapped for local ones), and the chart's `helm test`
  * script must get a chat answer through them.
  */
 const compose = parse(readRepoFile('deploy/docker-compose.yml'), { merge: true }) as {
   services: Record<string, { environment: Record<string, string> }>;
 };
+
+/**
+ * Where a service runs from: its image's application layer (node_modules
+ * reduced to what the service needs, dist) as scripts/deploy-checks.sh
+ * assembles it, or the repository when the test runs on its own.
+ */
+const appDir = (service: ServiceName) =>
+  process.env.DEPLOY_IMAGES_DIR ? join(process.env.DEPLOY_IMAGES_DIR, service) : repoRoot;
 
 interface Running {
   service: ServiceName;
@@ -58,7 +67,7 @@ describe('compose environment, run as processes', () => {
       'node',
       ['dist/libs/inference/src/cli/generate-model.js', '--out', join(models, 'tiny'), '--preset', 'tiny'],
       {
-        cwd: repoRoot,
+        cwd: appDir('miner'),
         stdio: 'ignore',
       },
     );
@@ -77,7 +86,7 @@ describe('compose environment, run as processes', () => {
       if (env.ANNOUNCE_HOST) env.ANNOUNCE_HOST = '127.0.0.1';
       if (env.MODEL_DIR) env.MODEL_DIR = env.MODEL_DIR.replace(/^\/models/, models);
       const child = spawn('node', [`dist/services/${service}/src/main.js`], {
-        cwd: repoRoot,
+        cwd: appDir(service),
         env: { PATH: process.env.PATH, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

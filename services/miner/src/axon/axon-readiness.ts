@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ReadinessRegistry } from '@chattensor/common';
-import { AXON_CONFIG, type AxonConfig } from './axon.config';
+import { MINER_CONFIG, type MinerConfig } from '../config/miner.config';
 import { MinerAxonServer } from './miner-axon.server';
 
 /**
@@ -11,15 +11,15 @@ import { MinerAxonServer } from './miner-axon.server';
 @Injectable()
 export class AxonReadiness implements OnModuleInit {
   constructor(
-    @Inject(AXON_CONFIG) private readonly config: AxonConfig,
+    @Inject(MINER_CONFIG) private readonly config: MinerConfig,
     private readonly readiness: ReadinessRegistry,
     private readonly server: MinerAxonServer,
   ) {}
 
   onModuleInit(): void {
-    if (!this.config.enabled) return;
+    if (!this.config.axon.enabled) return;
     this.readiness.register('axon', () =>
-      this.server.port > 0 ? true : `the axon is not listening on port ${this.config.port}`,
+      this.server.port > 0 ? true : `the axon is not listening on port ${this.config.axon.port}`,
     );
   }
 }

@@ -2,7 +2,6 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { AXON_CONFIG, loadAxonConfig, type AxonConfig } from './axon.config';
 import { MinerAxonServer } from './miner-axon.server';
 import { StreamPromptingHandler } from './stream-prompting.handler';
-import { AxonReadiness } from './axon-readiness';
 
 /**
  * The miner's Bittensor axon endpoint. It needs GenerationService,
@@ -14,7 +13,7 @@ export class AxonModule {
   static forRoot(config: AxonConfig = loadAxonConfig()): DynamicModule {
     return {
       module: AxonModule,
-      providers: [{ provide: AXON_CONFIG, useValue: config }, StreamPromptingHandler, MinerAxonServer, AxonReadiness],
+      providers: [{ provide: AXON_CONFIG, useValue: config }, StreamPromptingHandler, MinerAxonServer],
       exports: [MinerAxonServer],
     };
   }
