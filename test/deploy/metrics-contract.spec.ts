@@ -21,7 +21,13 @@ interface AdapterValues {
 function hpaMetricNames(): { where: string; name: string }[] {
   const manifests = render({
     valueFiles: [ciValues('autoscaling-keda')],
-    set: { 'miner.keda.enabled': false, 'miner.autoscaling.enabled': true },
+    set: {
+      'miner.keda.enabled': false,
+      'miner.autoscaling.enabled': true,
+      'gateway.keda.enabled': false,
+      'gateway.autoscaling.enabled': true,
+      'gateway.autoscaling.requestRate.enabled': true,
+    },
   });
   return find(manifests, 'HorizontalPodAutoscaler').flatMap((hpa) =>
     specOf<HpaSpec>(hpa)

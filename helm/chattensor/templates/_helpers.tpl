@@ -286,3 +286,13 @@ port: {{ $port }}
 {{- $v := .Values.miner }}
 {{- add (mul $v.startupProbe.periodSeconds $v.startupProbe.failureThreshold) $v.progressDeadlineMarginSeconds }}
 {{- end -}}
+
+{{/* priorityClassName of a pod of one tier (system: chain-indexer, NATS, Redis; serving: gateway, validators, miners). */}}
+{{- define "chattensor.priorityClassName" -}}
+{{- $p := .root.Values.priorityClasses }}
+{{- $name := get $p (printf "%sName" .tier) }}
+{{- if $p.create }}{{ $name = printf "%s-%s" (include "chattensor.fullname" .root) .tier }}{{ end }}
+{{- with $name }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end -}}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One real release on the kube-apiserver of $KUBECONFIG (scripts/deploy-checks.sh
-# starts it): helm install with the miners on an HPA, helm upgrade to a KEDA
-# ScaledObject, helm uninstall; after each step the server's objects are
+# starts it): helm install with the gateway and miners on HPAs, helm upgrade to
+# KEDA ScaledObjects, helm uninstall; after each step the server's objects are
 # checked, not helm's record of them.
 #   usage: helm-lifecycle.sh CHART VALUES   (needs KUBE_API_URL, KUBE_API_TOKEN, KUBE_API_CA)
 set -euo pipefail
@@ -29,17 +29,18 @@ deployments() { names apis/apps/v1 deployments; }
 # The chart names objects `<release>-chattensor-*`, or `<release>-*` when the release name holds the chart name.
 full=$release
 
-echo "helm install (miners on an HPA)"
+echo "helm install (gateway and miners on HPAs)"
 helm install "$release" "$chart" --namespace "$ns" --create-namespace -f "$values" \
+  --set gateway.keda.enabled=false --set gateway.autoscaling.enabled=true \
   --set miner.keda.enabled=false --set miner.autoscaling.enabled=true >/dev/null
 expect deployments "$(printf '%s\n' "$full-chain-indexer" "$full-gateway" "$full-miner" "$full-validator")" "$(deployments)"
 expect "autoscalers" "$(printf '%s\n' "$full-gateway" "$full-miner")" "$(hpas)"
 expect "ScaledObjects" "" "$(scaled)"
 
-echo "helm upgrade (miners on KEDA)"
+echo "helm upgrade (gateway and miners on KEDA)"
 helm upgrade "$release" "$chart" --namespace "$ns" -f "$values" >/dev/null
-expect "autoscalers" "$full-gateway" "$(hpas)"
-expect "ScaledObjects" "$full-miner" "$(scaled)"
+expect "autoscalers" "" "$(hpas)"
+expect "ScaledObjects" "$(printf '%s\n' "$full-gateway" "$full-miner")" "$(scaled)"
 revision=$(helm history "$release" --namespace "$ns" --max 1 -o json | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s)[0].status))')
 expect "release status" deployed "$revision"
 

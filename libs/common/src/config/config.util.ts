@@ -52,7 +52,12 @@ export const env = {
   urlList: (protocols: string[]) =>
     z
       .string()
-      .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean),
+      )
       .refine(
         (list) =>
           list.length > 0 &&
@@ -87,6 +92,13 @@ export const env = {
 export const baseEnvSchema = z.object({
   LOG_LEVEL: env.logLevel(),
   NATS_URL: env.urlList(['nats', 'tls', 'ws', 'wss']).default(['nats://127.0.0.1:4222']),
+  /** NATS token authentication (the server's `authorization { token }`). */
+  NATS_TOKEN: z.string().min(1).optional(),
+  /** NATS NKey authentication: the user's seed (`SU...`); the server lists its public key. */
+  NATS_NKEY_SEED: z
+    .string()
+    .regex(/^SU[A-Z2-7]{56}$/, { message: 'must be an NKey user seed (SU followed by 56 base32 characters)' })
+    .optional(),
   CHAIN_MODE: z.enum(['local', 'subtensor'], { message: 'must be local or subtensor' }).default('local'),
   NETUID: env.int(0, 65535).default(1),
 });
