@@ -101,4 +101,8 @@ export const baseEnvSchema = z.object({
     .optional(),
   CHAIN_MODE: z.enum(['local', 'subtensor'], { message: 'must be local or subtensor' }).default('local'),
   NETUID: env.int(0, 65535).default(1),
+  /** Services with Redis: its password (AUTH), kept out of REDIS_URL so that it can come from a Secret. */
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /** Services with Redis: an ACL user name for REDIS_PASSWORD. */
+  REDIS_USERNAME: z.string().min(1).optional(),
 });

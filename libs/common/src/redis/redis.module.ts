@@ -2,6 +2,7 @@ import { Global, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { Redis } from 'ioredis';
 import { rootLogger } from '../logging/logger';
 import { ReadinessRegistry } from '../health/readiness.registry';
+import { baseEnvSchema, parseEnv } from '../config/config.util';
 
 /**
  * The process's Redis client. Keys are namespaced `chattensor:<service>:...`
@@ -13,7 +14,9 @@ export class RedisService implements OnApplicationShutdown {
     readonly client: Redis,
     readiness: ReadinessRegistry,
   ) {
-    readiness.register('redis', async () => (client.status === 'ready' ? (await client.ping()) === 'PONG' : `redis ${client.status}`));
+    readiness.register('redis', async () =>
+      client.status === 'ready' ? (await client.ping()) === 'PONG' : `redis ${client.status}`,
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -37,7 +40,11 @@ export class RedisModule {
           inject: [ReadinessRegistry],
           useFactory: async (readiness: ReadinessRegistry) => {
             const log = rootLogger().child({ component: 'redis' });
+            // REDIS_PASSWORD / REDIS_USERNAME (validated with the service's config) override the URL's.
+            const auth = parseEnv(baseEnvSchema.pick({ REDIS_PASSWORD: true, REDIS_USERNAME: true }));
             const client = new Redis(options.url, {
+              ...(auth.REDIS_PASSWORD ? { password: auth.REDIS_PASSWORD } : {}),
+              ...(auth.REDIS_USERNAME ? { username: auth.REDIS_USERNAME } : {}),
               connectionName: options.name,
               lazyConnect: true,
               maxRetriesPerRequest: 2,
