@@ -324,6 +324,117 @@ describe('helm chart', () => {
     expect(callers).toEqual(['gateway', 'miner', 'validator']);
   });
 
+  describe('production options', () => {
+    const manifests = rendered.get('production-options')!;
+    const secretOf = (container: Container, name: string) => env(container, name)?.valueFrom?.secretKeyRef;
+
+    it('runs a three-node JetStream cluster whose servers route to each other, and keeps a quorum', () => {
+      type StatefulSetSpec = { replicas: number };
+      expect(specOf<StatefulSetSpec>(only(manifests, 'StatefulSet', 'nats')).replicas).toBe(3);
+      const conf = only(manifests, 'ConfigMap', 'nats').data!['nats.conf'];
+      expect(
+        [...conf.matchAll(/nats:\/\/\S+-nats-(\d)\.\S+-nats-headless\.chattensor\.svc:6222/g)].map(
+          (m) => m[1],
+        ),
+      ).toEqual(['0', '1', '2']);
+      expect(find(manifests, 'PodDisruptionBudget', 'nats')).toHaveLength(1);
+    });
+
+    it('gives the NATS token and the Redis password from their Secrets to the servers and to every service', () => {
+      expect(only(manifests, 'ConfigMap', 'nats').data!['nats.conf']).toMatch(
+        /authorization \{\s*token: \$NATS_TOKEN\s*\}/,
+      );
+      const nats = podSpecOf(only(manifests, 'StatefulSet', 'nats')).containers[0];
+      expect(secretOf(nats, 'NATS_TOKEN')).toEqual({ name: 'chattensor-nats-auth', key: 'token' });
+      const redis = podSpecOf(only(manifests, 'StatefulSet', 'redis')).containers[0];
+      expect((redis as Container & { args: string[] }).args).toEqual([
+        '/etc/redis/redis.conf',
+        '--requirepass',
+        '$(REDIS_PASSWORD)',
+      ]);
+      expect(secretOf(redis, 'REDISCLI_AUTH')).toEqual({ name: 'chattensor-redis-auth', key: 'password' });
+      for (const service of ['gateway', 'validator', 'miner', 'chain-indexer']) {
+        const container = mainContainer(only(manifests, 'Deployment', service));
+        expect(secretOf(container, 'NATS_TOKEN')).toEqual({ name: 'chattensor-nats-auth', key: 'token' });
+        if (service !== 'miner')
+          expect(secretOf(container, 'REDIS_PASSWORD')).toEqual({
+            name: 'chattensor-redis-auth',
+            key: 'password',
+          });
+      }
+    });
+
+    it('runs the exporters beside NATS and Redis, scraped by their own PodMonitor', () => {
+      for (const component of ['nats', 'redis']) {
+        const names = podSpecOf(only(manifests, 'StatefulSet', component)).containers.map((c) => c.name);
+        expect(names).toEqual([component, 'exporter']);
+      }
+      expect(
+        find(manifests, 'PodMonitor')
+          .map((m) => m.metadata.name)
+          .sort(),
+      ).toEqual(['chattensor', 'chattensor-exporters']);
+    });
+
+    it('fills the model volume with the model-fetch Job at the MODEL_DIR the miner reads, read-only', () => {
+      const job = only(manifests, 'Job', 'miner');
+      const fetch = podSpecOf(job).containers[0];
+      const miner = podSpecOf(only(manifests, 'Deployment', 'miner'));
+      expect(env(fetch, 'MODEL_DIR')?.value).toBe(env(miner.containers[0], 'MODEL_DIR')?.value);
+      expect(fetch.command!.slice(4)).toEqual(['npm', 'run', 'model:fetch']);
+      const claim = only(manifests, 'PersistentVolumeClaim', 'miner').metadata.name;
+      expect(podSpecOf(job).volumes).toContainEqual({
+        name: 'model',
+        persistentVolumeClaim: { claimName: claim },
+      });
+      expect(miner.volumes).toContainEqual({
+        name: 'model',
+        persistentVolumeClaim: { claimName: claim, readOnly: true },
+      });
+      expect(miner.initContainers!.map((c) => c.name)).toEqual(['wait-for-model']);
+    });
+
+    it('scales the gateway on chat requests in flight', () => {
+      expect(only(manifests, 'HorizontalPodAutoscaler', 'gateway').spec).toMatchObject({
+        metrics: expect.arrayContaining([
+          expect.objectContaining({
+            pods: expect.objectContaining({ metric: { name: 'chattensor_gateway_num_requests_running' } }),
+          }),
+        ]),
+      });
+      const keda = only(rendered.get('autoscaling-keda')!, 'ScaledObject', 'gateway');
+      expect(keda.spec).toMatchObject({
+        fallback: { failureThreshold: 3, replicas: 6 },
+        triggers: expect.arrayContaining([
+          expect.objectContaining({
+            type: 'prometheus',
+            metadata: expect.objectContaining({
+              query: expect.stringContaining('chattensor_gateway_num_requests_running'),
+            }),
+          }),
+        ]),
+      });
+    });
+
+    it('puts every pod in its priority tier', () => {
+      for (const workload of workloads(manifests)) {
+        const component = componentOf(workload);
+        if (!['gateway', 'validator', 'miner', 'chain-indexer', 'nats', 'redis'].includes(component))
+          continue;
+        const tier = ['chain-indexer', 'nats', 'redis'].includes(component) ? 'system' : 'serving';
+        expect([
+          component,
+          (podSpecOf(workload) as { priorityClassName?: string }).priorityClassName,
+        ]).toEqual([component, `chattensor-${tier}`]);
+      }
+      expect(
+        find(manifests, 'PriorityClass')
+          .map((p) => p.metadata.name)
+          .sort(),
+      ).toEqual(['chattensor-serving', 'chattensor-system']);
+    });
+  });
+
   it('documents every value with @param and lists nothing that is not a value', () => {
     const text = readFileSync(join(chartDir, 'values.yaml'), 'utf8');
     const documented = new Set([...text.matchAll(/^\s*## @param (\S+)/gm)].map((m) => m[1]));

@@ -100,6 +100,9 @@ const SECRET_STAND_INS: Env = {
   ADMIN_TOKEN: 'admin-token-from-a-secret-0123456789',
   NATS_URL: 'nats://nats.example.internal:4222',
   REDIS_URL: 'redis://:password@redis.example.internal:6379',
+  NATS_TOKEN: 'nats-token-from-a-secret',
+  NATS_NKEY_SEED: `SU${'A'.repeat(56)}`,
+  REDIS_PASSWORD: 'redis-password-from-a-secret',
   // The node's address (status.hostIP) a hostPort miner registers.
   AXON_EXTERNAL_IP: '198.51.100.20',
 };

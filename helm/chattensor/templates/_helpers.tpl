@@ -107,10 +107,44 @@ imagePullSecrets:
 - name: NATS_URL
   value: {{ include "chattensor.natsUrl" .root | quote }}
 {{- end }}
+{{- include "chattensor.natsAuthEnv" .root }}
 - name: HTTP_HOST
   value: "0.0.0.0"
 - name: HTTP_PORT
   value: {{ .port | quote }}
+{{- end -}}
+
+{{/* NATS credentials of a client (every service) or of the in-chart server. */}}
+{{- define "chattensor.natsAuthEnv" -}}
+{{- $a := .Values.nats.auth }}
+{{- if eq $a.type "token" }}
+- name: NATS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.existingSecret }}
+      key: {{ $a.tokenKey }}
+{{- else if eq $a.type "nkey" }}
+- name: NATS_NKEY_SEED
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.existingSecret }}
+      key: {{ $a.nkeySeedKey }}
+{{- end }}
+{{- end -}}
+
+{{/* REDIS_PASSWORD (and REDIS_USERNAME) from redis.auth. */}}
+{{- define "chattensor.redisAuthEnv" -}}
+{{- with .Values.redis.auth.existingSecret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.redis.auth.passwordKey }}
+{{- end }}
+{{- with .Values.redis.auth.username }}
+- name: REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
 {{- end -}}
 
 {{- define "chattensor.redisEnv" -}}
@@ -124,6 +158,7 @@ imagePullSecrets:
 - name: REDIS_URL
   value: {{ include "chattensor.redisUrl" . | quote }}
 {{- end }}
+{{- include "chattensor.redisAuthEnv" . }}
 {{- end -}}
 
 {{/* The component's `env` map, sorted by name so renders are stable. */}}
