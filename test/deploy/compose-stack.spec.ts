@@ -265,5 +265,11 @@ describe('compose environment, run as processes', () => {
 const EMPTY_IN_STANDALONE: Record<string, string> = {
   'chain.json: Block height': 'the Subtensor follower only (chain mode)',
   'chain.json: Sync lag': 'the Subtensor follower only (chain mode)',
+  'chain.json: Connected to the Subtensor node': 'the Subtensor follower only (chain mode)',
+  'chain.json: Skipped blocks': 'the Subtensor follower only (chain mode)',
+  'chain.json: Snapshot latency (p95)': 'the Subtensor follower only (chain mode)',
+  'miners.json: Axon requests by status': 'the public miner endpoint is served in chain mode only',
+  'miners.json: Axon request duration (p95)': 'the public miner endpoint is served in chain mode only',
+  'miners.json: serve_axon requests by outcome': 'miners register on chain in chain mode only',
   'overview.json: Failing readiness checks': 'lists failing checks: empty while every check passes',
 };

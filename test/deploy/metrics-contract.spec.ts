@@ -8,7 +8,8 @@ import {
   metricsInExpositions,
   type ExportedMetric,
 } from './support/exported-metrics';
-import { allQueries, index, problems } from './support/metric-uses';
+import { allQueries, dashboardQueries, index, problems } from './support/metric-uses';
+import { readQuery } from './support/promql';
 
 interface HpaSpec {
   metrics: { type: string; pods?: { metric: { name: string } } }[];
@@ -64,6 +65,18 @@ describe('metrics used by dashboards, alerts and autoscalers', () => {
 
   it('only select series, with labels, that the services declare', () => {
     expect(uses.flatMap((use) => problems(use, declared))).toEqual([]);
+  });
+
+  it('put every metric the services declare on a dashboard', () => {
+    const onDashboards = new Set(
+      dashboardQueries().flatMap((use) =>
+        readQuery(use.expr).selectors.map((s) => s.metric.replace(/_(bucket|sum|count)$/, '')),
+      ),
+    );
+    const missing = [...new Set(metricsDeclaredInSources().map((m) => m.name))]
+      .filter((name) => name.startsWith('chattensor_') && !onDashboards.has(name))
+      .sort();
+    expect(missing).toEqual([]);
   });
 
   it('only ask the Prometheus adapter for metrics its rules derive from exported series', () => {
