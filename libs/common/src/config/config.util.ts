@@ -101,8 +101,12 @@ export const baseEnvSchema = z.object({
     .optional(),
   CHAIN_MODE: z.enum(['local', 'subtensor'], { message: 'must be local or subtensor' }).default('local'),
   NETUID: env.int(0, 65535).default(1),
-  /** Services with Redis: its password (AUTH), kept out of REDIS_URL so that it can come from a Secret. */
+});
+
+/** Credentials of the services that use Redis, kept out of REDIS_URL so that a Secret can hold them. */
+export const redisAuthEnvSchema = z.object({
+  /** The Redis password (AUTH). */
   REDIS_PASSWORD: z.string().min(1).optional(),
-  /** Services with Redis: an ACL user name for REDIS_PASSWORD. */
+  /** An ACL user name for REDIS_PASSWORD. */
   REDIS_USERNAME: z.string().min(1).optional(),
 });

@@ -2,7 +2,7 @@ import { Global, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { Redis } from 'ioredis';
 import { rootLogger } from '../logging/logger';
 import { ReadinessRegistry } from '../health/readiness.registry';
-import { baseEnvSchema, parseEnv } from '../config/config.util';
+import { parseEnv, redisAuthEnvSchema } from '../config/config.util';
 
 /**
  * The process's Redis client. Keys are namespaced `chattensor:<service>:...`
@@ -41,7 +41,7 @@ export class RedisModule {
           useFactory: async (readiness: ReadinessRegistry) => {
             const log = rootLogger().child({ component: 'redis' });
             // REDIS_PASSWORD / REDIS_USERNAME (validated with the service's config) override the URL's.
-            const auth = parseEnv(baseEnvSchema.pick({ REDIS_PASSWORD: true, REDIS_USERNAME: true }));
+            const auth = parseEnv(redisAuthEnvSchema);
             const client = new Redis(options.url, {
               ...(auth.REDIS_PASSWORD ? { password: auth.REDIS_PASSWORD } : {}),
               ...(auth.REDIS_USERNAME ? { username: auth.REDIS_USERNAME } : {}),

@@ -5,26 +5,30 @@ import {
   hotkeyEnvSchema,
   hotkeySourceOf,
   parseEnv,
+  redisAuthEnvSchema,
   type HotkeySource,
 } from '@chattensor/common';
 
 /** Every variable the validator reads; see the table in services/validator/README.md. */
-export const validatorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).extend({
-  HTTP_HOST: z.string().default('0.0.0.0'),
-  /** Ops port: /healthz, /readyz, /metrics. */
-  HTTP_PORT: env.port().default(9100),
-  REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
-  /** Miners queried in parallel for each answer. */
-  MINERS_PER_REQUEST: env.int(1, 64).default(2),
-  /** Jobs this replica runs at once before it answers `overloaded`. */
-  MAX_CONCURRENT_JOBS: env.int(1, 100_000).default(64),
-  /** How long a miner may take to produce its first token. */
-  MINER_FIRST_TOKEN_TIMEOUT_MS: env.int(100, 600_000).default(30_000),
-  /** Smoothing factor of the per-miner moving-average score, in (0, 1]. */
-  SCORE_EMA_ALPHA: env.number(0.001, 1).default(0.1),
-  /** Seconds between weight-setting rounds by the leader; 0 disables. */
-  WEIGHTS_INTERVAL_SECONDS: env.int(0, 86_400).default(60),
-});
+export const validatorEnvSchema = baseEnvSchema
+  .extend(hotkeyEnvSchema.shape)
+  .extend(redisAuthEnvSchema.shape)
+  .extend({
+    HTTP_HOST: z.string().default('0.0.0.0'),
+    /** Ops port: /healthz, /readyz, /metrics. */
+    HTTP_PORT: env.port().default(9100),
+    REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+    /** Miners queried in parallel for each answer. */
+    MINERS_PER_REQUEST: env.int(1, 64).default(2),
+    /** Jobs this replica runs at once before it answers `overloaded`. */
+    MAX_CONCURRENT_JOBS: env.int(1, 100_000).default(64),
+    /** How long a miner may take to produce its first token. */
+    MINER_FIRST_TOKEN_TIMEOUT_MS: env.int(100, 600_000).default(30_000),
+    /** Smoothing factor of the per-miner moving-average score, in (0, 1]. */
+    SCORE_EMA_ALPHA: env.number(0.001, 1).default(0.1),
+    /** Seconds between weight-setting rounds by the leader; 0 disables. */
+    WEIGHTS_INTERVAL_SECONDS: env.int(0, 86_400).default(60),
+  });
 
 export interface ValidatorConfig {
   netuid: number;
