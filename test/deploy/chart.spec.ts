@@ -416,6 +416,28 @@ describe('helm chart', () => {
       });
     });
 
+    it('serves NATS and Redis over TLS, and the services reach them with tls:// and rediss:// trusting the issuer', () => {
+      expect(only(manifests, 'ConfigMap', 'nats').data!['nats.conf']).toMatch(
+        /tls \{\s*cert_file: \/etc\/nats\/tls\/tls\.crt/,
+      );
+      expect(only(manifests, 'ConfigMap', 'redis').data!['redis.conf']).toMatch(
+        /^port 0$[\s\S]*^tls-port 6379$/m,
+      );
+      for (const service of ['gateway', 'validator', 'miner', 'chain-indexer']) {
+        const deployment = only(manifests, 'Deployment', service);
+        const container = mainContainer(deployment);
+        expect(env(container, 'NATS_URL')?.value).toMatch(/^tls:\/\//);
+        if (service !== 'miner') expect(env(container, 'REDIS_URL')?.value).toMatch(/^rediss:\/\//);
+        const ca = env(container, 'NODE_EXTRA_CA_CERTS')!.value!;
+        const mount = container.volumeMounts!.find((m) => ca.startsWith(`${m.mountPath}/`))!;
+        const volume = podSpecOf(deployment).volumes!.find((v) => v.name === mount.name)!;
+        expect(volume.secret).toEqual({
+          secretName: 'chattensor-internal-tls',
+          items: [{ key: 'ca.crt', path: 'ca.crt' }],
+        });
+      }
+    });
+
     it('puts every pod in its priority tier', () => {
       for (const workload of workloads(manifests)) {
         const component = componentOf(workload);

@@ -75,7 +75,7 @@ imagePullSecrets:
 
 {{- define "chattensor.natsUrl" -}}
 {{- if .Values.nats.enabled -}}
-{{- printf "nats://%s:4222" (include "chattensor.componentName" (dict "root" . "component" "nats")) -}}
+{{- printf "%s://%s:4222" (ternary "tls" "nats" .Values.tls.enabled) (include "chattensor.componentName" (dict "root" . "component" "nats")) -}}
 {{- else -}}
 {{- .Values.nats.external.url -}}
 {{- end -}}
@@ -83,7 +83,7 @@ imagePullSecrets:
 
 {{- define "chattensor.redisUrl" -}}
 {{- if .Values.redis.enabled -}}
-{{- printf "redis://%s:6379" (include "chattensor.componentName" (dict "root" . "component" "redis")) -}}
+{{- printf "%s://%s:6379" (ternary "rediss" "redis" .Values.tls.enabled) (include "chattensor.componentName" (dict "root" . "component" "redis")) -}}
 {{- else -}}
 {{- .Values.redis.external.url -}}
 {{- end -}}
@@ -108,6 +108,11 @@ imagePullSecrets:
   value: {{ include "chattensor.natsUrl" .root | quote }}
 {{- end }}
 {{- include "chattensor.natsAuthEnv" .root }}
+{{- if .root.Values.tls.enabled }}
+# The issuer of the NATS and Redis certificates, trusted by Node.js beside its own CAs.
+- name: NODE_EXTRA_CA_CERTS
+  value: /etc/chattensor/tls/ca.crt
+{{- end }}
 - name: HTTP_HOST
   value: "0.0.0.0"
 - name: HTTP_PORT
@@ -330,4 +335,33 @@ port: {{ $port }}
 {{- with $name }}
 priorityClassName: {{ . }}
 {{- end }}
+{{- end -}}
+
+{{/* The CA of tls.existingSecret, for the services (NODE_EXTRA_CA_CERTS). */}}
+{{- define "chattensor.tlsVolumeMount" -}}
+{{- if .Values.tls.enabled }}
+- name: tls-ca
+  mountPath: /etc/chattensor/tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "chattensor.tlsVolume" -}}
+{{- if .Values.tls.enabled }}
+- name: tls-ca
+  secret:
+    secretName: {{ .Values.tls.existingSecret }}
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
+{{- end -}}
+
+{{- define "chattensor.redisCliPing" -}}
+{{- if .Values.tls.enabled -}}
+{{- /* Inside the pod: the certificate names the Service, not localhost. */ -}}
+["redis-cli", "--tls", "--insecure", "ping"]
+{{- else -}}
+["redis-cli", "ping"]
+{{- end -}}
 {{- end -}}
