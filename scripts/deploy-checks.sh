@@ -215,7 +215,7 @@ for values in "$chart"/ci/*-values.yaml; do
   kube_apply --dry-run --namespace chattensor "$work/rendered/$name.yaml"
 done
 bash test/deploy/tools/helm-lifecycle.sh "$chart" "$chart/ci/autoscaling-keda-values.yaml"
-kube_api_stop
+# The server keeps running for the Jest tests that need one (KUBE_API_*); the exit trap stops it.
 
 step "compose stack"
 # The compose Prometheus evaluates the chart's rules; its targets carry namespace=chattensor.

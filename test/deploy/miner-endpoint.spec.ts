@@ -70,8 +70,7 @@ function chainMode(set: Record<string, string | number | boolean>): Manifest[] {
   return render({ valueFiles: [ciValues('gpu-miners')], set });
 }
 
-const axonContainerPort = (container: Container) =>
-  (container.ports)?.find((p) => p.name === 'axon');
+const axonContainerPort = (container: Container) => container.ports?.find((p) => p.name === 'axon');
 
 /** Ports admitted to the miners from every address (validators anywhere). */
 function publiclyAdmittedPorts(manifests: Manifest[]): number[] {
@@ -170,6 +169,31 @@ describe('the public miner endpoint in chain mode', () => {
     });
   });
 
+  it('registers the address the cloud gives its LoadBalancer Service when no externalIP is set', () => {
+    const manifests = chainMode({ 'miner.axon.expose': 'LoadBalancer', 'miner.axon.externalIP': '' });
+    const pod = podSpecOf(only(manifests, 'Deployment', 'miner')) as ReturnType<typeof podSpecOf> & {
+      automountServiceAccountToken?: boolean;
+      serviceAccountName?: string;
+    };
+    const config = minerConfigOf(pod.containers[0]);
+    expect(config.serveAxon).toBeUndefined();
+    const [namespace, name] = config.serveAxonService!.split('/');
+    const service = find(manifests, 'Service', 'miner').find((s) => s.metadata.name === name)!;
+    expect(namespace).toBe('chattensor');
+    expect(specOf<ServiceSpec>(service).ports.find((p) => p.name === 'axon')?.targetPort).toBe('axon');
+    expect(axonContainerPort(pod.containers[0])?.containerPort).toBe(config.axon.port);
+    // The pod may read that Service, and only it.
+    expect(pod.automountServiceAccountToken).toBe(true);
+    type Role = { rules: { resources: string[]; resourceNames: string[]; verbs: string[] }[] };
+    expect((only(manifests, 'Role', 'miner') as unknown as Role).rules).toEqual([
+      { apiGroups: [''], resources: ['services'], resourceNames: [name], verbs: ['get'] },
+    ]);
+    type Binding = { subjects: { kind: string; name: string }[] };
+    expect((only(manifests, 'RoleBinding', 'miner') as unknown as Binding).subjects).toEqual([
+      expect.objectContaining({ kind: 'ServiceAccount', name: pod.serviceAccountName }),
+    ]);
+  });
+
   it('refuses a chain-mode miner that validators could not reach', () => {
     expect(
       renderError({
@@ -178,8 +202,11 @@ describe('the public miner endpoint in chain mode', () => {
       }),
     ).toMatch(/set miner.axon.expose/);
     expect(
-      renderError({ valueFiles: [ciValues('gpu-miners')], set: { 'miner.axon.externalIP': '' } }),
-    ).toMatch(/miner.axon.expose=LoadBalancer needs miner.axon.externalIP/);
+      renderError({
+        valueFiles: [ciValues('gpu-miners')],
+        set: { 'miner.axon.expose': 'NodePort', 'miner.axon.externalIP': '' },
+      }),
+    ).toMatch(/miner.axon.expose=NodePort needs miner.axon.externalIP/);
   });
 
   it('exposes nothing publicly in standalone mode', () => {

@@ -305,7 +305,8 @@ affinity:
 The miner's public endpoint as validators dial it, and what the miner
 registers on chain (AXON_EXTERNAL_IP / AXON_EXTERNAL_PORT) from it. YAML:
   registers: whether the miner asks for serve_axon (chain mode with an address)
-  ip: the registered address ("" with hostPort: the node's address, from the pod's status)
+  ip: the registered address ("" with hostPort: the node's address, from the pod's status;
+      "" with LoadBalancer: discovered from the Service's status, see `discovers`)
   port: the registered port: the Service port (LoadBalancer), the node port
         (NodePort), the host port (hostPort), or the container port (none)
 */}}
@@ -315,10 +316,14 @@ registers on chain (AXON_EXTERNAL_IP / AXON_EXTERNAL_PORT) from it. YAML:
 {{- if eq $a.expose "LoadBalancer" }}{{ $port = $a.service.port }}{{ end }}
 {{- if eq $a.expose "NodePort" }}{{ $port = $a.service.nodePort }}{{ end }}
 {{- if eq $a.expose "hostPort" }}{{ $port = $a.hostPort }}{{ end }}
-{{- $registers := and (eq .Values.chain.mode "subtensor") (or $a.externalIP (eq $a.expose "hostPort")) }}
+{{- $discovers := and (eq $a.expose "LoadBalancer") (not $a.externalIP) }}
+{{- $registers := and (eq .Values.chain.mode "subtensor") (or $a.externalIP (eq $a.expose "hostPort") $discovers) }}
 registers: {{ $registers }}
 ip: {{ $a.externalIP | quote }}
 port: {{ $port }}
+{{- /* LoadBalancer without externalIP: the miner reads the address the cloud gave the Service. */}}
+discovers: {{ and $registers $discovers }}
+service: {{ printf "%s/%s-axon" .Release.Namespace (include "chattensor.componentName" (dict "root" . "component" "miner")) | quote }}
 {{- end -}}
 
 {{/* Start budget of a miner pod (init containers, image pull, then the start probe's window) plus a margin. */}}
