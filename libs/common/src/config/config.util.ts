@@ -109,4 +109,17 @@ export const redisAuthEnvSchema = z.object({
   REDIS_PASSWORD: z.string().min(1).optional(),
   /** An ACL user name for REDIS_PASSWORD. */
   REDIS_USERNAME: z.string().min(1).optional(),
+  /**
+   * Redis Sentinel: the sentinels (comma-separated host:port) that name the
+   * current primary; REDIS_URL's host is then not used (its scheme still
+   * chooses TLS). The sentinels take REDIS_PASSWORD too.
+   */
+  REDIS_SENTINELS: env
+    .list()
+    .refine((list) => list.every((entry) => /^[^\s:]+:\d{1,5}$/.test(entry)), {
+      message: 'must be comma-separated host:port entries',
+    })
+    .optional(),
+  /** Redis Sentinel: the name the sentinels monitor the primary under. */
+  REDIS_SENTINEL_MASTER: z.string().min(1).default('mymaster'),
 });
