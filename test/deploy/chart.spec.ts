@@ -81,7 +81,13 @@ describe('helm chart', () => {
           )
           .sort();
       if (find(manifests, 'StatefulSet', 'redis').length > 0) {
-        expect(peersOf('redis', 6379)).toEqual(['chain-indexer', 'gateway', 'validator']);
+        // With Sentinel, the replicas also read from the primary.
+        const replicas = find(manifests, 'ConfigMap', 'redis').some((c) => c.data?.['start-sentinel.sh']);
+        expect(peersOf('redis', 6379)).toEqual(
+          replicas
+            ? ['chain-indexer', 'gateway', 'redis', 'validator']
+            : ['chain-indexer', 'gateway', 'validator'],
+        );
       }
       if (find(manifests, 'StatefulSet', 'nats').length > 0) {
         expect(peersOf('nats', 4222)).toEqual(['chain-indexer', 'gateway', 'miner', 'validator']);
@@ -347,11 +353,10 @@ describe('helm chart', () => {
       const nats = podSpecOf(only(manifests, 'StatefulSet', 'nats')).containers[0];
       expect(secretOf(nats, 'NATS_TOKEN')).toEqual({ name: 'chattensor-nats-auth', key: 'token' });
       const redis = podSpecOf(only(manifests, 'StatefulSet', 'redis')).containers[0];
-      expect((redis as Container & { args: string[] }).args).toEqual([
-        '/etc/redis/redis.conf',
-        '--requirepass',
-        '$(REDIS_PASSWORD)',
-      ]);
+      expect(only(manifests, 'ConfigMap', 'redis').data!['start-redis.sh']).toContain(
+        '--requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD"',
+      );
+      expect(secretOf(redis, 'REDIS_PASSWORD')).toEqual({ name: 'chattensor-redis-auth', key: 'password' });
       expect(secretOf(redis, 'REDISCLI_AUTH')).toEqual({ name: 'chattensor-redis-auth', key: 'password' });
       for (const service of ['gateway', 'validator', 'miner', 'chain-indexer']) {
         const container = mainContainer(only(manifests, 'Deployment', service));
@@ -367,7 +372,8 @@ describe('helm chart', () => {
     it('runs the exporters beside NATS and Redis, scraped by their own PodMonitor', () => {
       for (const component of ['nats', 'redis']) {
         const names = podSpecOf(only(manifests, 'StatefulSet', component)).containers.map((c) => c.name);
-        expect(names).toEqual([component, 'exporter']);
+        expect(names[0]).toBe(component);
+        expect(names).toContain('exporter');
       }
       expect(
         find(manifests, 'PodMonitor')
@@ -417,6 +423,7 @@ describe('helm chart', () => {
     });
 
     it('serves NATS and Redis over TLS, and the services reach them with tls:// and rediss:// trusting the issuer', () => {
+      const manifests = rendered.get('tls')!;
       expect(only(manifests, 'ConfigMap', 'nats').data!['nats.conf']).toMatch(
         /tls \{\s*cert_file: \/etc\/nats\/tls\/tls\.crt/,
       );
@@ -436,6 +443,24 @@ describe('helm chart', () => {
           items: [{ key: 'ca.crt', path: 'ca.crt' }],
         });
       }
+    });
+
+    it('runs Redis as a primary and two replicas watched by three sentinels, which the services ask for the primary', () => {
+      type StatefulSetSpec = { replicas: number };
+      const redis = only(manifests, 'StatefulSet', 'redis');
+      expect(specOf<StatefulSetSpec>(redis).replicas).toBe(3);
+      expect(podSpecOf(redis).containers.map((c) => c.name)).toEqual(['redis', 'sentinel', 'exporter']);
+      const scripts = only(manifests, 'ConfigMap', 'redis').data!;
+      expect(scripts['start-sentinel.sh']).toMatch(/sentinel monitor chattensor \$primary 6379 2/);
+      for (const service of ['gateway', 'validator', 'chain-indexer']) {
+        const container = mainContainer(only(manifests, 'Deployment', service));
+        const sentinels = env(container, 'REDIS_SENTINELS')!.value!.split(',');
+        expect(sentinels).toEqual(
+          [0, 1, 2].map((i) => `chattensor-redis-${i}.chattensor-redis-headless.chattensor.svc:26379`),
+        );
+        expect(env(container, 'REDIS_SENTINEL_MASTER')?.value).toBe('chattensor');
+      }
+      expect(find(manifests, 'PodDisruptionBudget', 'redis')).toHaveLength(1);
     });
 
     it('puts every pod in its priority tier', () => {

@@ -164,6 +164,23 @@ imagePullSecrets:
   value: {{ include "chattensor.redisUrl" . | quote }}
 {{- end }}
 {{- include "chattensor.redisAuthEnv" . }}
+{{- if and .Values.redis.enabled .Values.redis.sentinel.enabled }}
+{{- $name := include "chattensor.componentName" (dict "root" . "component" "redis") }}
+- name: REDIS_SENTINELS
+  value: {{ include "chattensor.redisSentinels" . | quote }}
+- name: REDIS_SENTINEL_MASTER
+  value: {{ .Values.redis.sentinel.masterName | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The sentinels of the in-chart Redis, by their stable pod names. */}}
+{{- define "chattensor.redisSentinels" -}}
+{{- $name := include "chattensor.componentName" (dict "root" . "component" "redis") }}
+{{- $list := list }}
+{{- range $i := until 3 }}
+{{- $list = append $list (printf "%s-%d.%s-headless.%s.svc:26379" $name $i $name $.Release.Namespace) }}
+{{- end }}
+{{- join "," $list }}
 {{- end -}}
 
 {{/* The component's `env` map, sorted by name so renders are stable. */}}
