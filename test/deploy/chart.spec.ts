@@ -50,6 +50,7 @@ describe('helm chart', () => {
     });
 
     it('keeps the chain-indexer a single writer that is stopped before its replacement starts', () => {
+      if (find(manifests, 'Deployment', 'chain-indexer').length === 0) return;
       const deployment = only(manifests, 'Deployment', 'chain-indexer');
       expect(specOf<WorkloadSpec>(deployment)).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
       expect(find(manifests, 'HorizontalPodAutoscaler', 'chain-indexer')).toEqual([]);
@@ -80,16 +81,29 @@ describe('helm chart', () => {
           )
           .sort();
       if (find(manifests, 'StatefulSet', 'redis').length > 0) {
-        expect(peersOf('redis', 6379)).toEqual(['chain-indexer', 'gateway', 'validator']);
+        // With Sentinel, the replicas also read from the primary.
+        const replicas = find(manifests, 'ConfigMap', 'redis').some((c) => c.data?.['start-sentinel.sh']);
+        expect(peersOf('redis', 6379)).toEqual(
+          replicas
+            ? ['chain-indexer', 'gateway', 'redis', 'validator']
+            : ['chain-indexer', 'gateway', 'validator'],
+        );
       }
       if (find(manifests, 'StatefulSet', 'nats').length > 0) {
         expect(peersOf('nats', 4222)).toEqual(['chain-indexer', 'gateway', 'miner', 'validator']);
       }
-      // Outside callers reach miners only through the external Service, and then from any address.
-      const external = find(manifests, 'Service', 'miner').some((svc) =>
-        svc.metadata.name.endsWith('-external'),
-      );
-      expect(peersOf('miner', 50051)).toEqual(external ? ['ipBlock 0.0.0.0/0', 'validator'] : ['validator']);
+      if (find(manifests, 'Deployment', 'miner').length > 0) {
+        // gRPC stays inside the release; only the public axon port (chain mode) admits any address.
+        expect(peersOf('miner', 50051)).toEqual(['validator']);
+        const axonPort = mainContainer(only(manifests, 'Deployment', 'miner')).ports!.find(
+          (p) => p.name === 'axon',
+        )!;
+        const publicAxon =
+          env(mainContainer(only(manifests, 'Deployment', 'miner')), 'AXON_EXTERNAL_IP') !== undefined;
+        expect(peersOf('miner', axonPort.containerPort)).toEqual(
+          publicAxon ? ['ipBlock 0.0.0.0/0', 'ipBlock ::/0', 'validator'] : ['validator'],
+        );
+      }
       // Every pod the chart runs is covered by a policy of its own component.
       for (const workload of workloads(manifests)) {
         expect(find(policies, 'NetworkPolicy', componentOf(workload))).toHaveLength(1);
@@ -97,7 +111,7 @@ describe('helm chart', () => {
     });
 
     it('never puts a hotkey secret into a plain env value outside standalone mode', () => {
-      const chainMode = env(mainContainer(only(manifests, 'Deployment', 'validator')), 'CHAIN_MODE')?.value;
+      const chainMode = env(mainContainer(find(manifests, 'Deployment')[0]), 'CHAIN_MODE')?.value;
       if (chainMode !== 'subtensor') return;
       for (const workload of workloads(manifests)) {
         for (const container of podSpecOf(workload).containers) {
@@ -275,6 +289,197 @@ describe('helm chart', () => {
       expect(anchor).toBe(rule.alert.toLowerCase());
       expect(headings.has(anchor)).toBe(true);
     }
+  });
+
+  it('pulls every image of every pod with image.pullSecrets', () => {
+    for (const { path } of ciValueFiles) {
+      const manifests = render({
+        valueFiles: [path],
+        set: { 'image.pullSecrets[0]': 'registry-credentials' },
+      });
+      for (const workload of workloads(manifests)) {
+        const pod = podSpecOf(workload) as { imagePullSecrets?: { name: string }[] };
+        expect([workload.metadata.name, pod.imagePullSecrets]).toEqual([
+          workload.metadata.name,
+          [{ name: 'registry-credentials' }],
+        ]);
+      }
+    }
+  });
+
+  it('serves the chain-indexer query API on a Service that the release’s services may call', () => {
+    const manifests = rendered.get('gpu-miners')!;
+    const container = mainContainer(only(manifests, 'Deployment', 'chain-indexer'));
+    const grpc = container.ports!.find((p) => p.name === 'grpc')!;
+    expect(env(container, 'INDEXER_GRPC_PORT')?.value).toBe(String(grpc.containerPort));
+    type ServiceSpec = { ports: { port: number; targetPort: string }[] };
+    expect(specOf<ServiceSpec>(only(manifests, 'Service', 'chain-indexer')).ports).toEqual([
+      expect.objectContaining({ port: grpc.containerPort, targetPort: 'grpc' }),
+    ]);
+    type Policy = {
+      ingress: {
+        from?: { podSelector?: { matchLabels: Record<string, string> } }[];
+        ports: { port: number }[];
+      }[];
+    };
+    const callers = specOf<Policy>(only(manifests, 'NetworkPolicy', 'chain-indexer'))
+      .ingress.filter((rule) => rule.ports.some((p) => p.port === grpc.containerPort))
+      .flatMap((rule) => rule.from ?? [])
+      .map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component'])
+      .sort();
+    expect(callers).toEqual(['gateway', 'miner', 'validator']);
+  });
+
+  describe('production options', () => {
+    const manifests = rendered.get('production-options')!;
+    const secretOf = (container: Container, name: string) => env(container, name)?.valueFrom?.secretKeyRef;
+
+    it('runs a three-node JetStream cluster whose servers route to each other, and keeps a quorum', () => {
+      type StatefulSetSpec = { replicas: number };
+      expect(specOf<StatefulSetSpec>(only(manifests, 'StatefulSet', 'nats')).replicas).toBe(3);
+      const conf = only(manifests, 'ConfigMap', 'nats').data!['nats.conf'];
+      expect(
+        [...conf.matchAll(/nats:\/\/\S+-nats-(\d)\.\S+-nats-headless\.chattensor\.svc:6222/g)].map(
+          (m) => m[1],
+        ),
+      ).toEqual(['0', '1', '2']);
+      expect(find(manifests, 'PodDisruptionBudget', 'nats')).toHaveLength(1);
+    });
+
+    it('gives the NATS token and the Redis password from their Secrets to the servers and to every service', () => {
+      expect(only(manifests, 'ConfigMap', 'nats').data!['nats.conf']).toMatch(
+        /authorization \{\s*token: \$NATS_TOKEN\s*\}/,
+      );
+      const nats = podSpecOf(only(manifests, 'StatefulSet', 'nats')).containers[0];
+      expect(secretOf(nats, 'NATS_TOKEN')).toEqual({ name: 'chattensor-nats-auth', key: 'token' });
+      const redis = podSpecOf(only(manifests, 'StatefulSet', 'redis')).containers[0];
+      expect(only(manifests, 'ConfigMap', 'redis').data!['start-redis.sh']).toContain(
+        '--requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD"',
+      );
+      expect(secretOf(redis, 'REDIS_PASSWORD')).toEqual({ name: 'chattensor-redis-auth', key: 'password' });
+      expect(secretOf(redis, 'REDISCLI_AUTH')).toEqual({ name: 'chattensor-redis-auth', key: 'password' });
+      for (const service of ['gateway', 'validator', 'miner', 'chain-indexer']) {
+        const container = mainContainer(only(manifests, 'Deployment', service));
+        expect(secretOf(container, 'NATS_TOKEN')).toEqual({ name: 'chattensor-nats-auth', key: 'token' });
+        if (service !== 'miner')
+          expect(secretOf(container, 'REDIS_PASSWORD')).toEqual({
+            name: 'chattensor-redis-auth',
+            key: 'password',
+          });
+      }
+    });
+
+    it('runs the exporters beside NATS and Redis, scraped by their own PodMonitor', () => {
+      for (const component of ['nats', 'redis']) {
+        const names = podSpecOf(only(manifests, 'StatefulSet', component)).containers.map((c) => c.name);
+        expect(names[0]).toBe(component);
+        expect(names).toContain('exporter');
+      }
+      expect(
+        find(manifests, 'PodMonitor')
+          .map((m) => m.metadata.name)
+          .sort(),
+      ).toEqual(['chattensor', 'chattensor-exporters']);
+    });
+
+    it('fills the model volume with the model-fetch Job at the MODEL_DIR the miner reads, read-only', () => {
+      const job = only(manifests, 'Job', 'miner');
+      const fetch = podSpecOf(job).containers[0];
+      const miner = podSpecOf(only(manifests, 'Deployment', 'miner'));
+      expect(env(fetch, 'MODEL_DIR')?.value).toBe(env(miner.containers[0], 'MODEL_DIR')?.value);
+      expect(fetch.command!.slice(4)).toEqual(['npm', 'run', 'model:fetch']);
+      const claim = only(manifests, 'PersistentVolumeClaim', 'miner').metadata.name;
+      expect(podSpecOf(job).volumes).toContainEqual({
+        name: 'model',
+        persistentVolumeClaim: { claimName: claim },
+      });
+      expect(miner.volumes).toContainEqual({
+        name: 'model',
+        persistentVolumeClaim: { claimName: claim, readOnly: true },
+      });
+      expect(miner.initContainers!.map((c) => c.name)).toEqual(['wait-for-model']);
+    });
+
+    it('scales the gateway on chat requests in flight', () => {
+      expect(only(manifests, 'HorizontalPodAutoscaler', 'gateway').spec).toMatchObject({
+        metrics: expect.arrayContaining([
+          expect.objectContaining({
+            pods: expect.objectContaining({ metric: { name: 'chattensor_gateway_num_requests_running' } }),
+          }),
+        ]),
+      });
+      const keda = only(rendered.get('autoscaling-keda')!, 'ScaledObject', 'gateway');
+      expect(keda.spec).toMatchObject({
+        fallback: { failureThreshold: 3, replicas: 6 },
+        triggers: expect.arrayContaining([
+          expect.objectContaining({
+            type: 'prometheus',
+            metadata: expect.objectContaining({
+              query: expect.stringContaining('chattensor_gateway_num_requests_running'),
+            }),
+          }),
+        ]),
+      });
+    });
+
+    it('serves NATS and Redis over TLS, and the services reach them with tls:// and rediss:// trusting the issuer', () => {
+      const manifests = rendered.get('tls')!;
+      expect(only(manifests, 'ConfigMap', 'nats').data!['nats.conf']).toMatch(
+        /tls \{\s*cert_file: \/etc\/nats\/tls\/tls\.crt/,
+      );
+      expect(only(manifests, 'ConfigMap', 'redis').data!['redis.conf']).toMatch(
+        /^port 0$[\s\S]*^tls-port 6379$/m,
+      );
+      for (const service of ['gateway', 'validator', 'miner', 'chain-indexer']) {
+        const deployment = only(manifests, 'Deployment', service);
+        const container = mainContainer(deployment);
+        expect(env(container, 'NATS_URL')?.value).toMatch(/^tls:\/\//);
+        if (service !== 'miner') expect(env(container, 'REDIS_URL')?.value).toMatch(/^rediss:\/\//);
+        const ca = env(container, 'NODE_EXTRA_CA_CERTS')!.value!;
+        const mount = container.volumeMounts!.find((m) => ca.startsWith(`${m.mountPath}/`))!;
+        const volume = podSpecOf(deployment).volumes!.find((v) => v.name === mount.name)!;
+        expect(volume.secret).toEqual({
+          secretName: 'chattensor-internal-tls',
+          items: [{ key: 'ca.crt', path: 'ca.crt' }],
+        });
+      }
+    });
+
+    it('runs Redis as a primary and two replicas watched by three sentinels, which the services ask for the primary', () => {
+      type StatefulSetSpec = { replicas: number };
+      const redis = only(manifests, 'StatefulSet', 'redis');
+      expect(specOf<StatefulSetSpec>(redis).replicas).toBe(3);
+      expect(podSpecOf(redis).containers.map((c) => c.name)).toEqual(['redis', 'sentinel', 'exporter']);
+      const scripts = only(manifests, 'ConfigMap', 'redis').data!;
+      expect(scripts['start-sentinel.sh']).toMatch(/sentinel monitor chattensor \$primary 6379 2/);
+      for (const service of ['gateway', 'validator', 'chain-indexer']) {
+        const container = mainContainer(only(manifests, 'Deployment', service));
+        const sentinels = env(container, 'REDIS_SENTINELS')!.value!.split(',');
+        expect(sentinels).toEqual(
+          [0, 1, 2].map((i) => `chattensor-redis-${i}.chattensor-redis-headless.chattensor.svc:26379`),
+        );
+        expect(env(container, 'REDIS_SENTINEL_MASTER')?.value).toBe('chattensor');
+      }
+      expect(find(manifests, 'PodDisruptionBudget', 'redis')).toHaveLength(1);
+    });
+
+    it('puts every pod in its priority tier', () => {
+      for (const workload of workloads(manifests)) {
+        const component = componentOf(workload);
+        if (!['gateway', 'validator', 'miner', 'chain-indexer', 'nats', 'redis'].includes(component))
+          continue;
+        const tier = ['chain-indexer', 'nats', 'redis'].includes(component) ? 'system' : 'serving';
+        expect([
+          component,
+          (podSpecOf(workload) as { priorityClassName?: string }).priorityClassName,
+        ]).toEqual([component, `chattensor-${tier}`]);
+      }
+      expect(
+        find(manifests, 'PriorityClass')
+          .map((p) => p.metadata.name)
+          .sort(),
+      ).toEqual(['chattensor-serving', 'chattensor-system']);
+    });
   });
 
   it('documents every value with @param and lists nothing that is not a value', () => {

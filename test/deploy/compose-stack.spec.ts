@@ -15,17 +15,27 @@ import {
   type ServiceName,
 } from './support/chart';
 import { metricsDeclaredInSources, metricsInExposition } from './support/exported-metrics';
-import { allQueries, index, problems } from './support/metric-uses';
+import { allQueries, dashboardQueries, index, problems } from './support/metric-uses';
+import { startPrometheus, type AlertState, type RuleGroupState } from './support/prometheus';
 
 /**
- * The compose stack without Docker: the four built services run as processes
- * with exactly the environment deploy/docker-compose.yml gives them (container
+ * The compose stack without Docker: the four built services run as processes,
+ * from their images' contents where the deploy checks assembled them, with
+ * the environment deploy/docker-compose.yml gives them (container
  * host names and ports swapped for local ones), and the chart's `helm test`
  * script must get a chat answer through them.
  */
 const compose = parse(readRepoFile('deploy/docker-compose.yml'), { merge: true }) as {
   services: Record<string, { environment: Record<string, string> }>;
 };
+
+/**
+ * Where a service runs from: its image's application layer (node_modules
+ * reduced to what the service needs, dist) as scripts/deploy-checks.sh
+ * assembles it, or the repository when the test runs on its own.
+ */
+const appDir = (service: ServiceName) =>
+  process.env.DEPLOY_IMAGES_DIR ? join(process.env.DEPLOY_IMAGES_DIR, service) : repoRoot;
 
 interface Running {
   service: ServiceName;
@@ -57,7 +67,7 @@ describe('compose environment, run as processes', () => {
       'node',
       ['dist/libs/inference/src/cli/generate-model.js', '--out', join(models, 'tiny'), '--preset', 'tiny'],
       {
-        cwd: repoRoot,
+        cwd: appDir('miner'),
         stdio: 'ignore',
       },
     );
@@ -71,10 +81,12 @@ describe('compose environment, run as processes', () => {
       }
       env.HTTP_PORT = String(httpPort);
       if (env.GRPC_PORT) env.GRPC_PORT = String(await freePort());
+      // Weight rounds every two seconds instead of every minute, so that Prometheus sees some.
+      if (env.WEIGHTS_INTERVAL_SECONDS) env.WEIGHTS_INTERVAL_SECONDS = '2';
       if (env.ANNOUNCE_HOST) env.ANNOUNCE_HOST = '127.0.0.1';
       if (env.MODEL_DIR) env.MODEL_DIR = env.MODEL_DIR.replace(/^\/models/, models);
       const child = spawn('node', [`dist/services/${service}/src/main.js`], {
-        cwd: repoRoot,
+        cwd: appDir(service),
         env: { PATH: process.env.PATH, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -171,4 +183,93 @@ describe('compose environment, run as processes', () => {
       .filter((problem) => problem.includes('is not exported'));
     expect(missing).toEqual([]);
   });
+
+  it('raises no alert and fills every dashboard panel that applies to standalone mode, scraped by Prometheus', async () => {
+    // The chart's rules as the compose Prometheus loads them, the labels the chart's PodMonitor gives.
+    const prometheus = await startPrometheus(
+      scratch,
+      running.map(({ service, httpPort }) => ({
+        address: `127.0.0.1:${httpPort}`,
+        labels: { component: service, namespace: 'chattensor', pod: `${service}-0` },
+      })),
+      [join(repoRoot, 'deploy/prometheus/alerts.yml')],
+    );
+    try {
+      await expectEventually(
+        async () =>
+          expect(await prometheus.query('count(up == 1)')).toEqual([
+            expect.objectContaining({ value: [expect.any(Number), String(running.length)] }),
+          ]),
+        60_000,
+        500,
+      );
+      // Traffic while Prometheus watches, so that rates and histograms have samples on both sides.
+      const gateway = running.find((r) => r.service === 'gateway')!;
+      const models = (await (await fetch(`http://127.0.0.1:${gateway.httpPort}/v1/models`)).json()) as {
+        data: { id: string }[];
+      };
+      const model = models.data[0].id;
+      for (const stream of [false, true, false]) {
+        const response = await fetch(`http://127.0.0.1:${gateway.httpPort}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model,
+            messages: [{ role: 'user', content: 'Hello' }],
+            max_tokens: 8,
+            stream,
+          }),
+        });
+        expect(response.status).toBe(200);
+        await response.text();
+      }
+      // Several scrapes and rule evaluations after the traffic.
+      const after = Date.now() / 1000 + 3;
+      await expectEventually(
+        async () => {
+          const groups = (await prometheus.get<{ groups: RuleGroupState[] }>('/api/v1/rules')).groups;
+          const rules = groups.flatMap((g) => g.rules);
+          expect(rules.length).toBeGreaterThan(8);
+          for (const rule of rules) {
+            expect({ rule: rule.name, health: rule.health, error: rule.lastError }).toEqual({
+              rule: rule.name,
+              health: 'ok',
+              error: undefined,
+            });
+            expect(Date.parse(rule.lastEvaluation) / 1000).toBeGreaterThan(after);
+          }
+        },
+        60_000,
+        500,
+      );
+
+      // Pending is enough to fail: the condition of a rule is true on a healthy stack.
+      const alerts = (await prometheus.get<{ alerts: AlertState[] }>('/api/v1/alerts')).alerts;
+      expect(alerts.map((a) => `${a.labels.alertname} ${a.state}`)).toEqual([]);
+
+      const empty = new Set<string>();
+      for (const use of dashboardQueries().filter((u) => !u.where.includes('variable'))) {
+        const expr = use.expr
+          .replace(/\$__rate_interval|\$__interval|\$__range/g, '1m')
+          .replace(/\$\{?namespace\}?/g, 'chattensor');
+        if ((await prometheus.query(expr)).length === 0) empty.add(use.where);
+      }
+      expect([...empty].sort()).toEqual(Object.keys(EMPTY_IN_STANDALONE).sort());
+    } finally {
+      await prometheus.stop();
+    }
+  }, 180_000);
 });
+
+/** Dashboard panels that have no data on a healthy standalone stack, and why. */
+const EMPTY_IN_STANDALONE: Record<string, string> = {
+  'chain.json: Block height': 'the Subtensor follower only (chain mode)',
+  'chain.json: Sync lag': 'the Subtensor follower only (chain mode)',
+  'chain.json: Connected to the Subtensor node': 'the Subtensor follower only (chain mode)',
+  'chain.json: Skipped blocks': 'the Subtensor follower only (chain mode)',
+  'chain.json: Snapshot latency (p95)': 'the Subtensor follower only (chain mode)',
+  'miners.json: Axon requests by status': 'the public miner endpoint is served in chain mode only',
+  'miners.json: Axon request duration (p95)': 'the public miner endpoint is served in chain mode only',
+  'miners.json: serve_axon requests by outcome': 'miners register on chain in chain mode only',
+  'overview.json: Failing readiness checks': 'lists failing checks: empty while every check passes',
+};

@@ -89,6 +89,8 @@ const WIRING: Record<ServiceName, string[]> = {
     'GRPC_HOST',
     'GRPC_PORT',
     'ANNOUNCE_HOST',
+    'AXON_HOST',
+    'AXON_PORT',
     'MODEL_DIR',
     'MINER_DEVICE',
     'CHAIN_MODE',
@@ -97,12 +99,20 @@ const WIRING: Record<ServiceName, string[]> = {
   'chain-indexer': ['NATS_URL', 'REDIS_URL', 'HTTP_HOST', 'HTTP_PORT', 'CHAIN_MODE', 'NETUID'],
 };
 
-// Values a Secret would supply at run time; shaped like real ones so the schemas can check everything else.
+/** Read by Node.js itself, not by the service: the CA of the in-chart NATS and Redis (tls.enabled). */
+const NODE_RUNTIME_VARIABLES = ['NODE_EXTRA_CA_CERTS'];
+
+// Values a Secret or the pod's status would supply at run time; shaped like real ones so the schemas can check everything else.
 const SECRET_STAND_INS: Env = {
   HOTKEY_URI: '//Alice',
   ADMIN_TOKEN: 'admin-token-from-a-secret-0123456789',
   NATS_URL: 'nats://nats.example.internal:4222',
   REDIS_URL: 'redis://:password@redis.example.internal:6379',
+  NATS_TOKEN: 'nats-token-from-a-secret',
+  NATS_NKEY_SEED: `SU${'A'.repeat(56)}`,
+  REDIS_PASSWORD: 'redis-password-from-a-secret',
+  // The node's address (status.hostIP) a hostPort miner registers.
+  AXON_EXTERNAL_IP: '198.51.100.20',
 };
 
 function chartEnv(container: Container): Env {
@@ -175,7 +185,9 @@ describe('environment of the deployed services', () => {
   it.each(deployments.map((d) => [d.where, d.service, d] as const))(
     '%s sets only variables %s validates',
     (_where, service, d) => {
-      const unknown = Object.keys(d.env).filter((name) => !knownVariables(service).has(name));
+      const unknown = Object.keys(d.env).filter(
+        (name) => !knownVariables(service).has(name) && !NODE_RUNTIME_VARIABLES.includes(name),
+      );
       expect(unknown).toEqual([]);
     },
   );

@@ -65,13 +65,91 @@ describe('container images', () => {
     },
   );
 
-  it('builds the GPU miner on a CUDA runtime image and lets onnxruntime-node fetch its CUDA provider', () => {
+  it('builds the GPU miner on a CUDA runtime image whose CUDA major version is the one of the provider it installs', () => {
     const text = readRepoFile('deploy/miner/Dockerfile.cuda');
-    expect(text).toMatch(/^ARG CUDA_IMAGE=nvidia\/cuda:12\.[0-9.]+-cudnn-runtime-/m);
-    expect(text).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev/);
+    const cudaMajor =
+      /^ARG CUDA_IMAGE=nvidia\/cuda:(\d+)\.[0-9.]+-cudnn-runtime-\S+@sha256:[0-9a-f]{64}$/m.exec(text)?.[1];
+    const ortCuda = /^ARG ORT_CUDA=(cuda\d+)$/m.exec(text)?.[1];
+    expect(ortCuda).toBe(`cuda${cudaMajor}`);
+    // The CUDA builds onnxruntime-node's installer knows for linux/x64 (script/install-metadata.js).
+    const metadata = readFileSync(
+      join(repoRoot, 'node_modules/onnxruntime-node/script/install-metadata.js'),
+      'utf8',
+    );
+    const linuxBuilds = /'linux\/x64':\s*\[([^\]]*)\]/.exec(metadata)![1];
+    expect([...linuxBuilds.matchAll(/'([^']+)'/g)].map((m) => m[1])).toContain(ortCuda);
+    expect(text).toMatch(/ONNXRUNTIME_NODE_INSTALL=\$\{ORT_CUDA\} npm ci --omit=dev/);
+    expect(text).toMatch(/RUN test "cuda\$\{CUDA_VERSION%%\.\*\}" = "\$\{ORT_CUDA\}"/);
     expect(text).toMatch(
       /test -f node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so/,
     );
+  });
+
+  it.each(dockerfiles)('$path pins every base image by digest, on the Node.js of .nvmrc', ({ path }) => {
+    const text = readRepoFile(path);
+    const images = [...text.matchAll(/^ARG \w+_IMAGE=(\S+)$/gm)].map((m) => m[1]);
+    expect(images.length).toBeGreaterThan(0);
+    for (const image of images) expect(image).toMatch(/^[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}$/);
+    // Every FROM names one of those ARGs or an earlier stage, never a floating tag.
+    for (const [, from] of text.matchAll(/^FROM (\S+)/gm))
+      expect(from).toMatch(/^\$\{\w+_IMAGE\}$|^[a-z-]+$/);
+    const node = images.find((i) => i.startsWith('node:'))!;
+    expect(node.split(':')[1].split('-')[0]).toBe(readRepoFile('.nvmrc').trim());
+    const lts = Number(readRepoFile('.nvmrc').split('.')[0]);
+    expect(lts % 2).toBe(0);
+    expect(lts).toBeGreaterThanOrEqual(24);
+  });
+
+  it.each(dockerfiles)('$path reduces its node_modules to what its service requires', ({ service, path }) => {
+    const text = readRepoFile(path);
+    const prodStage = text.slice(text.indexOf(' AS prod-deps'));
+    const prune =
+      /^RUN node prune-node-modules\.mjs --node-modules node_modules --platform linux\/x64 (.+)$/m.exec(
+        prodStage,
+      );
+    expect(prune?.[1].split(' ')).toContain(`dist/services/${service}/src/main.js`);
+  });
+
+  describe('application layers, as the deploy checks assemble them', () => {
+    const reportPath = process.env.DEPLOY_IMAGES_REPORT;
+    type Image = { packages: string[]; nativeBinaryFolders: string[]; nodeModulesBytes: number };
+    const report: Record<string, Image> = reportPath
+      ? (JSON.parse(readFileSync(reportPath, 'utf8')) as Record<string, Image>)
+      : {};
+    const run = reportPath ? it : it.skip;
+    // Development tools, which nothing in production depends on.
+    const devTools = [
+      'jest',
+      'typescript',
+      'eslint',
+      '@swc/core',
+      'nx',
+      'testcontainers',
+      'playwright-core',
+      'esbuild',
+      '@huggingface/transformers',
+    ];
+
+    run('hold onnxruntime-node only where the service runs a model, with linux-x64 binaries only', () => {
+      expect(Object.keys(report).sort()).toEqual([...SERVICES].sort());
+      expect(report.gateway.packages).not.toContain('onnxruntime-node');
+      expect(report['chain-indexer'].packages).not.toContain('onnxruntime-node');
+      expect(report.miner.packages).toContain('onnxruntime-node');
+      for (const image of Object.values(report))
+        for (const folder of image.nativeBinaryFolders) expect(folder).toMatch(/\/linux\/x64$/);
+      expect(report.miner.nativeBinaryFolders).toEqual(['onnxruntime-node/bin/napi-v6/linux/x64']);
+    });
+
+    run('hold no development tool, and the gateway less than the miner', () => {
+      for (const [name, image] of Object.entries(report)) {
+        expect({ name, dev: image.packages.filter((p) => devTools.includes(p)) }).toEqual({
+          name,
+          dev: [],
+        });
+      }
+      expect(report.gateway.nodeModulesBytes).toBeLessThan(report.miner.nodeModulesBytes);
+      expect(report.gateway.packages).not.toContain('@polkadot/api');
+    });
   });
 
   it('keeps every file the Dockerfiles copy in the build context', () => {

@@ -75,7 +75,7 @@ imagePullSecrets:
 
 {{- define "chattensor.natsUrl" -}}
 {{- if .Values.nats.enabled -}}
-{{- printf "nats://%s:4222" (include "chattensor.componentName" (dict "root" . "component" "nats")) -}}
+{{- printf "%s://%s:4222" (ternary "tls" "nats" .Values.tls.enabled) (include "chattensor.componentName" (dict "root" . "component" "nats")) -}}
 {{- else -}}
 {{- .Values.nats.external.url -}}
 {{- end -}}
@@ -83,7 +83,7 @@ imagePullSecrets:
 
 {{- define "chattensor.redisUrl" -}}
 {{- if .Values.redis.enabled -}}
-{{- printf "redis://%s:6379" (include "chattensor.componentName" (dict "root" . "component" "redis")) -}}
+{{- printf "%s://%s:6379" (ternary "rediss" "redis" .Values.tls.enabled) (include "chattensor.componentName" (dict "root" . "component" "redis")) -}}
 {{- else -}}
 {{- .Values.redis.external.url -}}
 {{- end -}}
@@ -107,10 +107,49 @@ imagePullSecrets:
 - name: NATS_URL
   value: {{ include "chattensor.natsUrl" .root | quote }}
 {{- end }}
+{{- include "chattensor.natsAuthEnv" .root }}
+{{- if .root.Values.tls.enabled }}
+# The issuer of the NATS and Redis certificates, trusted by Node.js beside its own CAs.
+- name: NODE_EXTRA_CA_CERTS
+  value: /etc/chattensor/tls/ca.crt
+{{- end }}
 - name: HTTP_HOST
   value: "0.0.0.0"
 - name: HTTP_PORT
   value: {{ .port | quote }}
+{{- end -}}
+
+{{/* NATS credentials of a client (every service) or of the in-chart server. */}}
+{{- define "chattensor.natsAuthEnv" -}}
+{{- $a := .Values.nats.auth }}
+{{- if eq $a.type "token" }}
+- name: NATS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.existingSecret }}
+      key: {{ $a.tokenKey }}
+{{- else if eq $a.type "nkey" }}
+- name: NATS_NKEY_SEED
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.existingSecret }}
+      key: {{ $a.nkeySeedKey }}
+{{- end }}
+{{- end -}}
+
+{{/* REDIS_PASSWORD (and REDIS_USERNAME) from redis.auth. */}}
+{{- define "chattensor.redisAuthEnv" -}}
+{{- with .Values.redis.auth.existingSecret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.redis.auth.passwordKey }}
+{{- end }}
+{{- with .Values.redis.auth.username }}
+- name: REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
 {{- end -}}
 
 {{- define "chattensor.redisEnv" -}}
@@ -124,6 +163,24 @@ imagePullSecrets:
 - name: REDIS_URL
   value: {{ include "chattensor.redisUrl" . | quote }}
 {{- end }}
+{{- include "chattensor.redisAuthEnv" . }}
+{{- if and .Values.redis.enabled .Values.redis.sentinel.enabled }}
+{{- $name := include "chattensor.componentName" (dict "root" . "component" "redis") }}
+- name: REDIS_SENTINELS
+  value: {{ include "chattensor.redisSentinels" . | quote }}
+- name: REDIS_SENTINEL_MASTER
+  value: {{ .Values.redis.sentinel.masterName | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The sentinels of the in-chart Redis, by their stable pod names. */}}
+{{- define "chattensor.redisSentinels" -}}
+{{- $name := include "chattensor.componentName" (dict "root" . "component" "redis") }}
+{{- $list := list }}
+{{- range $i := until 3 }}
+{{- $list = append $list (printf "%s-%d.%s-headless.%s.svc:26379" $name $i $name $.Release.Namespace) }}
+{{- end }}
+{{- join "," $list }}
 {{- end -}}
 
 {{/* The component's `env` map, sorted by name so renders are stable. */}}
@@ -259,4 +316,74 @@ affinity:
 {{/* Selector of the Prometheus alert queries: the release namespace unless overridden. */}}
 {{- define "chattensor.ruleSelector" -}}
 {{- default (printf "namespace=%q" .Release.Namespace) .Values.monitoring.prometheusRule.selector -}}
+{{- end -}}
+
+{{/*
+The miner's public endpoint as validators dial it, and what the miner
+registers on chain (AXON_EXTERNAL_IP / AXON_EXTERNAL_PORT) from it. YAML:
+  registers: whether the miner asks for serve_axon (chain mode with an address)
+  ip: the registered address ("" with hostPort: the node's address, from the pod's status;
+      "" with LoadBalancer: discovered from the Service's status, see `discovers`)
+  port: the registered port: the Service port (LoadBalancer), the node port
+        (NodePort), the host port (hostPort), or the container port (none)
+*/}}
+{{- define "chattensor.minerAxonEndpoint" -}}
+{{- $a := .Values.miner.axon }}
+{{- $port := $a.port }}
+{{- if eq $a.expose "LoadBalancer" }}{{ $port = $a.service.port }}{{ end }}
+{{- if eq $a.expose "NodePort" }}{{ $port = $a.service.nodePort }}{{ end }}
+{{- if eq $a.expose "hostPort" }}{{ $port = $a.hostPort }}{{ end }}
+{{- $discovers := and (eq $a.expose "LoadBalancer") (not $a.externalIP) }}
+{{- $registers := and (eq .Values.chain.mode "subtensor") (or $a.externalIP (eq $a.expose "hostPort") $discovers) }}
+registers: {{ $registers }}
+ip: {{ $a.externalIP | quote }}
+port: {{ $port }}
+{{- /* LoadBalancer without externalIP: the miner reads the address the cloud gave the Service. */}}
+discovers: {{ and $registers $discovers }}
+service: {{ printf "%s/%s-axon" .Release.Namespace (include "chattensor.componentName" (dict "root" . "component" "miner")) | quote }}
+{{- end -}}
+
+{{/* Start budget of a miner pod (init containers, image pull, then the start probe's window) plus a margin. */}}
+{{- define "chattensor.minerProgressDeadline" -}}
+{{- $v := .Values.miner }}
+{{- add (mul $v.startupProbe.periodSeconds $v.startupProbe.failureThreshold) $v.progressDeadlineMarginSeconds }}
+{{- end -}}
+
+{{/* priorityClassName of a pod of one tier (system: chain-indexer, NATS, Redis; serving: gateway, validators, miners). */}}
+{{- define "chattensor.priorityClassName" -}}
+{{- $p := .root.Values.priorityClasses }}
+{{- $name := get $p (printf "%sName" .tier) }}
+{{- if $p.create }}{{ $name = printf "%s-%s" (include "chattensor.fullname" .root) .tier }}{{ end }}
+{{- with $name }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* The CA of tls.existingSecret, for the services (NODE_EXTRA_CA_CERTS). */}}
+{{- define "chattensor.tlsVolumeMount" -}}
+{{- if .Values.tls.enabled }}
+- name: tls-ca
+  mountPath: /etc/chattensor/tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "chattensor.tlsVolume" -}}
+{{- if .Values.tls.enabled }}
+- name: tls-ca
+  secret:
+    secretName: {{ .Values.tls.existingSecret }}
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
+{{- end -}}
+
+{{- define "chattensor.redisCliPing" -}}
+{{- if .Values.tls.enabled -}}
+{{- /* Inside the pod: the certificate names the Service, not localhost. */ -}}
+["redis-cli", "--tls", "--insecure", "ping"]
+{{- else -}}
+["redis-cli", "ping"]
+{{- end -}}
 {{- end -}}

@@ -26,6 +26,10 @@
   ports:
     - port: 6379
       protocol: TCP
+    {{- if .Values.redis.sentinel.enabled }}
+    - port: 26379
+      protocol: TCP
+    {{- end }}
 {{- else }}
 - ports:
     - port: 6379

@@ -28,6 +28,8 @@ const SHARED = [
   'Float64Array',
   'BigInt64Array',
   'BigUint64Array',
+  // Node.js 24: onnxruntime hands float16 data back as Float16Array.
+  'Float16Array',
 ];
 
 function initialiseOnnxruntimeOnce() {
@@ -43,7 +45,7 @@ function initialiseOnnxruntimeOnce() {
 class OnnxruntimeEnvironment extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
-    for (const name of SHARED) this.global[name] = globalThis[name];
+    for (const name of SHARED) if (globalThis[name]) this.global[name] = globalThis[name];
     initialiseOnnxruntimeOnce();
   }
 }

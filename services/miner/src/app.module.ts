@@ -9,6 +9,7 @@ import { MinerGrpcServer } from './grpc/miner-grpc.server';
 import { AnnouncerService } from './announce/announcer.service';
 import { AxonRegistrationService } from './announce/axon-registration.service';
 import { AxonModule } from './axon/axon.module';
+import { AxonReadiness } from './axon/axon-readiness';
 
 @Module({})
 export class MinerModule {
@@ -31,6 +32,7 @@ export class MinerModule {
         MinerGrpcServer,
         AnnouncerService,
         AxonRegistrationService,
+        AxonReadiness,
       ],
       exports: [MINER_CONFIG, MinerIdentity, GenerationService, CallerPolicy],
     };

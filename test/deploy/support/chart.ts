@@ -44,7 +44,7 @@ export interface Container {
   image: string;
   command?: string[];
   env?: EnvVar[];
-  ports?: { name: string; containerPort: number }[];
+  ports?: { name: string; containerPort: number; hostPort?: number }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: {
     readOnlyRootFilesystem?: boolean;

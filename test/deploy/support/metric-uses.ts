@@ -76,10 +76,12 @@ export function chartQueries(): Use[] {
     ),
   );
   const keda = find(manifests, 'ScaledObject').flatMap((o) =>
-    specOf<ScaledObjectSpec>(o).triggers.map((t) => ({
-      where: `ScaledObject ${o.metadata.name}`,
-      expr: t.metadata.query,
-    })),
+    specOf<ScaledObjectSpec>(o)
+      .triggers.filter((t) => t.type === 'prometheus')
+      .map((t) => ({
+        where: `ScaledObject ${o.metadata.name}`,
+        expr: t.metadata.query,
+      })),
   );
   return [...rules, ...keda];
 }

@@ -52,7 +52,12 @@ export const env = {
   urlList: (protocols: string[]) =>
     z
       .string()
-      .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean),
+      )
       .refine(
         (list) =>
           list.length > 0 &&
@@ -87,6 +92,34 @@ export const env = {
 export const baseEnvSchema = z.object({
   LOG_LEVEL: env.logLevel(),
   NATS_URL: env.urlList(['nats', 'tls', 'ws', 'wss']).default(['nats://127.0.0.1:4222']),
+  /** NATS token authentication (the server's `authorization { token }`). */
+  NATS_TOKEN: z.string().min(1).optional(),
+  /** NATS NKey authentication: the user's seed (`SU...`); the server lists its public key. */
+  NATS_NKEY_SEED: z
+    .string()
+    .regex(/^SU[A-Z2-7]{56}$/, { message: 'must be an NKey user seed (SU followed by 56 base32 characters)' })
+    .optional(),
   CHAIN_MODE: z.enum(['local', 'subtensor'], { message: 'must be local or subtensor' }).default('local'),
   NETUID: env.int(0, 65535).default(1),
+});
+
+/** Credentials of the services that use Redis, kept out of REDIS_URL so that a Secret can hold them. */
+export const redisAuthEnvSchema = z.object({
+  /** The Redis password (AUTH). */
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /** An ACL user name for REDIS_PASSWORD. */
+  REDIS_USERNAME: z.string().min(1).optional(),
+  /**
+   * Redis Sentinel: the sentinels (comma-separated host:port) that name the
+   * current primary; REDIS_URL's host is then not used (its scheme still
+   * chooses TLS). The sentinels take REDIS_PASSWORD too.
+   */
+  REDIS_SENTINELS: env
+    .list()
+    .refine((list) => list.every((entry) => /^[^\s:]+:\d{1,5}$/.test(entry)), {
+      message: 'must be comma-separated host:port entries',
+    })
+    .optional(),
+  /** Redis Sentinel: the name the sentinels monitor the primary under. */
+  REDIS_SENTINEL_MASTER: z.string().min(1).default('mymaster'),
 });

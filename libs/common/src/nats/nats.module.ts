@@ -1,5 +1,23 @@
-import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { connect, DebugEvents, Events, type NatsConnection, type KV, type KvOptions } from 'nats';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import {
+  connect,
+  DebugEvents,
+  Events,
+  nkeyAuthenticator,
+  tokenAuthenticator,
+  type Authenticator,
+  type NatsConnection,
+  type KV,
+  type KvOptions,
+} from 'nats';
+import { baseEnvSchema, ConfigError, parseEnv } from '../config/config.util';
 import { rootLogger } from '../logging/logger';
 import { ReadinessRegistry } from '../health/readiness.registry';
 
@@ -9,6 +27,29 @@ export interface NatsModuleOptions {
   servers: string[];
   /** Connection name shown by the server's monitoring endpoints. */
   name: string;
+  /** Credentials; default: NATS_TOKEN or NATS_NKEY_SEED of the environment (validated with the service's config). */
+  auth?: NatsAuth;
+}
+
+export type NatsAuth = { token: string } | { nkeySeed: string } | Record<string, never>;
+
+/** NATS credentials from NATS_TOKEN / NATS_NKEY_SEED (at most one of them). */
+export function natsAuthFromEnv(source: NodeJS.ProcessEnv = process.env): NatsAuth {
+  const e = parseEnv(baseEnvSchema.pick({ NATS_TOKEN: true, NATS_NKEY_SEED: true }), source);
+  if (e.NATS_TOKEN && e.NATS_NKEY_SEED) {
+    throw new ConfigError([
+      { variable: 'NATS_TOKEN', problem: 'set NATS_TOKEN or NATS_NKEY_SEED, not both' },
+    ]);
+  }
+  if (e.NATS_TOKEN) return { token: e.NATS_TOKEN };
+  if (e.NATS_NKEY_SEED) return { nkeySeed: e.NATS_NKEY_SEED };
+  return {};
+}
+
+function authenticatorOf(auth: NatsAuth): Authenticator | undefined {
+  if ('token' in auth) return tokenAuthenticator(auth.token);
+  if ('nkeySeed' in auth) return nkeyAuthenticator(new TextEncoder().encode(auth.nkeySeed));
+  return undefined;
 }
 
 /**
@@ -37,6 +78,7 @@ export class NatsService implements OnApplicationShutdown {
     this.connection = await connect({
       servers: this.options.servers,
       name: this.options.name,
+      authenticator: authenticatorOf(this.options.auth ?? natsAuthFromEnv()),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       waitOnFirstConnect: true,
@@ -45,9 +87,11 @@ export class NatsService implements OnApplicationShutdown {
     log.info({ server: this.connection.getServer() }, 'connected to NATS');
     void (async () => {
       for await (const status of this.connection!.status()) {
-        if (status.type === Events.Disconnect || status.type === DebugEvents.Reconnecting) this.reconnecting = true;
+        if (status.type === Events.Disconnect || status.type === DebugEvents.Reconnecting)
+          this.reconnecting = true;
         if (status.type === Events.Reconnect) this.reconnecting = false;
-        if (status.type !== DebugEvents.PingTimer) log.info({ status: status.type, data: status.data }, 'NATS status');
+        if (status.type !== DebugEvents.PingTimer)
+          log.info({ status: status.type, data: status.data }, 'NATS status');
       }
     })();
     return this.connection;

@@ -206,8 +206,8 @@ export class DecoderSession {
       );
     const pastDims = [batch, kvHeads, past.length, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
-      feeds[`past_key_values.${layer}.key`] = new Tensor(elementType, past.keys[layer], pastDims);
-      feeds[`past_key_values.${layer}.value`] = new Tensor(elementType, past.values[layer], pastDims);
+      feeds[`past_key_values.${layer}.key`] = kvTensor(elementType, past.keys[layer], pastDims);
+      feeds[`past_key_values.${layer}.value`] = kvTensor(elementType, past.values[layer], pastDims);
     }
     const outputs = await this.session.run(feeds);
     const logits = outputs.logits;
@@ -216,7 +216,7 @@ export class DecoderSession {
     for (let row = 0; row < batch; row++) {
       const offset = (row * positions + positions - 1) * vocab;
       if (logits.type === 'float16') {
-        const halves = logits.data as Uint16Array;
+        const halves = halfBits(logits.data);
         const out = new Float32Array(vocab);
         for (let i = 0; i < vocab; i++) out[i] = HALF_TO_FLOAT[halves[offset + i]];
         lastLogits.push(out);
@@ -233,8 +233,8 @@ export class DecoderSession {
     }
     const present: KvCache = { batch, length: total, keys: [], values: [] };
     for (let layer = 0; layer < numLayers; layer++) {
-      present.keys.push(outputs[`present.${layer}.key`].data as KvArray);
-      present.values.push(outputs[`present.${layer}.value`].data as KvArray);
+      present.keys.push(fromOrtData(outputs[`present.${layer}.key`]));
+      present.values.push(fromOrtData(outputs[`present.${layer}.value`]));
     }
     return { lastLogits, logits: all, present };
   }
@@ -247,4 +247,28 @@ export class DecoderSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/*
+ * float16 data: the engine keeps raw half-precision bits in Uint16Arrays. Where
+ * the runtime has a Float16Array (Node.js 24), onnxruntime-common turns
+ * float16 data into Float16Array views, both for outputs and for the inputs
+ * it is given; but onnxruntime-node 1.29's native binding reads only a
+ * Uint16Array for a float16 input (a Float16Array reads as empty: "not enough
+ * space"). Inputs therefore show the binding the Uint16Array itself, outputs
+ * are read back as bits. Views share the bytes: nothing is copied.
+ */
+function halfBits(data: ort.Tensor['data']): Uint16Array {
+  const view = data as unknown as ArrayBufferView & { length: number };
+  return view instanceof Uint16Array ? view : new Uint16Array(view.buffer, view.byteOffset, view.length);
+}
+
+function fromOrtData(tensor: ort.Tensor): KvArray {
+  return tensor.type === 'float16' ? halfBits(tensor.data) : (tensor.data as Float32Array);
+}
+
+function kvTensor(type: 'float32' | 'float16', data: KvArray, dims: number[]): ort.Tensor {
+  const tensor = new ort.Tensor(type, data, dims);
+  if (type === 'float16' && tensor.data !== data) Object.defineProperty(tensor, 'data', { value: data });
+  return tensor;
 }

@@ -1,19 +1,21 @@
 import { z } from 'zod';
-import { baseEnvSchema, env, parseEnv } from '@chattensor/common';
+import { baseEnvSchema, env, parseEnv, redisAuthEnvSchema } from '@chattensor/common';
 import { loadQueryConfig, queryEnvSchema, type QueryConfig } from '../query/query.config';
 import { loadSubtensorConfig, subtensorEnvSchema, type SubtensorConfig } from '../subtensor/subtensor.config';
 
 /** Every variable the chain-indexer reads; see the table in services/chain-indexer/README.md. */
-export const chainIndexerEnvSchema = baseEnvSchema.extend({
-  HTTP_HOST: z.string().default('0.0.0.0'),
-  /** Ops port: /healthz, /readyz, /metrics. */
-  HTTP_PORT: env.port().default(9300),
-  REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
-  /** Standalone mode: an announcement older than this drops the neuron from the metagraph. */
-  ANNOUNCE_TTL_MS: env.int(1000, 86_400_000).default(30_000),
-  /** Standalone mode: stake given to announced validators (so they hold a permit). */
-  LOCAL_VALIDATOR_STAKE: env.number(0, Number.MAX_SAFE_INTEGER).default(1000),
-})
+export const chainIndexerEnvSchema = baseEnvSchema
+  .extend(redisAuthEnvSchema.shape)
+  .extend({
+    HTTP_HOST: z.string().default('0.0.0.0'),
+    /** Ops port: /healthz, /readyz, /metrics. */
+    HTTP_PORT: env.port().default(9300),
+    REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+    /** Standalone mode: an announcement older than this drops the neuron from the metagraph. */
+    ANNOUNCE_TTL_MS: env.int(1000, 86_400_000).default(30_000),
+    /** Standalone mode: stake given to announced validators (so they hold a permit). */
+    LOCAL_VALIDATOR_STAKE: env.number(0, Number.MAX_SAFE_INTEGER).default(1000),
+  })
   .extend(subtensorEnvSchema.shape)
   .extend(queryEnvSchema.shape);
 

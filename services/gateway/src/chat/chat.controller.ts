@@ -190,6 +190,14 @@ export class ChatController {
       }
       raw.write(data);
     };
+    // Uncork before ending: Node.js 24 drops data still corked when end() is called.
+    const end = () => {
+      if (corked) {
+        corked = false;
+        raw.uncork();
+      }
+      raw.end();
+    };
     const roleSent = new Set<number>();
     const texts = new Map<number, string>();
     let first = true;
@@ -225,7 +233,7 @@ export class ChatController {
         write(sseEvent({ ...chunkJson(chat, 0, {}, null), choices: [], usage: usageOf(delivery.choices) }));
       }
       write('data: [DONE]\n\n');
-      raw.end();
+      end();
       return delivery;
     } catch (error) {
       // Headers are out: report in-band with the same error object a status code would carry, then close.
@@ -233,7 +241,7 @@ export class ChatController {
       const http = httpErrorOf(appError);
       if (http.errorId) this.log.error({ errorId: http.errorId, err: error }, 'stream failed');
       write(sseEvent(http.body));
-      raw.end();
+      end();
       const failed: Delivery = { choices: [], completionTokens, error: appError.code };
       // The client stopped the answer: keep what it was shown, as the stopped answer.
       if (appError.code === ErrorCode.Cancelled) failed.stoppedText = texts.get(0) ?? '';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { baseEnvSchema, env, parseEnv } from '@chattensor/common';
+import { baseEnvSchema, env, parseEnv, redisAuthEnvSchema } from '@chattensor/common';
 
 /** Every variable the gateway reads; see the table in services/gateway/README.md. */
-export const gatewayEnvSchema = baseEnvSchema.extend({
+export const gatewayEnvSchema = baseEnvSchema.extend(redisAuthEnvSchema.shape).extend({
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: env.port().default(8080),
   REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),

@@ -8,6 +8,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { connect, type NatsConnection } from 'nats';
 import { initCrypto } from '@chattensor/bittensor';
+import { ReadinessRegistry } from '@chattensor/common';
 import { generateModel } from '@chattensor/inference';
 import {
   Subjects,
@@ -19,6 +20,7 @@ import {
 import { MinerModule } from '../app.module';
 import { loadMinerConfig } from '../config/miner.config';
 import { MinerIdentity } from '../identity/miner-identity';
+import { MinerAxonServer } from '../axon/miner-axon.server';
 import { expectEventually } from '../../../../test/support/expect-eventually';
 
 describe('a miner in chain mode', () => {
@@ -79,5 +81,16 @@ describe('a miner in chain mode', () => {
         await MinerIdentity.load({ uri: '//serve-axon/miner', walletName: 'default', hotkeyName: 'default' })
       ).hotkey.ss58Address,
     });
+  });
+
+  it('is ready only with its public axon listening', async () => {
+    await expectEventually(async () => {
+      const report = await app.get(ReadinessRegistry).report();
+      expect(report.checks['axon']).toEqual({ ok: true });
+    }, 15_000);
+    await app.get(MinerAxonServer).beforeApplicationShutdown();
+    const report = await app.get(ReadinessRegistry).report();
+    expect(report.checks['axon']).toMatchObject({ ok: false });
+    expect(report.ready).toBe(false);
   });
 });

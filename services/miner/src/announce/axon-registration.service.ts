@@ -10,6 +10,7 @@ import {
 import { MINER_CONFIG, type MinerConfig } from '../config/miner.config';
 import { MinerIdentity } from '../identity/miner-identity';
 import { GenerationService } from '../generation/generation.service';
+import { discoverServiceEndpoint, inClusterApi, parseServiceRef } from './service-endpoint';
 
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 300_000;
@@ -40,8 +41,10 @@ export class AxonRegistrationService implements OnApplicationBootstrap, OnApplic
 
   onApplicationBootstrap(): void {
     if (this.config.chainMode !== 'subtensor') return;
-    if (!this.config.serveAxon) {
-      this.log.warn('AXON_EXTERNAL_IP is not set: the axon is not registered on chain by this miner');
+    if (!this.config.serveAxon && !this.config.serveAxonService) {
+      this.log.warn(
+        'neither AXON_EXTERNAL_IP nor AXON_EXTERNAL_SERVICE is set: the axon is not registered on chain by this miner',
+      );
       return;
     }
     this.schedule(0, RETRY_MIN_MS);
@@ -66,7 +69,8 @@ export class AxonRegistrationService implements OnApplicationBootstrap, OnApplic
   /** Returns true when the chain has (or already had) our axon. */
   private async register(): Promise<boolean> {
     if (!this.generation.ready) return false;
-    const target = this.config.serveAxon!;
+    const target = this.config.serveAxon ?? (await this.discoverTarget());
+    if (!target) return false;
     const request: ServeAxonRequest = {
       v: 1,
       netuid: this.config.netuid,
@@ -94,6 +98,17 @@ export class AxonRegistrationService implements OnApplicationBootstrap, OnApplic
       'axon registered on chain',
     );
     return true;
+  }
+
+  /** The LoadBalancer Service's address, or undefined while it has none yet. */
+  private async discoverTarget(): Promise<{ ip: string; port: number } | undefined> {
+    const found = await discoverServiceEndpoint(
+      inClusterApi(),
+      parseServiceRef(this.config.serveAxonService!),
+    );
+    if (!found)
+      this.log.info({ service: this.config.serveAxonService }, 'the load balancer has no address yet');
+    return found;
   }
 
   onApplicationShutdown(): void {

@@ -45,6 +45,16 @@ export const minerEnvSchema = baseEnvSchema
       .optional(),
     /** Chain mode: the public port of the axon; defaults to AXON_PORT. */
     AXON_EXTERNAL_PORT: env.port().optional(),
+    /**
+     * Chain mode, in Kubernetes, instead of AXON_EXTERNAL_IP: the LoadBalancer
+     * Service (`namespace/name` or `name`) whose address and `axon` port are registered.
+     */
+    AXON_EXTERNAL_SERVICE: z
+      .string()
+      .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+        message: 'must name a Kubernetes Service: namespace/name or name',
+      })
+      .optional(),
   })
   .extend(axonEnvSchema.shape);
 
@@ -70,6 +80,8 @@ export interface MinerConfig {
   axon: AxonConfig;
   /** Chain mode: where the axon is registered on chain, when the miner should ask for it. */
   serveAxon?: { ip: string; port: number };
+  /** Chain mode: the LoadBalancer Service whose address is registered (when AXON_EXTERNAL_IP is not set). */
+  serveAxonService?: string;
 }
 
 export const MINER_CONFIG = Symbol('MINER_CONFIG');
@@ -104,5 +116,6 @@ export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerC
     serveAxon: e.AXON_EXTERNAL_IP
       ? { ip: e.AXON_EXTERNAL_IP, port: e.AXON_EXTERNAL_PORT ?? e.AXON_PORT }
       : undefined,
+    serveAxonService: e.AXON_EXTERNAL_IP ? undefined : e.AXON_EXTERNAL_SERVICE,
   };
 }

@@ -5,6 +5,7 @@ import {
   hotkeyEnvSchema,
   hotkeySourceOf,
   parseEnv,
+  redisAuthEnvSchema,
   type HotkeySource,
 } from '@chattensor/common';
 import {
@@ -14,29 +15,32 @@ import {
 } from '../verification/verification.config';
 
 /** Every variable the validator reads; see the table in services/validator/README.md. */
-export const validatorEnvSchema = baseEnvSchema.extend(hotkeyEnvSchema.shape).extend({
-  HTTP_HOST: z.string().default('0.0.0.0'),
-  /** Ops port: /healthz, /readyz, /metrics. */
-  HTTP_PORT: env.port().default(9100),
-  REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
-  /** Miners queried in parallel for each answer. */
-  MINERS_PER_REQUEST: env.int(1, 64).default(2),
-  /** Jobs this replica runs at once; more wait in its admission queue. */
-  MAX_CONCURRENT_JOBS: env.int(1, 100_000).default(64),
-  /** Jobs allowed to wait for a slot; beyond it the replica answers `overloaded` (429 with Retry-After). */
-  MAX_QUEUED_JOBS: env.int(0, 1_000_000).default(1024),
-  /** Longest wait for a slot before the job is answered `overloaded`. */
-  QUEUE_TIMEOUT_MS: env.int(0, 600_000).default(20_000),
-  /** Further rounds of miners asked for one answer after the first round failed (before or after its first token). */
-  MINER_FAILOVERS: env.int(0, 16).default(3),
-  /** How long a miner may take to produce its first token. */
-  MINER_FIRST_TOKEN_TIMEOUT_MS: env.int(100, 600_000).default(30_000),
-  /** Smoothing factor of the per-miner moving-average score, in (0, 1]. */
-  SCORE_EMA_ALPHA: env.number(0.001, 1).default(0.1),
-  /** Seconds between weight-setting rounds by the leader; 0 disables. */
-  WEIGHTS_INTERVAL_SECONDS: env.int(0, 86_400).default(60),
-  ...verificationEnvShape,
-});
+export const validatorEnvSchema = baseEnvSchema
+  .extend(hotkeyEnvSchema.shape)
+  .extend(redisAuthEnvSchema.shape)
+  .extend({
+    HTTP_HOST: z.string().default('0.0.0.0'),
+    /** Ops port: /healthz, /readyz, /metrics. */
+    HTTP_PORT: env.port().default(9100),
+    REDIS_URL: env.url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+    /** Miners queried in parallel for each answer. */
+    MINERS_PER_REQUEST: env.int(1, 64).default(2),
+    /** Jobs this replica runs at once; more wait in its admission queue. */
+    MAX_CONCURRENT_JOBS: env.int(1, 100_000).default(64),
+    /** Jobs allowed to wait for a slot; beyond it the replica answers `overloaded` (429 with Retry-After). */
+    MAX_QUEUED_JOBS: env.int(0, 1_000_000).default(1024),
+    /** Longest wait for a slot before the job is answered `overloaded`. */
+    QUEUE_TIMEOUT_MS: env.int(0, 600_000).default(20_000),
+    /** Further rounds of miners asked for one answer after the first round failed (before or after its first token). */
+    MINER_FAILOVERS: env.int(0, 16).default(3),
+    /** How long a miner may take to produce its first token. */
+    MINER_FIRST_TOKEN_TIMEOUT_MS: env.int(100, 600_000).default(30_000),
+    /** Smoothing factor of the per-miner moving-average score, in (0, 1]. */
+    SCORE_EMA_ALPHA: env.number(0.001, 1).default(0.1),
+    /** Seconds between weight-setting rounds by the leader; 0 disables. */
+    WEIGHTS_INTERVAL_SECONDS: env.int(0, 86_400).default(60),
+    ...verificationEnvShape,
+  });
 
 export interface ValidatorConfig {
   netuid: number;

@@ -75,6 +75,14 @@ export class WeightSetter implements OnApplicationBootstrap, OnApplicationShutdo
         }),
       });
     }
+    // Contest the lock at once, so that a fresh install has a leader (and the
+    // leader gauge a value) before the first round, one interval from now.
+    void this.holdLock()
+      .then((leader) => {
+        this.leader = leader;
+        this.leaderGauge.set(leader ? 1 : 0);
+      })
+      .catch((error: unknown) => this.log.warn({ err: error }, 'could not contest the weight-setting lock yet'));
     const interval = this.config.scoring.weightsIntervalSeconds * 1000;
     if (interval > 0) {
       this.timer = setInterval(() => void this.round(), interval);
