@@ -228,7 +228,7 @@ export class DecoderSession {
         throw new Error(`the graph returned logits for ${positions} of ${seqLength} positions`);
       all =
         logits.type === 'float16'
-          ? Float32Array.from(logits.data as Uint16Array, (bits) => HALF_TO_FLOAT[bits])
+          ? Float32Array.from(halfBits(logits.data), (bits) => HALF_TO_FLOAT[bits])
           : (logits.data as Float32Array);
     }
     const present: KvCache = { batch, length: total, keys: [], values: [] };
@@ -258,17 +258,17 @@ export class DecoderSession {
  * space"). Inputs therefore show the binding the Uint16Array itself, outputs
  * are read back as bits. Views share the bytes: nothing is copied.
  */
-function halfBits(data: ort.Tensor['data']): Uint16Array {
+function halfBits(data: OrtModule.Tensor['data']): Uint16Array {
   const view = data as unknown as ArrayBufferView & { length: number };
   return view instanceof Uint16Array ? view : new Uint16Array(view.buffer, view.byteOffset, view.length);
 }
 
-function fromOrtData(tensor: ort.Tensor): KvArray {
+function fromOrtData(tensor: OrtModule.Tensor): KvArray {
   return tensor.type === 'float16' ? halfBits(tensor.data) : (tensor.data as Float32Array);
 }
 
-function kvTensor(type: 'float32' | 'float16', data: KvArray, dims: number[]): ort.Tensor {
-  const tensor = new ort.Tensor(type, data, dims);
+function kvTensor(type: 'float32' | 'float16', data: KvArray, dims: number[]): OrtModule.Tensor {
+  const tensor = new (ortRuntime().Tensor)(type, data, dims);
   if (type === 'float16' && tensor.data !== data) Object.defineProperty(tensor, 'data', { value: data });
   return tensor;
 }
