@@ -11,6 +11,11 @@ cd "$(dirname "$0")/.."
 
 version=${1:-$(sed -n 's/^KUBERNETES_VERSION=//p' scripts/deploy-checks.sh)}
 out=".cache/kube-apiserver/v$version"
+# One build at a time: CI starts one in the background at the beginning, and the
+# deploy checks, which run last, wait here for it instead of building again.
+mkdir -p .cache/kube-apiserver
+exec 9>.cache/kube-apiserver/.lock
+flock 9
 binary="$out/kube-apiserver"
 if [ -x "$binary" ] && [ -f "$out/.complete" ]; then
   echo "$PWD/$binary"
