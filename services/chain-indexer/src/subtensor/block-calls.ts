@@ -49,6 +49,11 @@ export class BlockCalls {
     this.specVersion = api.runtimeVersion.specVersion.toNumber();
   }
 
+  /** The runtime the registry describes (checked against the block by `sameRuntime()`). */
+  get runtime(): { specName: string; specVersion: number } {
+    return { specName: this.specName, specVersion: this.specVersion };
+  }
+
   has(section: string, method: string): boolean {
     return this.callDef(section, method) !== undefined;
   }
@@ -94,6 +99,33 @@ export class BlockCalls {
       );
       if (raw === null && meta.modifier.isOptional) return undefined;
       return this.registry.createTypeUnsafe(type, [hexToU8a(raw ?? meta.fallback.toHex())]);
+    };
+  }
+
+  /**
+   * Many keys of one storage map in a single `state_queryStorageAt`; the
+   * decoder returns one value per key (undefined where absent and optional).
+   */
+  async queryMany(pallet: string, item: string, argsList: unknown[][]): Promise<() => (Codec | undefined)[]> {
+    const entry = this.storageEntry(pallet, item);
+    if (!entry) throw new Error(`the runtime has no storage ${pallet}.${item}`);
+    if (argsList.length === 0) return () => [];
+    const keys = argsList.map((args) => entry.key(...args));
+    const answer = await this.api.rpc.state.queryStorageAt.raw<
+      { block: string; changes: [string, string | null][] }[]
+    >(keys, this.hash);
+    return () => {
+      const meta = entry.creator.meta as unknown as StorageMeta;
+      const type = this.registry.createLookupType(
+        (meta.type.isPlain ? meta.type.asPlain : meta.type.asMap.value) as never,
+      );
+      const values = new Map<string, string | null>();
+      for (const set of answer) for (const [key, value] of set.changes) values.set(key, value);
+      return keys.map((key) => {
+        const raw = values.get(key) ?? null;
+        if (raw === null && meta.modifier.isOptional) return undefined;
+        return this.registry.createTypeUnsafe(type, [hexToU8a(raw ?? meta.fallback.toHex())]);
+      });
     };
   }
 
