@@ -8,6 +8,7 @@ import { MinerClient } from './miners/miner-client';
 import { MinerSelector } from './miners/miner-selector';
 import { ScoreBook } from './scores/score-book.service';
 import { ScoreReporter } from './scores/score-reporter.service';
+import { SubnetLifecycle } from './scores/subnet-lifecycle.service';
 import { ChatJobHandler } from './jobs/chat-job.handler';
 import { WeightSetter } from './weights/weight-setter.service';
 
@@ -29,6 +30,7 @@ export class ValidatorModule {
         MinerSelector,
         ScoreBook,
         ScoreReporter,
+        SubnetLifecycle,
         ChatJobHandler,
         WeightSetter,
       ],
