@@ -8,6 +8,7 @@ import { CallerPolicy } from './grpc/caller-policy.service';
 import { MinerGrpcServer } from './grpc/miner-grpc.server';
 import { AnnouncerService } from './announce/announcer.service';
 import { AxonRegistrationService } from './announce/axon-registration.service';
+import { OwnerSigningResponder } from './announce/owner-signing.responder';
 import { AxonModule } from './axon/axon.module';
 
 @Module({})
@@ -30,6 +31,7 @@ export class MinerModule {
         CallerPolicy,
         MinerGrpcServer,
         AnnouncerService,
+        OwnerSigningResponder,
         AxonRegistrationService,
       ],
       exports: [MINER_CONFIG, MinerIdentity, GenerationService, CallerPolicy],

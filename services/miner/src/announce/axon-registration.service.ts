@@ -10,6 +10,7 @@ import {
 import { MINER_CONFIG, type MinerConfig } from '../config/miner.config';
 import { MinerIdentity } from '../identity/miner-identity';
 import { GenerationService } from '../generation/generation.service';
+import { serveAxonArgsOf } from './owner-signing.responder';
 
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 300_000;
@@ -17,8 +18,10 @@ const RETRY_MAX_MS = 300_000;
 /**
  * Chain mode: once the model is warm, asks the chain-indexer (the only
  * extrinsic writer) to register this miner's public axon with serve_axon.
- * Every pod of a miner fleet asks; the indexer skips the call when the chain
- * already holds the same record. A failure is retried with backoff.
+ * The indexer builds the extrinsic and has it signed by this miner's hotkey
+ * (`OwnerSigningResponder` answers its signing request). Every pod of a
+ * miner fleet asks; the indexer skips the call when the chain already holds
+ * the same record. A failure is retried with backoff.
  */
 @Injectable()
 export class AxonRegistrationService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -66,15 +69,15 @@ export class AxonRegistrationService implements OnApplicationBootstrap, OnApplic
   /** Returns true when the chain has (or already had) our axon. */
   private async register(): Promise<boolean> {
     if (!this.generation.ready) return false;
-    const target = this.config.serveAxon!;
+    const target = serveAxonArgsOf(this.config)!;
     const request: ServeAxonRequest = {
       v: 1,
-      netuid: this.config.netuid,
+      netuid: target.netuid,
       hotkey: this.identity.hotkey.ss58Address,
       ip: target.ip,
       port: target.port,
-      protocol: 4,
-      version: 0,
+      protocol: target.protocol,
+      version: target.version,
     };
     const reply = await this.nats.nc.request(Subjects.extrinsics('serve_axon'), encodeJson(request), {
       timeout: 180_000,
