@@ -41,7 +41,11 @@ const key = (method: string, params: unknown) => `${method} ${JSON.stringify(par
 
 function parse(data: RawData): JsonRpcMessage | undefined {
   try {
-    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data).toString('utf8');
     return JSON.parse(text) as JsonRpcMessage;
   } catch {
     return undefined;
@@ -72,7 +76,10 @@ export class RecordingProxy {
     client.on('message', (data) => {
       const message = parse(data);
       if (message?.id !== undefined && message.method) {
-        pending.set(String(message.id), { method: message.method, params: (message.params as unknown[]) ?? [] });
+        pending.set(String(message.id), {
+          method: message.method,
+          params: (message.params as unknown[]) ?? [],
+        });
       }
       if (upstream.readyState === WebSocket.OPEN) upstream.send(data);
       else backlog.push(data);
@@ -87,7 +94,10 @@ export class RecordingProxy {
           this.subscriptions.push(subscription);
           bySubscriptionId.set(JSON.stringify(message.result), subscription);
         } else if (!/_unsubscribe/i.test(request.method)) {
-          this.calls.push({ ...request, ...(message.error !== undefined ? { error: message.error } : { result: message.result }) });
+          this.calls.push({
+            ...request,
+            ...(message.error !== undefined ? { error: message.error } : { result: message.result }),
+          });
         }
       } else if (message?.method && message.params && typeof message.params === 'object') {
         const { subscription, result } = message.params as { subscription: string; result: unknown };
@@ -102,6 +112,11 @@ export class RecordingProxy {
     client.on('close', () => upstream.close());
     upstream.on('close', () => client.close());
     upstream.on('error', () => client.close());
+  }
+
+  /** Closes every client connection, as a node restart would (the follower reconnects through the proxy). */
+  dropClients(): void {
+    for (const client of this.server?.clients ?? []) client.terminate();
   }
 
   recording(note: string): Recording {
@@ -164,20 +179,33 @@ export class ReplayServer {
     socket.on('message', (data) => {
       const message = parse(data);
       if (!message?.method || message.id === undefined) return;
-      const reply = (body: object) => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...body }));
+      const reply = (body: object) =>
+        socket.readyState === WebSocket.OPEN &&
+        socket.send(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...body }));
       const params = (message.params as unknown[]) ?? [];
       if (/_unsubscribe/i.test(message.method)) return reply({ result: true });
-      const subscription = this.recording.subscriptions.find((s) => s.method === message.method && JSON.stringify(s.params) === JSON.stringify(params));
+      const subscription = this.recording.subscriptions.find(
+        (s) => s.method === message.method && JSON.stringify(s.params) === JSON.stringify(params),
+      );
       if (subscription) {
         const id = `replay-${nextSubscription++}`;
         reply({ result: id });
         subscription.results.forEach((result, i) => {
           timers.push(
-            setTimeout(() => {
-              if (socket.readyState === WebSocket.OPEN) {
-                socket.send(JSON.stringify({ jsonrpc: '2.0', method: subscription.notification, params: { subscription: id, result } }));
-              }
-            }, (i + 1) * this.intervalMs),
+            setTimeout(
+              () => {
+                if (socket.readyState === WebSocket.OPEN) {
+                  socket.send(
+                    JSON.stringify({
+                      jsonrpc: '2.0',
+                      method: subscription.notification,
+                      params: { subscription: id, result },
+                    }),
+                  );
+                }
+              },
+              (i + 1) * this.intervalMs,
+            ),
           );
         });
         return;
