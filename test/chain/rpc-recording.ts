@@ -58,7 +58,19 @@ export class RecordingProxy {
   readonly calls: RecordedCall[] = [];
   readonly subscriptions: RecordedSubscription[] = [];
 
-  constructor(private readonly upstream: string) {}
+  /**
+   * `record: false` only forwards (the live suite puts one in front of the
+   * node so that it can cut connections and point them at another node).
+   */
+  constructor(
+    private upstream: string,
+    private readonly options: { record: boolean } = { record: true },
+  ) {}
+
+  /** New connections go to `upstream` (a restarted node at another address). */
+  retarget(upstream: string): void {
+    this.upstream = upstream;
+  }
 
   async start(): Promise<string> {
     this.server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -91,18 +103,19 @@ export class RecordingProxy {
         pending.delete(String(message.id));
         if (/_subscribe|_watch/i.test(request.method) && message.result !== undefined) {
           const subscription: RecordedSubscription = { ...request, results: [] };
-          this.subscriptions.push(subscription);
+          if (this.options.record) this.subscriptions.push(subscription);
           bySubscriptionId.set(JSON.stringify(message.result), subscription);
         } else if (!/_unsubscribe/i.test(request.method)) {
-          this.calls.push({
-            ...request,
-            ...(message.error !== undefined ? { error: message.error } : { result: message.result }),
-          });
+          if (this.options.record)
+            this.calls.push({
+              ...request,
+              ...(message.error !== undefined ? { error: message.error } : { result: message.result }),
+            });
         }
       } else if (message?.method && message.params && typeof message.params === 'object') {
         const { subscription, result } = message.params as { subscription: string; result: unknown };
         const recorded = bySubscriptionId.get(JSON.stringify(subscription));
-        if (recorded) {
+        if (recorded && this.options.record) {
           recorded.notification = message.method;
           recorded.results.push(result);
         }

@@ -1,6 +1,8 @@
 import { ReadinessRegistry } from '@chattensor/common';
 import {
   isSubnetGone,
+  metagraphSnapshotSchema,
+  subnetGoneSchema,
   type MetagraphEntry,
   type MetagraphSnapshot,
   type SubnetEvent,
@@ -45,13 +47,16 @@ export class CollectingPublisher {
   readonly events: SubnetEvent[] = [];
   /** Every entry in the order written: snapshots and tombstones. */
   readonly entries: MetagraphEntry[] = [];
+  /** Validated as MetagraphPublisher validates it, so the replay catches what the bucket would refuse. */
   async publish(snapshot: MetagraphSnapshot): Promise<boolean> {
+    metagraphSnapshotSchema.parse(snapshot);
     this.published.push(snapshot);
     this.entries.push(snapshot);
     return true;
   }
   /** As MetagraphPublisher: the tombstone, and the `gone` event with it. */
   async publishGone(gone: SubnetGone): Promise<boolean> {
+    subnetGoneSchema.parse(gone);
     this.gone.push(gone);
     this.entries.push(gone);
     this.publishEvent({

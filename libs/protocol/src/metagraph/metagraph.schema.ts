@@ -46,6 +46,8 @@ export const neuronSchema = z.object({
 export type Neuron = z.infer<typeof neuronSchema>;
 
 const int = () => z.number().int().optional();
+/** A u64 that may exceed 2^53: carried as the nearest double, not checked as a safe integer. */
+const u64 = () => z.number().min(0).optional();
 const flag = () => z.boolean().optional();
 
 /**
@@ -61,7 +63,7 @@ export const hyperparametersSchema = z.object({
   minAllowedWeights: int(),
   /** MaxWeightsLimit as 0..1 (u16 / 65535). */
   maxWeightLimit: z.number().optional(),
-  weightsVersionKey: int(),
+  weightsVersionKey: u64(),
   commitRevealEnabled: flag(),
   commitRevealPeriod: int(),
   activityCutoff: int(),
@@ -71,12 +73,12 @@ export const hyperparametersSchema = z.object({
   /** Yuma's kappa (consensus majority), the chain's u16 (32767 = 0.5). */
   kappa: int(),
   immunityPeriod: int(),
-  minDifficulty: int(),
-  maxDifficulty: int(),
-  difficulty: int(),
+  minDifficulty: u64(),
+  maxDifficulty: u64(),
+  difficulty: u64(),
   adjustmentInterval: int(),
   /** u64 as the chain stores it (the SDK divides by u64::MAX). */
-  adjustmentAlpha: int(),
+  adjustmentAlpha: u64(),
   registrationAllowed: flag(),
   powRegistrationAllowed: flag(),
   targetRegsPerInterval: int(),
@@ -87,7 +89,7 @@ export const hyperparametersSchema = z.object({
   maxBurn: z.number().optional(),
   /** Current burn registration cost, in TAO. */
   burn: z.number().optional(),
-  bondsMovingAvg: int(),
+  bondsMovingAvg: u64(),
   maxValidators: int(),
   maxUids: int(),
   alphaHigh: int(),

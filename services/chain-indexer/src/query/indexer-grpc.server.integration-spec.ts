@@ -78,6 +78,8 @@ describe('IndexerService contract (gRPC over the real publisher, NATS and Redis)
       minBurn: 0.0005,
       yumaVersion: 2,
       subnetIsActive: true,
+      // A u64 above 2^53, as spec 293 reports it: carried as the nearest double.
+      adjustmentAlpha: 17893341751498265000,
     },
     delegate: {
       hotkey: '5Validator',
