@@ -80,6 +80,8 @@ describe('IndexerService contract (gRPC over the real publisher, NATS and Redis)
       subnetIsActive: true,
       // A u64 above 2^53, as spec 293 reports it: carried as the nearest double.
       adjustmentAlpha: 17893341751498265000,
+      // u64::MAX (spec 293's max_difficulty) as a double is 2^64: the answer still fits a uint64.
+      maxDifficulty: 18446744073709552000,
     },
     delegate: {
       hotkey: '5Validator',
@@ -208,6 +210,7 @@ describe('IndexerService contract (gRPC over the real publisher, NATS and Redis)
     });
     expect(answer.weights).toEqual([{ uid: 0, targets: [1], values: [65535] }]);
     expect(answer.bonds).toEqual([{ uid: 0, targets: [1], values: [1234] }]);
+    expect(answer.hyperparameters!.maxDifficulty).toBe((1n << 64n) - 1n);
     expect(answer.hyperparameters).toMatchObject({
       tempo: 10,
       weightsRateLimit: 30n,

@@ -116,7 +116,17 @@ function toRows(rows: SparseRow[] | undefined): indexerV1.SparseRow[] {
   }));
 }
 
-const big = (value: number | undefined) => (value === undefined ? undefined : BigInt(value));
+const U64_MAX = (1n << 64n) - 1n;
+
+/**
+ * A chain integer as a proto uint64. u64 values above 2^53 reach here as the
+ * nearest double, which for u64::MAX is 2^64: clamped to the u64 range.
+ */
+const big = (value: number | undefined) => {
+  if (value === undefined) return undefined;
+  const exact = BigInt(Math.round(value));
+  return exact > U64_MAX ? U64_MAX : exact < 0n ? 0n : exact;
+};
 
 function toNeuron(n: Neuron): indexerV1.Neuron {
   return {
