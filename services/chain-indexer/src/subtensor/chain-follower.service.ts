@@ -285,6 +285,9 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
     }
     this.served.clear();
     this.reader.reset();
+    // Hashes announced by the old chain must not name the new chain's blocks; the new ones are looked up.
+    this.headHashes.clear();
+    this.headSeenAt.clear();
     for (const [netuid, s] of previous) {
       this.publisher.publishEvent({
         v: 1,
