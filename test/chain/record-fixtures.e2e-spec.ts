@@ -127,6 +127,26 @@ const enabled = process.env.SUBTENSOR_RECORD === '1' && !!process.env.SUBTENSOR_
     );
     if (netuidAgain !== subnet.netuid)
       throw new Error(`register_network gave netuid ${netuidAgain}, not ${subnet.netuid}`);
+    await newBlocks(h.api, 2);
+    // Dissolved and registered again within one block: only the registration block tells the two apart.
+    const aliceNonce = (await h.api.rpc.system.accountNextIndex(subnet.owner.address)).toNumber();
+    const dissolveAgain = await h.api.tx.sudo
+      .sudo(h.api.tx.subtensorModule.dissolveNetwork(subnet.owner.address, subnet.netuid))
+      .signAsync(h.sudo, { nonce: aliceNonce, era: 0 });
+    const third = h.keyring.addFromUri(`//Alice//third-${Date.now()}`);
+    const registerAgain = await h.api.tx.subtensorModule
+      .registerNetwork(third.address)
+      .signAsync(subnet.owner, { nonce: aliceNonce + 1, era: 0 });
+    await h.api.rpc('dev_newBlock', { transactions: [dissolveAgain.toHex(), registerAgain.toHex()] });
+    const reregisteredSameBlock = await bestBlock(h.api);
+    const registeredAtNow = Number(
+      (await h.api.query.subtensorModule.networkRegisteredAt(subnet.netuid)).toString(),
+    );
+    if (registeredAtNow !== reregisteredSameBlock) {
+      throw new Error(
+        `netuid ${subnet.netuid} registered at ${registeredAtNow}, not in block ${reregisteredSameBlock}`,
+      );
+    }
     const end = await newBlocks(h.api, 2);
     await expectEventually(() => expect(follower.lastProcessedBlock).toBe(end), 120_000, 200);
 
@@ -171,6 +191,7 @@ const enabled = process.env.SUBTENSOR_RECORD === '1' && !!process.env.SUBTENSOR_
       ],
       dissolvedAt,
       reregisteredAt,
+      reregisteredSameBlock,
       checkedBlock: last.block,
     };
     proxy.save(

@@ -30,6 +30,8 @@ export interface ScenarioFacts {
   dissolvedAt?: number;
   /** Block at which register_network gave the netuid to a new subnet, after the dissolution. */
   reregisteredAt?: number;
+  /** Block in which the subnet was dissolved and its netuid registered again by another subnet. */
+  reregisteredSameBlock?: number;
   /** The snapshot the recorder read chain storage at, for the replay to compare with. */
   checkedBlock?: number;
   /** The reset recording: the block the chain was set back to, its last head, and what was published on it. */

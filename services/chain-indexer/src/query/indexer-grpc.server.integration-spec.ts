@@ -302,4 +302,19 @@ describe('IndexerService contract (gRPC over the real publisher, NATS and Redis)
     await expectEventually(() => expect(watcher.current()?.subnetRegisteredAt).toBe(228));
     expect(watcher.gone()).toBeUndefined();
   });
+  it('withdraws everything after a chain reset, then serves the new chain from a lower block', async () => {
+    const watcher = watcherModule.get(MetagraphWatcher);
+    await publisher.forget(dissolved);
+    await expectEventually(() => expect(watcher.current()).toBeUndefined());
+    const readiness = await watcherModule.get(ReadinessRegistry).report();
+    expect(readiness.checks.metagraph).toEqual({
+      ok: false,
+      detail: expect.stringContaining('withdrew the metagraph'),
+    });
+    await expect(metagraph({ netuid: dissolved })).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    // The new chain is at block 3: lower than anything served before, accepted all the same.
+    expect(await publisher.publish(snapshot(dissolved, 3, 1))).toBe(true);
+    await expectEventually(() => expect(watcher.current()?.block).toBe(3));
+    expect((await metagraph({ netuid: dissolved })).snapshot!.block).toBe(3n);
+  });
 });

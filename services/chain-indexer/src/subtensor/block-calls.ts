@@ -107,6 +107,29 @@ export class BlockCalls {
    * decoder returns one value per key (undefined where absent and optional).
    */
   async queryMany(pallet: string, item: string, argsList: unknown[][]): Promise<() => (Codec | undefined)[]> {
+    const bytes = await this.queryManyBytes(pallet, item, argsList);
+    return () => {
+      const entry = this.storageEntry(pallet, item)!;
+      const meta = entry.creator.meta as unknown as StorageMeta;
+      const type = this.registry.createLookupType(
+        (meta.type.isPlain ? meta.type.asPlain : meta.type.asMap.value) as never,
+      );
+      return bytes().map((value) =>
+        value === undefined ? undefined : this.registry.createTypeUnsafe(type, [value]),
+      );
+    };
+  }
+
+  /**
+   * As `queryMany`, undecoded: each value's SCALE bytes (the item's default
+   * where absent; undefined where absent and optional). For values whose
+   * type (`storageValueType`) a caller decodes faster than generic codecs.
+   */
+  async queryManyBytes(
+    pallet: string,
+    item: string,
+    argsList: unknown[][],
+  ): Promise<() => (Uint8Array | undefined)[]> {
     const entry = this.storageEntry(pallet, item);
     if (!entry) throw new Error(`the runtime has no storage ${pallet}.${item}`);
     if (argsList.length === 0) return () => [];
@@ -116,17 +139,23 @@ export class BlockCalls {
     >(keys, this.hash);
     return () => {
       const meta = entry.creator.meta as unknown as StorageMeta;
-      const type = this.registry.createLookupType(
-        (meta.type.isPlain ? meta.type.asPlain : meta.type.asMap.value) as never,
-      );
       const values = new Map<string, string | null>();
       for (const set of answer) for (const [key, value] of set.changes) values.set(key, value);
       return keys.map((key) => {
         const raw = values.get(key) ?? null;
         if (raw === null && meta.modifier.isOptional) return undefined;
-        return this.registry.createTypeUnsafe(type, [hexToU8a(raw ?? meta.fallback.toHex())]);
+        return hexToU8a(raw ?? meta.fallback.toHex());
       });
     };
+  }
+
+  /** The type of a storage item's values as the metadata spells it, e.g. `Vec<(u16,u16)>`. */
+  storageValueType(pallet: string, item: string): string | undefined {
+    const entry = this.storageEntry(pallet, item);
+    if (!entry) return undefined;
+    const meta = entry.creator.meta as unknown as StorageMeta;
+    const id = meta.type.isPlain ? meta.type.asPlain : meta.type.asMap.value;
+    return this.registry.lookup.getTypeDef(id as never).type;
   }
 
   private callDef(section: string, method: string): RuntimeCallDef | undefined {

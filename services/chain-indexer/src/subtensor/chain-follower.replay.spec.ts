@@ -156,6 +156,7 @@ type Facts = ScenarioFacts & {
 
     it('marks the subnet gone at the block dissolve_network ran, and starts a new lineage when its netuid is registered again', () => {
       const old = checked();
+      const same = facts.reregisteredSameBlock!;
       expect(publisher.gone).toEqual([
         expect.objectContaining({
           v: 1,
@@ -166,19 +167,31 @@ type Facts = ScenarioFacts & {
           lastSnapshotBlock: facts.snapshots.filter((s) => s.block < facts.dissolvedAt!).at(-1)!.block,
           chain: old.chain,
         }),
+        // Dissolved and registered again in one block: the registration block changed, nothing else told.
+        expect.objectContaining({
+          gone: 'reregistered',
+          block: same,
+          previousRegisteredAt: facts.reregisteredAt,
+        }),
       ]);
-      // Tombstone, then the first snapshot of the new subnet at the block it was registered.
+      // Each tombstone comes before the first snapshot of the lineage that follows it.
       const order = publisher.entries.map((e) => ('gone' in e ? `gone@${e.block}` : `snapshot@${e.block}`));
       expect(order.indexOf(`gone@${facts.dissolvedAt}`)).toBeLessThan(
         order.indexOf(`snapshot@${facts.reregisteredAt}`),
       );
+      expect(order.indexOf(`gone@${same}`)).toBe(order.indexOf(`snapshot@${same}`) - 1);
       const successor = publisher.published.find((s) => s.block === facts.reregisteredAt)!;
       expect(successor.subnetRegisteredAt).toBe(facts.reregisteredAt);
       expect(successor.neurons.map((n) => n.hotkey)).not.toContain(facts.validator);
+      const third = publisher.published.find((s) => s.block === same)!;
+      expect(third.subnetRegisteredAt).toBe(same);
+      expect(third.neurons.map((n) => n.hotkey)).not.toEqual(successor.neurons.map((n) => n.hotkey));
       expect(publisher.events.map((e) => [e.event, e.block])).toEqual([
         ['registered', facts.snapshots[0].block],
         ['gone', facts.dissolvedAt],
         ['registered', facts.reregisteredAt],
+        ['gone', same],
+        ['registered', same],
       ]);
     });
 

@@ -9,6 +9,7 @@ import type {
   Neuron,
   SparseRow,
 } from '@chattensor/protocol';
+import { compactFromU8a } from '@polkadot/util';
 import { intToIp } from '@chattensor/bittensor';
 import { BlockCalls } from './block-calls';
 import { account, big, bool, field, list, num, raoToTao, u16Fraction, unwrap } from './chain-values.util';
@@ -121,9 +122,7 @@ export class MetagraphReader {
     const rows = (from: number, to: number) =>
       Array.from({ length: Math.max(0, to - from) }, (_, i) => [netuid, from + i]);
     const matrix = (item: string, from: number, to: number) =>
-      calls.hasStorage('subtensorModule', item)
-        ? calls.queryMany('subtensorModule', item, rows(from, to))
-        : undefined;
+      calls.hasStorage('subtensorModule', item) ? matrixReader(calls, item, rows(from, to)) : undefined;
     const hyperMethod = ['getSubnetHyperparamsV2', 'getSubnetHyperparams'].find((m) =>
       calls.has('subnetInfoRuntimeApi', m),
     );
@@ -189,9 +188,9 @@ export class MetagraphReader {
       {
         registeredAt: num(field(metagraph, 'networkRegisteredAt')),
         weights: calls.hasStorage('subtensorModule', 'weights')
-          ? sparseRows(weightsValues.slice(0, n))
+          ? toSparse(weightsValues.slice(0, n))
           : undefined,
-        bonds: calls.hasStorage('subtensorModule', 'bonds') ? sparseRows(bondsValues.slice(0, n)) : undefined,
+        bonds: calls.hasStorage('subtensorModule', 'bonds') ? toSparse(bondsValues.slice(0, n)) : undefined,
       },
     );
     const done = performance.now();
@@ -438,20 +437,64 @@ function buildSnapshot(
   };
 }
 
+/** One matrix row's entries, `[target uid, value]`. */
+type RowEntries = [number, number][];
+
+/** Rows (in uid order) as sparse rows; uids without entries are left out. */
+function toSparse(rows: RowEntries[]): SparseRow[] {
+  const out: SparseRow[] = [];
+  rows.forEach((entries, uid) => {
+    if (entries.length > 0) out.push({ uid, entries });
+  });
+  return out;
+}
+
+/**
+ * Reads `Weights` / `Bonds` rows at the block. When the metadata says the
+ * values are `Vec<(u16,u16)>` (every runtime so far) they are decoded
+ * straight from the SCALE bytes (a compact length, then little-endian u16
+ * pairs): 64 rows of 256 entries through generic codecs cost hundreds of
+ * milliseconds per block. Any other type goes through the registry's codecs.
+ */
+async function matrixReader(calls: BlockCalls, item: string, keys: unknown[][]): Promise<() => RowEntries[]> {
+  const type = calls.storageValueType('subtensorModule', item)?.replace(/\s/g, '');
+  if (type === 'Vec<(u16,u16)>') {
+    const bytes = await calls.queryManyBytes('subtensorModule', item, keys);
+    return () => bytes().map((value) => (value ? u16PairsFromScale(value) : []));
+  }
+  const codecs = await calls.queryMany('subtensorModule', item, keys);
+  return () => codecs().map((value) => rowEntries(value));
+}
+
+/** SCALE `Vec<(u16, u16)>`. */
+export function u16PairsFromScale(bytes: Uint8Array): RowEntries {
+  const [offset, length] = compactFromU8a(bytes);
+  const count = length.toNumber();
+  if (bytes.length !== offset + count * 4) {
+    throw new Error(`a Vec<(u16,u16)> of ${count} takes ${offset + count * 4} bytes, not ${bytes.length}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const entries: RowEntries = new Array<[number, number]>(count);
+  for (let i = 0; i < count; i++) {
+    const at = offset + i * 4;
+    entries[i] = [view.getUint16(at, true), view.getUint16(at + 2, true)];
+  }
+  return entries;
+}
+
+function rowEntries(value: Codec | undefined): RowEntries {
+  return list(value).map((pair) => {
+    const [target, weight] = pair as unknown as [Codec, Codec];
+    return [num(target) ?? 0, num(weight) ?? 0];
+  });
+}
+
 /**
  * `Weights` / `Bonds` rows (`Vec<(u16, u16)>` per uid, in uid order) as
  * sparse rows; uids without entries are left out.
  */
 export function sparseRows(values: (Codec | undefined)[]): SparseRow[] {
-  const rows: SparseRow[] = [];
-  values.forEach((value, uid) => {
-    const entries = list(value).map((pair) => {
-      const [target, weight] = pair as unknown as [Codec, Codec];
-      return [num(target) ?? 0, num(weight) ?? 0] as [number, number];
-    });
-    if (entries.length > 0) rows.push({ uid, entries });
-  });
-  return rows;
+  return toSparse(values.map(rowEntries));
 }
 
 /** Drops undefined properties so optional fields are absent, not `undefined`. */
