@@ -109,7 +109,7 @@ export class BlockCalls {
   async queryMany(pallet: string, item: string, argsList: unknown[][]): Promise<() => (Codec | undefined)[]> {
     const bytes = await this.queryManyBytes(pallet, item, argsList);
     return () => {
-      const entry = this.storageEntry(pallet, item)!;
+      const entry = this.storageEntry(pallet, item);
       const meta = entry.creator.meta as unknown as StorageMeta;
       const type = this.registry.createLookupType(
         (meta.type.isPlain ? meta.type.asPlain : meta.type.asMap.value) as never,
