@@ -80,10 +80,15 @@ export class MetagraphReader {
     const n = read.neurons.length;
     const uids = Array.from({ length: n }, (_, uid) => [netuid, uid]);
     const q = at.query.subtensorModule;
+    // Decoded from SCALE with the connection's registry when the block runs its runtime (see matrixReader).
+    const calls = new BlockCalls(api, block.hash);
+    const sameRuntime = n > 0 && (await calls.sameRuntime());
     const [weights, bonds] = await Promise.all(
-      (['weights', 'bonds'] as const).map(async (item) =>
-        q?.[item] && n > 0 ? sparseRows(await at.queryMulti(uids.map((args) => [q[item], args]))) : undefined,
-      ),
+      (['weights', 'bonds'] as const).map(async (item) => {
+        if (!q?.[item] || n === 0) return undefined;
+        if (sameRuntime) return toSparse((await matrixReader(calls, item, uids))());
+        return sparseRows(await at.queryMulti(uids.map((args) => [q[item], args])));
+      }),
     );
     const snapshot = buildSnapshot(block, netuid, read.neurons, read.hyperparameters, delegate, alphaPrice, {
       registeredAt,
