@@ -1,5 +1,7 @@
 // `npm run bench:chain`: how long after a finalized block its metagraph
-// snapshot is published, for a 256-uid subnet.
+// snapshot is published, for a 256-uid subnet with weights and bonds
+// (BENCH_WEIGHT_SETTERS validators, default 64, each weighting every miner,
+// an epoch run so the chain holds their bonds).
 //
 // Needs a Subtensor dev chain (SUBTENSOR_WS, e.g. the runtime under
 // chopsticks; see docs/chain.md). Starts NATS and Redis on free ports unless
@@ -20,13 +22,14 @@ import { connect } from 'nats';
 import { WsProvider, type ApiPromise } from '@polkadot/api';
 import { u8aToHex } from '@polkadot/util';
 import type { KeyringPair } from '@polkadot/keyring/types';
-import { connectHarness, createSubnet, send, TAO, type Harness } from './dev-chain';
+import { connectHarness, createSubnet, runEpochs, send, sudo, TAO, type Harness } from './dev-chain';
 
 const root = resolve(__dirname, '../../..');
 const endpoint = process.env.SUBTENSOR_WS;
 const blocks = Number(process.env.BENCH_BLOCKS ?? 20);
 const uids = Number(process.env.BENCH_UIDS ?? 256);
 const rawBlocks = Number(process.env.BENCH_RAW_BLOCKS ?? 10);
+const weightSetters = Number(process.env.BENCH_WEIGHT_SETTERS ?? 64);
 
 type Stages = Map<string, { sum: number; count: number }>;
 
@@ -103,7 +106,11 @@ interface BenchSubnet {
   validator: string;
 }
 
-/** A new subnet of BENCH_UIDS uids, or with BENCH_NETUID the one an earlier run left on the chain. */
+/**
+ * A new subnet of BENCH_UIDS uids whose first BENCH_WEIGHT_SETTERS uids hold
+ * validator permits and have set weights on every other uid, with an epoch
+ * run after (bonds); or, with BENCH_NETUID, the one an earlier run left.
+ */
 async function benchSubnet(h: Harness): Promise<BenchSubnet> {
   const reuse = process.env.BENCH_NETUID;
   if (reuse) {
@@ -111,8 +118,29 @@ async function benchSubnet(h: Harness): Promise<BenchSubnet> {
     const validator = (await h.api.query.subtensorModule.keys(netuid, 0)).toString();
     return { netuid, owner: h.sudo, validator };
   }
-  const created = await createSubnet(h, { miners: uids - 1, tempo: 360, tag: `bench-${Date.now()}` });
-  return { netuid: created.netuid, owner: created.owner, validator: created.validator.address };
+  const created = await createSubnet(h, { miners: uids - 1, tempo: 10, tag: `bench-${Date.now()}` });
+  const { api } = h;
+  const { netuid } = created;
+  const setters = created.miners.slice(0, Math.max(0, weightSetters - 1));
+  // Stake on the first miners too, so that they earn permits and can set weights.
+  for (let i = 0; i < setters.length; i += 32) {
+    const stakes = setters
+      .slice(i, i + 32)
+      .map((m) => api.tx.subtensorModule.addStake(m.address, netuid, 100n * TAO));
+    await send(api, api.tx.utility.batchAll(stakes), created.owner);
+  }
+  await sudo(h, api.tx.adminUtils.sudoSetMaxAllowedValidators(netuid, Math.max(weightSetters, 1)));
+  await runEpochs(h, netuid, 1);
+  const targets = Array.from({ length: uids }, (_, uid) => uid);
+  for (const [i, setter] of [created.validator, ...setters].entries()) {
+    // Every validator weights every uid, with its own (deterministic) pattern.
+    const values = targets.map((uid) => 1 + ((uid * 7919 + i * 104_729) % 65_535));
+    await send(api, api.tx.subtensorModule.setWeights(netuid, targets, values, 0), setter);
+  }
+  await runEpochs(h, netuid, 1);
+  // A long tempo while measuring: an epoch would change every neuron at once.
+  await sudo(h, api.tx.adminUtils.sudoSetTempo(netuid, 360));
+  return { netuid, owner: created.owner, validator: created.validator.address };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -135,13 +163,25 @@ async function main(): Promise<void> {
 
     const nc = await connect({ servers: infra.natsUrl });
     const publishedAt = new Map<number, number>();
+    let matrices = { weightRows: 0, weightEntries: 0, bondRows: 0, bondEntries: 0, bytes: 0 };
     nc.subscribe(`chain.metagraph.${subnet.netuid}`, {
       callback: (_error, message) => {
         const snapshot = JSON.parse(new TextDecoder().decode(message.data)) as {
           block: number;
           neurons: unknown[];
+          weights?: { entries: unknown[] }[];
+          bonds?: { entries: unknown[] }[];
         };
         if (!publishedAt.has(snapshot.block)) publishedAt.set(snapshot.block, performance.now());
+        const count = (rows?: { entries: unknown[] }[]) =>
+          (rows ?? []).reduce((n, r) => n + r.entries.length, 0);
+        matrices = {
+          weightRows: snapshot.weights?.length ?? 0,
+          weightEntries: count(snapshot.weights),
+          bondRows: snapshot.bonds?.length ?? 0,
+          bondEntries: count(snapshot.bonds),
+          bytes: message.data.length,
+        };
       },
     });
     const finalizedAt = new Map<number, number>();
@@ -202,8 +242,10 @@ async function main(): Promise<void> {
     const result = {
       uids: Number(n),
       blocks: latencies.length,
+      snapshot: matrices,
       p50_ms: Math.round(percentile(sorted, 0.5)),
       p95_ms: Math.round(percentile(sorted, 0.95)),
+      p99_ms: Math.round(percentile(sorted, 0.99)),
       max_ms: Math.round(sorted.at(-1)!),
       within_1s: latencies.filter((l) => l <= 1000).length,
       indexer_stage_means: stages,
@@ -222,7 +264,8 @@ async function main(): Promise<void> {
 
 /**
  * The node's share, without the indexer: for fresh blocks (the same stake
- * change each), the requests the indexer's `get_metagraph` path sends, made
+ * change each), the requests the indexer's `get_metagraph` path sends
+ * (hyperparameters and the weights and bonds rows included), made
  * directly over JSON-RPC and not decoded. `at_head`: all at once the moment
  * the block's finalized head is announced, as the indexer sends them (so the
  * node is as busy as the indexer finds it); then, once the node is idle, the
@@ -235,12 +278,19 @@ async function rawCalls(api: ApiPromise, subnet: BenchSubnet, count: number) {
   const rpc = (method: string, params: unknown[]) => provider.send<unknown>(method, params);
   const netuid = u8aToHex(api.registry.createType('u16', subnet.netuid).toU8a());
   const trustKey = api.query.subtensorModule.validatorTrust.key(subnet.netuid);
+  const n = Number((await api.query.subtensorModule.subnetworkN(subnet.netuid)).toString());
+  const rowKeys = (item: 'weights' | 'bonds') =>
+    Array.from({ length: n }, (_, uid) => api.query.subtensorModule[item].key(subnet.netuid, uid));
+  const [weightKeys, bondKeys] = [rowKeys('weights'), rowKeys('bonds')];
   const batch = (hash: string) =>
     Promise.all([
       rpc('state_getRuntimeVersion', [hash]),
       rpc('state_call', ['SubnetInfoRuntimeApi_get_metagraph', netuid, hash]),
       rpc('state_getStorage', [trustKey, hash]),
       rpc('state_call', ['SwapRuntimeApi_current_alpha_price', netuid, hash]),
+      rpc('state_call', ['SubnetInfoRuntimeApi_get_subnet_hyperparams_v2', netuid, hash]),
+      rpc('state_queryStorageAt', [weightKeys, hash]),
+      rpc('state_queryStorageAt', [bondKeys, hash]),
     ]);
   const timed = async (fn: () => Promise<unknown>) => {
     const started = performance.now();
@@ -257,6 +307,7 @@ async function rawCalls(api: ApiPromise, subnet: BenchSubnet, count: number) {
   const idle: number[] = [];
   const metagraph: number[] = [];
   const price: number[] = [];
+  const matrixReads: number[] = [];
   for (let i = 0; i < count; i++) {
     await send(api, api.tx.subtensorModule.addStake(subnet.validator, subnet.netuid, TAO), subnet.owner);
     const head = (await api.rpc.chain.getHeader()).number.toNumber();
@@ -271,6 +322,14 @@ async function rawCalls(api: ApiPromise, subnet: BenchSubnet, count: number) {
     );
     price.push(
       await timed(() => rpc('state_call', ['SwapRuntimeApi_current_alpha_price', netuid, entry.hash])),
+    );
+    matrixReads.push(
+      await timed(() =>
+        Promise.all([
+          rpc('state_queryStorageAt', [weightKeys, entry.hash]),
+          rpc('state_queryStorageAt', [bondKeys, entry.hash]),
+        ]),
+      ),
     );
   }
   unsubscribe();
@@ -288,6 +347,7 @@ async function rawCalls(api: ApiPromise, subnet: BenchSubnet, count: number) {
     idle_p50_ms: p50(idle),
     get_metagraph_p50_ms: p50(metagraph),
     current_alpha_price_p50_ms: p50(price),
+    weights_and_bonds_p50_ms: p50(matrixReads),
   };
 }
 

@@ -41,7 +41,11 @@ const key = (method: string, params: unknown) => `${method} ${JSON.stringify(par
 
 function parse(data: RawData): JsonRpcMessage | undefined {
   try {
-    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data).toString('utf8');
     return JSON.parse(text) as JsonRpcMessage;
   } catch {
     return undefined;
@@ -54,7 +58,19 @@ export class RecordingProxy {
   readonly calls: RecordedCall[] = [];
   readonly subscriptions: RecordedSubscription[] = [];
 
-  constructor(private readonly upstream: string) {}
+  /**
+   * `record: false` only forwards (the live suite puts one in front of the
+   * node so that it can cut connections and point them at another node).
+   */
+  constructor(
+    private upstream: string,
+    private readonly options: { record: boolean } = { record: true },
+  ) {}
+
+  /** New connections go to `upstream` (a restarted node at another address). */
+  retarget(upstream: string): void {
+    this.upstream = upstream;
+  }
 
   async start(): Promise<string> {
     this.server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -72,7 +88,10 @@ export class RecordingProxy {
     client.on('message', (data) => {
       const message = parse(data);
       if (message?.id !== undefined && message.method) {
-        pending.set(String(message.id), { method: message.method, params: (message.params as unknown[]) ?? [] });
+        pending.set(String(message.id), {
+          method: message.method,
+          params: (message.params as unknown[]) ?? [],
+        });
       }
       if (upstream.readyState === WebSocket.OPEN) upstream.send(data);
       else backlog.push(data);
@@ -84,15 +103,19 @@ export class RecordingProxy {
         pending.delete(String(message.id));
         if (/_subscribe|_watch/i.test(request.method) && message.result !== undefined) {
           const subscription: RecordedSubscription = { ...request, results: [] };
-          this.subscriptions.push(subscription);
+          if (this.options.record) this.subscriptions.push(subscription);
           bySubscriptionId.set(JSON.stringify(message.result), subscription);
         } else if (!/_unsubscribe/i.test(request.method)) {
-          this.calls.push({ ...request, ...(message.error !== undefined ? { error: message.error } : { result: message.result }) });
+          if (this.options.record)
+            this.calls.push({
+              ...request,
+              ...(message.error !== undefined ? { error: message.error } : { result: message.result }),
+            });
         }
       } else if (message?.method && message.params && typeof message.params === 'object') {
         const { subscription, result } = message.params as { subscription: string; result: unknown };
         const recorded = bySubscriptionId.get(JSON.stringify(subscription));
-        if (recorded) {
+        if (recorded && this.options.record) {
           recorded.notification = message.method;
           recorded.results.push(result);
         }
@@ -102,6 +125,11 @@ export class RecordingProxy {
     client.on('close', () => upstream.close());
     upstream.on('close', () => client.close());
     upstream.on('error', () => client.close());
+  }
+
+  /** Closes every client connection, as a node restart would (the follower reconnects through the proxy). */
+  dropClients(): void {
+    for (const client of this.server?.clients ?? []) client.terminate();
   }
 
   recording(note: string): Recording {
@@ -164,20 +192,33 @@ export class ReplayServer {
     socket.on('message', (data) => {
       const message = parse(data);
       if (!message?.method || message.id === undefined) return;
-      const reply = (body: object) => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...body }));
+      const reply = (body: object) =>
+        socket.readyState === WebSocket.OPEN &&
+        socket.send(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...body }));
       const params = (message.params as unknown[]) ?? [];
       if (/_unsubscribe/i.test(message.method)) return reply({ result: true });
-      const subscription = this.recording.subscriptions.find((s) => s.method === message.method && JSON.stringify(s.params) === JSON.stringify(params));
+      const subscription = this.recording.subscriptions.find(
+        (s) => s.method === message.method && JSON.stringify(s.params) === JSON.stringify(params),
+      );
       if (subscription) {
         const id = `replay-${nextSubscription++}`;
         reply({ result: id });
         subscription.results.forEach((result, i) => {
           timers.push(
-            setTimeout(() => {
-              if (socket.readyState === WebSocket.OPEN) {
-                socket.send(JSON.stringify({ jsonrpc: '2.0', method: subscription.notification, params: { subscription: id, result } }));
-              }
-            }, (i + 1) * this.intervalMs),
+            setTimeout(
+              () => {
+                if (socket.readyState === WebSocket.OPEN) {
+                  socket.send(
+                    JSON.stringify({
+                      jsonrpc: '2.0',
+                      method: subscription.notification,
+                      params: { subscription: id, result },
+                    }),
+                  );
+                }
+              },
+              (i + 1) * this.intervalMs,
+            ),
           );
         });
         return;

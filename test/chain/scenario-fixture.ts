@@ -1,5 +1,13 @@
 import { ReadinessRegistry } from '@chattensor/common';
-import type { MetagraphSnapshot } from '@chattensor/protocol';
+import {
+  isSubnetGone,
+  metagraphSnapshotSchema,
+  subnetGoneSchema,
+  type MetagraphEntry,
+  type MetagraphSnapshot,
+  type SubnetEvent,
+  type SubnetGone,
+} from '@chattensor/protocol';
 import type { MetagraphPublisher } from '../../services/chain-indexer/src/metagraph/metagraph.publisher';
 import { SubtensorConnection } from '../../services/chain-indexer/src/subtensor/chain-connection';
 import { ChainFollower } from '../../services/chain-indexer/src/subtensor/chain-follower.service';
@@ -18,22 +26,67 @@ export interface ScenarioFacts {
   weights: [number, number][];
   /** The last finalized block the recorded follower processed; the replay ends there. */
   lastProcessedBlock: number;
+  /** Block whose extrinsics dissolved the subnet (sudo dissolve_network). */
+  dissolvedAt?: number;
+  /** Block at which register_network gave the netuid to a new subnet, after the dissolution. */
+  reregisteredAt?: number;
+  /** Block in which the subnet was dissolved and its netuid registered again by another subnet. */
+  reregisteredSameBlock?: number;
+  /** The snapshot the recorder read chain storage at, for the replay to compare with. */
+  checkedBlock?: number;
+  /** The reset recording: the block the chain was set back to, its last head, and what was published on it. */
+  reset?: { resetTo: number; head: number; snapshots: { block: number; blockHash: string }[] };
 }
 
 export const FIXTURE_FILE = 'test/fixtures/subtensor/follower-spec293.json';
+/** The same chain after a reset in place (dev_setHead): the served block is no longer on it. */
+export const FIXTURE_RESET_FILE = 'test/fixtures/subtensor/follower-spec293-reset.json';
 
 /** An in-memory publisher: what the follower would have handed to MetagraphPublisher. */
 export class CollectingPublisher {
   readonly published: MetagraphSnapshot[] = [];
+  readonly gone: SubnetGone[] = [];
+  readonly events: SubnetEvent[] = [];
+  /** Every entry in the order written: snapshots and tombstones. */
+  readonly entries: MetagraphEntry[] = [];
+  /** Validated as MetagraphPublisher validates it, so the replay catches what the bucket would refuse. */
   async publish(snapshot: MetagraphSnapshot): Promise<boolean> {
+    metagraphSnapshotSchema.parse(snapshot);
     this.published.push(snapshot);
+    this.entries.push(snapshot);
     return true;
   }
+  /** As MetagraphPublisher: the tombstone, and the `gone` event with it. */
+  async publishGone(gone: SubnetGone): Promise<boolean> {
+    subnetGoneSchema.parse(gone);
+    this.gone.push(gone);
+    this.entries.push(gone);
+    this.publishEvent({
+      v: 1,
+      netuid: gone.netuid,
+      event: 'gone',
+      block: gone.block,
+      blockHash: gone.blockHash,
+      chain: gone.chain,
+      gone,
+      at: Date.now(),
+    });
+    return true;
+  }
+  publishEvent(event: SubnetEvent): void {
+    this.events.push(event);
+  }
+  async entry(netuid: number): Promise<MetagraphEntry | undefined> {
+    return [...this.entries].reverse().find((s) => s.netuid === netuid);
+  }
   async latest(netuid: number): Promise<MetagraphSnapshot | undefined> {
-    return [...this.published].reverse().find((s) => s.netuid === netuid);
+    const entry = await this.entry(netuid);
+    return entry && !isSubnetGone(entry) ? entry : undefined;
   }
   async forget(netuid: number): Promise<void> {
-    this.published.splice(0, this.published.length, ...this.published.filter((s) => s.netuid !== netuid));
+    for (const list of [this.published, this.gone, this.entries] as MetagraphEntry[][]) {
+      list.splice(0, list.length, ...list.filter((s) => s.netuid !== netuid));
+    }
   }
 }
 

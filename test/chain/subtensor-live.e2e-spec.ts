@@ -3,22 +3,37 @@
  * chopsticks; see docs/chain.md). Creates a subnet, registers a validator and
  * miners, stakes, serves axons, sets weights through the indexer's writer over
  * NATS, runs epochs, and checks the published metagraph against the chain.
+ * Then: a miner's axon signed by the miner through the indexer, an unfollowed
+ * netuid over gRPC, the subnet dissolved, and the node restarted as a fresh
+ * chain (`SUBTENSOR_WS_FRESH`: a second node started fresh from the same
+ * spec, put behind the indexer's address; without it the same node is reset
+ * in place with chopsticks' `dev_setHead`).
  */
 
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { INestApplicationContext } from '@nestjs/common';
 import { connect, type NatsConnection } from 'nats';
+import { initCrypto, Keypair, signServeAxonRequest } from '@chattensor/bittensor';
+import { ReadinessRegistry } from '@chattensor/common';
 import {
   Subjects,
   decodeJson,
   encodeJson,
   extrinsicOutcomeSchema,
+  indexerV1,
+  isSubnetGone,
+  signingRequestSchema,
+  subnetEventSchema,
   type ExtrinsicOutcome,
   type MetagraphSnapshot,
+  type SubnetEvent,
 } from '@chattensor/protocol';
 import { expectEventually } from '../support/expect-eventually';
 import { provideInfra, type Infra } from '../support/infra';
 import { MetagraphPublisher } from '../../services/chain-indexer/src/metagraph/metagraph.publisher';
 import { ChainFollower } from '../../services/chain-indexer/src/subtensor/chain-follower.service';
+import { IndexerGrpcServer } from '../../services/chain-indexer/src/query/indexer-grpc.server';
+import { SubtensorMetrics } from '../../services/chain-indexer/src/subtensor/subtensor.metrics';
 import {
   connectHarness,
   createSubnet,
@@ -30,6 +45,7 @@ import {
   type SubnetSetup,
 } from '../../bench/chain/dev-chain';
 import { startIndexer } from './indexer-app';
+import { RecordingProxy } from './rpc-recording';
 
 const endpoint = process.env.SUBTENSOR_WS;
 const describeLive = endpoint ? describe : describe.skip;
@@ -45,6 +61,9 @@ describeLive('chain-indexer against a real Subtensor runtime', () => {
   let nc: NatsConnection;
   let publisher: MetagraphPublisher;
   let infra: Infra;
+  let proxy: RecordingProxy;
+  let grpc: InstanceType<typeof indexerV1.IndexerServiceClient>;
+  const events: SubnetEvent[] = [];
   const tag = `live-${Date.now()}`;
   const RATE_LIMIT = 30;
 
@@ -78,22 +97,50 @@ describeLive('chain-indexer against a real Subtensor runtime', () => {
     delete process.env.NATS_URL;
     delete process.env.REDIS_URL;
     infra = await provideInfra();
+    // The indexer reaches the node through a forwarding proxy: the restart test cuts it and points it elsewhere.
+    proxy = new RecordingProxy(endpoint!, { record: false });
+    const indexerEndpoint = await proxy.start();
+    await initCrypto();
     app = await startIndexer({
       ...env,
       NATS_URL: infra.natsUrl,
       REDIS_URL: infra.redisUrl,
       CHAIN_MODE: 'subtensor',
       NETUID: String(subnet.netuid),
-      SUBTENSOR_WS: endpoint,
+      SUBTENSOR_WS: indexerEndpoint,
+      SUBTENSOR_RECONNECT_MIN_MS: '200',
+      SUBTENSOR_RECONNECT_MAX_MS: '2000',
+      INDEXER_GRPC_HOST: '127.0.0.1',
+      INDEXER_GRPC_PORT: '0',
       HOTKEY_URI: `//Alice//validator-${tag}`,
       SUBTENSOR_FINALITY_TIMEOUT_MS: '20000',
       SUBTENSOR_TX_MORTAL_PERIOD: '64',
     });
     publisher = app.get(MetagraphPublisher);
     nc = await connect({ servers: infra.natsUrl });
+    const lifecycle = nc.subscribe(Subjects.subnet(subnet.netuid));
+    void (async () => {
+      for await (const message of lifecycle) {
+        const decoded = decodeJson(subnetEventSchema, message.data);
+        if (decoded.ok) events.push(decoded.value);
+      }
+    })();
+    grpc = new indexerV1.IndexerServiceClient(
+      `127.0.0.1:${app.get(IndexerGrpcServer).port}`,
+      credentials.createInsecure(),
+    );
   });
 
+  const getMetagraph = (request: indexerV1.GetMetagraphRequest) =>
+    new Promise<indexerV1.GetMetagraphResponse>((resolve, reject) =>
+      grpc.getMetagraph(request, new Metadata(), (error: ServiceError | null, response) =>
+        error ? reject(error) : resolve(response),
+      ),
+    );
+
   afterAll(async () => {
+    grpc?.close();
+    await proxy?.stop();
     await nc?.drain();
     await app?.close();
     await h?.close();
@@ -226,5 +273,153 @@ describeLive('chain-indexer against a real Subtensor runtime', () => {
       60_000,
       1000,
     );
+  });
+  it("registers a miner's axon signed by the miner's own hotkey, through the indexer", async () => {
+    const miner = Keypair.fromUri(`//Bob//miner-${tag}-0`);
+    expect(miner.ss58Address).toBe(subnet.miners[0].address);
+    const axon = { netuid: subnet.netuid, version: 0, ip: '198.51.100.9', port: 8095, protocol: 4 };
+    const body = {
+      v: 1,
+      netuid: subnet.netuid,
+      hotkey: miner.ss58Address,
+      ip: axon.ip,
+      port: axon.port,
+      protocol: 4,
+      version: 0,
+    };
+    // Nobody answers for the miner's hotkey yet: the indexer says so, and sends nothing.
+    const unsigned = await request('serve_axon', body);
+    expect(unsigned).toMatchObject({ outcome: 'failed', error: expect.stringContaining('nobody signs for') });
+    // The miner's side: the function its OwnerSigningResponder answers with.
+    let signed = 0;
+    const responder = nc.subscribe(Subjects.signer(miner.ss58Address), {
+      callback: (_error, message) => {
+        const decoded = decodeJson(signingRequestSchema, message.data);
+        if (!decoded.ok) return;
+        try {
+          message.respond(encodeJson({ signature: signServeAxonRequest(miner, decoded.value, axon) }));
+          signed++;
+        } catch (error) {
+          message.respond(encodeJson({ error: (error as Error).message }));
+        }
+      },
+    });
+    try {
+      const served = await request('serve_axon', body);
+      expect(served.call).toBe('serve_axon');
+      expect(['finalized', 'in_block']).toContain(served.outcome);
+      expect(signed).toBe(1);
+      const onChain = (await h.api.query.subtensorModule.axons(subnet.netuid, miner.ss58Address)).toJSON();
+      expect(onChain).toMatchObject({ ipType: 4, port: 8095, protocol: 4 });
+      expect(await request('serve_axon', body)).toMatchObject({ outcome: 'skipped' });
+      // A call the miner did not ask for is refused by the miner.
+      expect(await request('serve_axon', { ...body, port: 9999 })).toMatchObject({
+        outcome: 'failed',
+        error: expect.stringContaining('refused to sign'),
+      });
+      await newBlocks(h.api, 1);
+      await expectEventually(async () => {
+        const neuron = (await published()).neurons.find((n) => n.hotkey === miner.ss58Address);
+        expect(neuron?.axon).toMatchObject({ ip: '198.51.100.9', port: 8095 });
+      }, 30_000);
+    } finally {
+      responder.unsubscribe();
+    }
+  });
+
+  it('publishes weights, bonds, chain identity and lineage equal to the chain', async () => {
+    const snapshot = await published();
+    const at = await h.api.at(snapshot.blockHash!);
+    const q = at.query.subtensorModule;
+    for (const item of ['weights', 'bonds'] as const) {
+      const rows: { uid: number; entries: [number, number][] }[] = [];
+      for (let uid = 0; uid < snapshot.neurons.length; uid++) {
+        const row = (await q[item](subnet.netuid, uid)).toJSON() as [number, number][];
+        if (row.length > 0) rows.push({ uid, entries: row });
+      }
+      expect(snapshot[item]).toEqual(rows);
+    }
+    expect(snapshot.weights!.length).toBeGreaterThan(0);
+    expect(snapshot.chain).toEqual({
+      genesisHash: h.api.genesisHash.toHex(),
+      specName: 'node-subtensor',
+      specVersion: h.api.runtimeVersion.specVersion.toNumber(),
+    });
+    expect(snapshot.subnetRegisteredAt).toBe((await q.networkRegisteredAt(subnet.netuid)).toJSON());
+    expect(snapshot.hyperparameters).toMatchObject({
+      tempo: 10,
+      kappa: expect.any(Number),
+      maxUids: expect.any(Number),
+    });
+  });
+
+  it('answers NOT_FOUND for a netuid it does not follow, and OK for its own', async () => {
+    expect((await getMetagraph({})).snapshot!.netuid).toBe(subnet.netuid);
+    await expect(getMetagraph({ netuid: subnet.netuid + 100 })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: expect.stringContaining('is not followed'),
+    });
+  });
+
+  it('marks the subnet gone at the block it is dissolved: tombstone, event, NOT_FOUND, readiness', async () => {
+    const dissolved = await sudo(
+      h,
+      h.api.tx.subtensorModule.dissolveNetwork(subnet.owner.address, subnet.netuid),
+    );
+    expect(dissolved.some((e) => e.event.method === 'NetworkRemoved')).toBe(true);
+    const block = (await h.api.rpc.chain.getHeader()).number.toNumber();
+    await newBlocks(h.api, 1);
+    const gone = await expectEventually(async () => {
+      const entry = await publisher.entry(subnet.netuid);
+      expect(entry && isSubnetGone(entry)).toBe(true);
+      return entry as Extract<typeof entry, { gone: string }>;
+    }, 30_000);
+    expect(gone).toMatchObject({ gone: 'dissolved', block });
+    await expectEventually(() => expect(events.map((e) => e.event)).toContain('gone'), 10_000);
+    await expect(getMetagraph({})).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: expect.stringContaining(`netuid ${subnet.netuid} was dissolved at block ${block}`),
+    });
+    const report = await app.get(ReadinessRegistry).report();
+    expect(report.checks.subtensor).toEqual({
+      ok: false,
+      detail: `netuid ${subnet.netuid} was dissolved at block ${block}: nothing to serve for it`,
+    });
+  });
+
+  it('starts over when the node comes back as a fresh chain, with honest metrics and a reason', async () => {
+    const follower = app.get(ChainFollower);
+    const metrics = app.get(SubtensorMetrics);
+    const before = follower.lastProcessedBlock!;
+    const fresh = process.env.SUBTENSOR_WS_FRESH;
+    if (fresh) {
+      // The node restarted as a fresh chain: the connection drops and comes back to it.
+      proxy.retarget(fresh);
+      proxy.dropClients();
+    } else {
+      // The same node reset in place, without dropping the connection: the chain goes back to
+      // block 1 and grows again under other hashes; the finalized head going back is the sign.
+      await h.api.rpc('dev_setHead', 1);
+      await newBlocks(h.api, 2);
+    }
+    await expectEventually(() => expect(events.map((e) => e.event)).toContain('chain_reset'), 60_000, 200);
+    const reset = events.find((e) => e.event === 'chain_reset')!;
+    expect(reset.reason).toMatch(/block \d+ (is not on the chain|has another hash on the chain)/);
+    // Nothing of the old chain is served; the netuid has no subnet on the new chain.
+    await expectEventually(
+      async () => {
+        const entry = await publisher.entry(subnet.netuid);
+        expect(entry && isSubnetGone(entry) && entry.gone).toBe('not_registered');
+        expect(entry!.block).toBeLessThan(before);
+      },
+      60_000,
+      200,
+    );
+    const head = (await metrics.finalizedHead.get()).values[0].value;
+    expect(head).toBeLessThan(before);
+    expect((await metrics.blockHeight.get()).values[0].value).toBeLessThanOrEqual(head);
+    const report = await app.get(ReadinessRegistry).report();
+    expect(report.checks.subtensor.detail).toContain(`netuid ${subnet.netuid} has no subnet at block`);
+    await expect(getMetagraph({})).rejects.toMatchObject({ code: status.NOT_FOUND });
   });
 });

@@ -13,6 +13,7 @@ export * from './dendrite/dendrite';
 export * from './epistula/epistula';
 export * from './weights/weight-utils';
 export * from './chain/axon-info';
+export * from './chain/owner-signing';
 export * from './wallet/service-hotkey';
 export * from './timelock/quicknet';
 export * from './timelock/tlock';

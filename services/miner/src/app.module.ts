@@ -8,6 +8,7 @@ import { CallerPolicy } from './grpc/caller-policy.service';
 import { MinerGrpcServer } from './grpc/miner-grpc.server';
 import { AnnouncerService } from './announce/announcer.service';
 import { AxonRegistrationService } from './announce/axon-registration.service';
+import { OwnerSigningResponder } from './announce/owner-signing.responder';
 import { AxonModule } from './axon/axon.module';
 import { AxonReadiness } from './axon/axon-readiness';
 
@@ -31,6 +32,7 @@ export class MinerModule {
         CallerPolicy,
         MinerGrpcServer,
         AnnouncerService,
+        OwnerSigningResponder,
         AxonRegistrationService,
         AxonReadiness,
       ],

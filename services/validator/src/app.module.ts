@@ -9,6 +9,7 @@ import { MinerSelector } from './miners/miner-selector';
 import { MinerHealth } from './miners/miner-health';
 import { ScoreBook } from './scores/score-book.service';
 import { ScoreReporter } from './scores/score-reporter.service';
+import { SubnetLifecycle } from './scores/subnet-lifecycle.service';
 import { ChatJobHandler } from './jobs/chat-job.handler';
 import { WeightSetter } from './weights/weight-setter.service';
 import { AnswerScoring } from './verification/answer-scoring.service';
@@ -35,6 +36,7 @@ export class ValidatorModule {
         MinerSelector,
         ScoreBook,
         ScoreReporter,
+        SubnetLifecycle,
         ChatJobHandler,
         WeightSetter,
         ExclusionList,

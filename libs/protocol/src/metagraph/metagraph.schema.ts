@@ -45,18 +45,87 @@ export const neuronSchema = z.object({
 });
 export type Neuron = z.infer<typeof neuronSchema>;
 
+const int = () => z.number().int().optional();
+/** A u64 that may exceed 2^53: carried as the nearest double, not checked as a safe integer. */
+const u64 = () => z.number().min(0).optional();
+const flag = () => z.boolean().optional();
+
+/**
+ * A subnet's hyperparameters, every one the runtime exposes
+ * (`get_subnet_hyperparams_v2`, else `get_subnet_hyperparams`, else storage).
+ * `maxWeightLimit` is a proportion 0..1; burns are in TAO; the other
+ * integers are the chain's own values (rho, kappa, alpha high/low as u16,
+ * adjustment alpha as u64). A runtime that lacks one leaves it out.
+ */
 export const hyperparametersSchema = z.object({
-  tempo: z.number().int().optional(),
-  weightsRateLimit: z.number().int().optional(),
-  minAllowedWeights: z.number().int().optional(),
+  tempo: int(),
+  weightsRateLimit: int(),
+  minAllowedWeights: int(),
+  /** MaxWeightsLimit as 0..1 (u16 / 65535). */
   maxWeightLimit: z.number().optional(),
-  weightsVersionKey: z.number().int().optional(),
-  commitRevealEnabled: z.boolean().optional(),
-  commitRevealPeriod: z.number().int().optional(),
-  activityCutoff: z.number().int().optional(),
-  servingRateLimit: z.number().int().optional(),
+  weightsVersionKey: u64(),
+  commitRevealEnabled: flag(),
+  commitRevealPeriod: int(),
+  activityCutoff: int(),
+  servingRateLimit: int(),
+  /** Yuma's rho, the chain's u16. */
+  rho: int(),
+  /** Yuma's kappa (consensus majority), the chain's u16 (32767 = 0.5). */
+  kappa: int(),
+  immunityPeriod: int(),
+  minDifficulty: u64(),
+  maxDifficulty: u64(),
+  difficulty: u64(),
+  adjustmentInterval: int(),
+  /** u64 as the chain stores it (the SDK divides by u64::MAX). */
+  adjustmentAlpha: u64(),
+  registrationAllowed: flag(),
+  powRegistrationAllowed: flag(),
+  targetRegsPerInterval: int(),
+  maxRegsPerBlock: int(),
+  /** In TAO. */
+  minBurn: z.number().optional(),
+  /** In TAO. */
+  maxBurn: z.number().optional(),
+  /** Current burn registration cost, in TAO. */
+  burn: z.number().optional(),
+  bondsMovingAvg: u64(),
+  maxValidators: int(),
+  maxUids: int(),
+  alphaHigh: int(),
+  alphaLow: int(),
+  liquidAlphaEnabled: flag(),
+  /** Fixed-point I32F32 as a float. */
+  alphaSigmoidSteepness: z.number().optional(),
+  yumaVersion: int(),
+  subnetIsActive: flag(),
+  transfersEnabled: flag(),
+  bondsResetEnabled: flag(),
+  userLiquidityEnabled: flag(),
 });
 export type Hyperparameters = z.infer<typeof hyperparametersSchema>;
+
+/**
+ * Which chain a snapshot or event comes from: its genesis hash (a reset dev
+ * chain may keep it, so the block hash is checked too) and the runtime that
+ * produced it.
+ */
+export const chainIdentitySchema = z.object({
+  genesisHash: z.string().regex(/^0x[0-9a-f]{64}$/),
+  specName: z.string(),
+  specVersion: z.number().int().min(0),
+});
+export type ChainIdentity = z.infer<typeof chainIdentitySchema>;
+
+/**
+ * A sparse matrix as the chain stores it (`Weights` / `Bonds`): one row per
+ * uid that has entries, each a list of `[target uid, u16 value]`.
+ */
+export const sparseRowSchema = z.object({
+  uid: z.number().int().min(0),
+  entries: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0).max(65535)])),
+});
+export type SparseRow = z.infer<typeof sparseRowSchema>;
 
 export const delegateInfoSchema = z.object({
   hotkey: z.string(),
@@ -82,6 +151,18 @@ export const metagraphSnapshotSchema = z.object({
   delegate: delegateInfoSchema.optional(),
   /** Subtensor mode: TAO per alpha of this subnet at `block` (its pool price), where the runtime offers it. */
   alphaPrice: z.number().min(0).optional(),
+  /** Subtensor mode: the chain the snapshot was read from. */
+  chain: chainIdentitySchema.optional(),
+  /**
+   * Subtensor mode: block at which this netuid's current registration was
+   * made (`NetworkRegisteredAt`). A different value means another subnet
+   * under the same netuid: a new lineage, never mixed with the old one.
+   */
+  subnetRegisteredAt: z.number().int().min(0).optional(),
+  /** Subtensor mode: the weights matrix, rows by setting uid. */
+  weights: z.array(sparseRowSchema).optional(),
+  /** Subtensor mode: the bonds matrix, rows by validator uid. */
+  bonds: z.array(sparseRowSchema).optional(),
   /** The last weights set on this subnet by the cluster's validator. */
   lastWeights: z
     .object({
@@ -93,6 +174,80 @@ export const metagraphSnapshotSchema = z.object({
     .optional(),
 });
 export type MetagraphSnapshot = z.infer<typeof metagraphSnapshotSchema>;
+
+/**
+ * Why a followed netuid has no snapshot to serve: `dissolved` (the subnet is
+ * gone), `reregistered` (another subnet took the netuid: its snapshots start
+ * a new lineage), `not_registered` (the netuid has no subnet on this chain).
+ */
+export const subnetGoneReasonSchema = z.enum(['dissolved', 'reregistered', 'not_registered']);
+export type SubnetGoneReason = z.infer<typeof subnetGoneReasonSchema>;
+
+/**
+ * The tombstone the chain-indexer puts in the `metagraph` KV entry of a
+ * netuid whose subnet is gone, at the block it saw that happen. Consumers
+ * drop the snapshot they hold and stop using the subnet.
+ */
+export const subnetGoneSchema = z.object({
+  v: z.literal(1),
+  netuid: z.number().int().min(0),
+  mode: z.literal('subtensor'),
+  gone: subnetGoneReasonSchema,
+  /** Block (and hash) at which the indexer found the subnet gone. */
+  block: z.number().int().min(0),
+  blockHash: z.string(),
+  chain: chainIdentitySchema.optional(),
+  /** The lineage that ended: `subnetRegisteredAt` of the last snapshot, where known. */
+  previousRegisteredAt: z.number().int().min(0).optional(),
+  /** Block of the last snapshot of the lineage that ended, where there was one. */
+  lastSnapshotBlock: z.number().int().min(0).optional(),
+  updatedAt: z.number().int(),
+});
+export type SubnetGone = z.infer<typeof subnetGoneSchema>;
+
+/** What the `metagraph` KV entry of a netuid holds: a snapshot or a tombstone. */
+export const metagraphEntrySchema = z.union([subnetGoneSchema, metagraphSnapshotSchema]);
+export type MetagraphEntry = z.infer<typeof metagraphEntrySchema>;
+
+export function isSubnetGone(entry: MetagraphEntry): entry is SubnetGone {
+  return 'gone' in entry;
+}
+
+/** A sentence for logs, readiness and errors. */
+export function describeGone(g: SubnetGone): string {
+  const what =
+    g.gone === 'dissolved'
+      ? 'was dissolved'
+      : g.gone === 'reregistered'
+        ? 'was registered again by another subnet owner'
+        : 'has no subnet';
+  return `netuid ${g.netuid} ${what} at block ${g.block}`;
+}
+
+/**
+ * `chain.subnet.<netuid>`: lifecycle events of a followed subnet.
+ * `gone` carries the tombstone; `registered` starts a new lineage (its
+ * first snapshot follows on `chain.metagraph.<netuid>`); `chain_reset` says
+ * the indexer found the chain it served replaced (another genesis, or the
+ * served block no longer on the chain) and dropped what it served.
+ */
+export const subnetEventSchema = z.object({
+  v: z.literal(1),
+  netuid: z.number().int().min(0),
+  event: z.enum(['gone', 'registered', 'chain_reset']),
+  block: z.number().int().min(0).optional(),
+  blockHash: z.string().optional(),
+  chain: chainIdentitySchema.optional(),
+  gone: subnetGoneSchema.optional(),
+  subnetRegisteredAt: z.number().int().min(0).optional(),
+  /** `chain_reset`: what was served before, and why it was dropped. */
+  previous: z
+    .object({ block: z.number().int(), blockHash: z.string().optional(), genesisHash: z.string().optional() })
+    .optional(),
+  reason: z.string().optional(),
+  at: z.number().int(),
+});
+export type SubnetEvent = z.infer<typeof subnetEventSchema>;
 
 /**
  * `registry.announce` in standalone mode: a miner (or validator) says where
@@ -135,7 +290,10 @@ export type SetWeightsRequest = z.infer<typeof setWeightsRequestSchema>;
 export const serveAxonRequestSchema = z.object({
   v: z.literal(1),
   netuid: z.number().int().min(0),
-  /** Hotkey the axon belongs to; it must be the indexer's signing hotkey. */
+  /**
+   * Hotkey the axon belongs to: the indexer's own, or one whose owner answers
+   * signing requests on `chain.sign.<hotkey>` (a miner).
+   */
   hotkey: z.string(),
   /** Numeric IPv4 or IPv6 address (the chain stores no host names). */
   ip: z.string().min(1),
@@ -146,6 +304,43 @@ export const serveAxonRequestSchema = z.object({
   waitFor: z.enum(['in_block', 'finalized']).optional(),
 });
 export type ServeAxonRequest = z.infer<typeof serveAxonRequestSchema>;
+
+/**
+ * `chain.sign.<hotkey>`: the chain-indexer asks the owner of a hotkey it does
+ * not hold to sign an extrinsic it built (nonce, era, runtime and genesis
+ * chosen by the indexer). The owner checks that `method` is the call it asked
+ * for and that `signingPayload` starts with it, then signs `signingPayload`
+ * (the SCALE extrinsic payload, or its blake2-256 when longer than 256 bytes,
+ * as Substrate signs) and answers with `signingResponseSchema`.
+ */
+export const signingRequestSchema = z.object({
+  v: z.literal(1),
+  /** The call, as named in `chain.extrinsics.*`. */
+  call: z.literal('serve_axon'),
+  /** SS58 address that must sign. */
+  hotkey: z.string(),
+  /** SCALE-encoded call: pallet and call index, then the arguments. */
+  method: z.string().regex(/^0x[0-9a-f]*$/),
+  /** The bytes to sign, 0x-hex. */
+  signingPayload: z.string().regex(/^0x[0-9a-f]*$/),
+  /** Whether `signingPayload` is already the blake2-256 of a payload longer than 256 bytes. */
+  hashed: z.boolean(),
+  nonce: z.number().int().min(0),
+  /** 0 for immortal. */
+  mortalPeriod: z.number().int().min(0),
+  tip: z.string(),
+  genesisHash: z.string(),
+  blockHash: z.string(),
+  specVersion: z.number().int().min(0),
+});
+export type SigningRequest = z.infer<typeof signingRequestSchema>;
+
+export const signingResponseSchema = z.union([
+  /** sr25519 signature over `signingPayload`, 64 bytes 0x-hex. */
+  z.object({ signature: z.string().regex(/^0x[0-9a-f]{128}$/) }),
+  z.object({ error: z.string() }),
+]);
+export type SigningResponse = z.infer<typeof signingResponseSchema>;
 
 export const extrinsicOutcomeSchema = z.object({
   outcome: z.enum(['finalized', 'in_block', 'recorded', 'deferred', 'skipped', 'failed']),

@@ -7,6 +7,13 @@ export const Subjects = {
   chatCancelAll: 'chat.cancel.*',
   /** Metagraph snapshot updated: `chain.metagraph.<netuid>`. */
   metagraph: (netuid: number) => `chain.metagraph.${netuid}`,
+  /** Lifecycle of a followed subnet (gone, registered again, chain reset): `chain.subnet.<netuid>`. */
+  subnet: (netuid: number) => `chain.subnet.${netuid}`,
+  /**
+   * Signing requests to the owner of a hotkey the chain-indexer does not
+   * hold (a miner's serve_axon): `chain.sign.<ss58 hotkey>`.
+   */
+  signer: (hotkey: string) => `chain.sign.${hotkey}`,
   /** Requests to the chain-indexer, the only extrinsic writer. */
   extrinsics: (call: 'set_weights' | 'serve_axon') => `chain.extrinsics.${call}`,
   extrinsicsAll: 'chain.extrinsics.*',

@@ -49,6 +49,11 @@ export class BlockCalls {
     this.specVersion = api.runtimeVersion.specVersion.toNumber();
   }
 
+  /** The runtime the registry describes (checked against the block by `sameRuntime()`). */
+  get runtime(): { specName: string; specVersion: number } {
+    return { specName: this.specName, specVersion: this.specVersion };
+  }
+
   has(section: string, method: string): boolean {
     return this.callDef(section, method) !== undefined;
   }
@@ -95,6 +100,62 @@ export class BlockCalls {
       if (raw === null && meta.modifier.isOptional) return undefined;
       return this.registry.createTypeUnsafe(type, [hexToU8a(raw ?? meta.fallback.toHex())]);
     };
+  }
+
+  /**
+   * Many keys of one storage map in a single `state_queryStorageAt`; the
+   * decoder returns one value per key (undefined where absent and optional).
+   */
+  async queryMany(pallet: string, item: string, argsList: unknown[][]): Promise<() => (Codec | undefined)[]> {
+    const bytes = await this.queryManyBytes(pallet, item, argsList);
+    return () => {
+      const entry = this.storageEntry(pallet, item);
+      const meta = entry.creator.meta as unknown as StorageMeta;
+      const type = this.registry.createLookupType(
+        (meta.type.isPlain ? meta.type.asPlain : meta.type.asMap.value) as never,
+      );
+      return bytes().map((value) =>
+        value === undefined ? undefined : this.registry.createTypeUnsafe(type, [value]),
+      );
+    };
+  }
+
+  /**
+   * As `queryMany`, undecoded: each value's SCALE bytes (the item's default
+   * where absent; undefined where absent and optional). For values whose
+   * type (`storageValueType`) a caller decodes faster than generic codecs.
+   */
+  async queryManyBytes(
+    pallet: string,
+    item: string,
+    argsList: unknown[][],
+  ): Promise<() => (Uint8Array | undefined)[]> {
+    const entry = this.storageEntry(pallet, item);
+    if (!entry) throw new Error(`the runtime has no storage ${pallet}.${item}`);
+    if (argsList.length === 0) return () => [];
+    const keys = argsList.map((args) => entry.key(...args));
+    const answer = await this.api.rpc.state.queryStorageAt.raw<
+      { block: string; changes: [string, string | null][] }[]
+    >(keys, this.hash);
+    return () => {
+      const meta = entry.creator.meta as unknown as StorageMeta;
+      const values = new Map<string, string | null>();
+      for (const set of answer) for (const [key, value] of set.changes) values.set(key, value);
+      return keys.map((key) => {
+        const raw = values.get(key) ?? null;
+        if (raw === null && meta.modifier.isOptional) return undefined;
+        return hexToU8a(raw ?? meta.fallback.toHex());
+      });
+    };
+  }
+
+  /** The type of a storage item's values as the metadata spells it, e.g. `Vec<(u16,u16)>`. */
+  storageValueType(pallet: string, item: string): string | undefined {
+    const entry = this.storageEntry(pallet, item);
+    if (!entry) return undefined;
+    const meta = entry.creator.meta as unknown as StorageMeta;
+    const id = meta.type.isPlain ? meta.type.asPlain : meta.type.asMap.value;
+    return this.registry.lookup.getTypeDef(id as never).type;
   }
 
   private callDef(section: string, method: string): RuntimeCallDef | undefined {

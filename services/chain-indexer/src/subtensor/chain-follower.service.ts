@@ -1,5 +1,13 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { MetagraphSnapshot } from '@chattensor/protocol';
+import {
+  describeGone,
+  isSubnetGone,
+  type ChainIdentity,
+  type MetagraphEntry,
+  type MetagraphSnapshot,
+  type SubnetGone,
+  type SubnetGoneReason,
+} from '@chattensor/protocol';
 import { ReadinessRegistry, rootLogger } from '@chattensor/common';
 import { MetagraphPublisher } from '../metagraph/metagraph.publisher';
 import { SubtensorConnection, type ChainSession } from './chain-connection';
@@ -37,12 +45,50 @@ export function nextBlocks(
   return { from, skipped: Math.max(0, from - (lastProcessed + 1)) };
 }
 
+/** What the indexer serves for a netuid: a snapshot or a tombstone, and the chain it came from. */
+interface Served {
+  block: number;
+  blockHash?: string;
+  genesisHash?: string;
+  /** Lineage of a snapshot (`NetworkRegisteredAt`); the ended lineage of a tombstone. */
+  registeredAt?: number;
+  gone?: SubnetGone;
+}
+
+function servedOf(entry: MetagraphEntry): Served {
+  return isSubnetGone(entry)
+    ? {
+        block: entry.block,
+        blockHash: entry.blockHash,
+        genesisHash: entry.chain?.genesisHash,
+        registeredAt: entry.previousRegisteredAt,
+        gone: entry,
+      }
+    : {
+        block: entry.block,
+        blockHash: entry.blockHash,
+        genesisHash: entry.chain?.genesisHash,
+        registeredAt: entry.subnetRegisteredAt,
+      };
+}
+
 /**
  * Follows finalized heads and publishes a snapshot of each configured subnet
  * at every block where it changed. Blocks are processed strictly in order;
  * after a reconnect it resumes at the block after the last one processed
  * (after a restart: after the newest published snapshot), so no finalized
  * block is missed or processed twice.
+ *
+ * On every connection (and whenever the finalized head goes back) it checks
+ * that the node serves the chain it was following: the same genesis hash, and
+ * the served blocks still on it under the same hash. When not (a reset dev
+ * chain, another network behind the endpoint), it drops everything it served
+ * and starts over at the finalized head.
+ *
+ * A followed subnet that disappears (dissolved), or whose netuid now holds
+ * another registration (`NetworkRegisteredAt` changed), is detected at the
+ * block it happens: its KV entry becomes a tombstone and a new registration
+ * starts a new lineage.
  */
 @Injectable()
 export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -50,14 +96,20 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
   private readonly reader: MetagraphReader;
   private readonly fingerprints = new Map<number, string>();
   private readonly listeners: BlockListener[] = [];
+  /** Per netuid: what is served now (published or restored). */
+  private readonly served = new Map<number, Served>();
   private lastProcessed?: number;
+  private lastProcessedHash?: string;
   private lastProcessedAt = 0;
   private finalizedHead = 0;
   private headSeenAt = new Map<number, number>();
   /** Hashes of announced finalized heads: the block after the last processed one needs no lookup. */
   private headHashes = new Map<number, string>();
-  /** Snapshots restored at start, not yet checked against the chain the indexer is connected to. */
-  private restored = new Map<number, { block: number; blockHash?: string }>();
+  /** The chain of the current connection. */
+  private identity?: ChainIdentity;
+  /** Set when a finalized head went back: the chain is checked again before going on. */
+  private recheck = false;
+  private startedOver?: { at: number; reason: string };
   private unsubscribe?: () => void;
   private draining?: Promise<void>;
   private pendingDrain = false;
@@ -82,15 +134,26 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
     return this.lastProcessed;
   }
 
+  /** The chain the current connection reaches. */
+  get chain(): ChainIdentity | undefined {
+    return this.identity;
+  }
+
+  /** The tombstone of a followed netuid whose subnet is gone, else undefined. */
+  goneOf(netuid: number): SubnetGone | undefined {
+    return this.served.get(netuid)?.gone;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     for (const netuid of this.config.netuids) {
       // A restarted indexer serves its last snapshot at once and continues after it.
-      const previous = await this.publisher.latest(netuid).catch(() => undefined);
+      const previous = await this.publisher.entry(netuid).catch(() => undefined);
       if (previous?.mode === 'subtensor') {
-        this.restored.set(netuid, { block: previous.block, blockHash: previous.blockHash });
-        this.fingerprints.set(netuid, snapshotFingerprint(previous));
+        this.served.set(netuid, servedOf(previous));
+        this.fingerprints.set(netuid, isSubnetGone(previous) ? 'absent' : snapshotFingerprint(previous));
         this.lastProcessed =
           this.lastProcessed === undefined ? previous.block : Math.min(this.lastProcessed, previous.block);
+        if (this.lastProcessed === previous.block) this.lastProcessedHash = previous.blockHash;
       }
     }
     this.connection.onSession(
@@ -109,7 +172,13 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
 
   readiness(): true | string {
     if (!this.connection.current) return 'not connected to a Subtensor node';
-    if (this.lastProcessed === undefined) return 'no finalized block processed yet';
+    const gone = [...this.served.values()].flatMap((s) => (s.gone ? [describeGone(s.gone)] : []));
+    if (gone.length > 0) return `${gone.join('; ')}: nothing to serve for it`;
+    if (this.lastProcessed === undefined) {
+      return this.startedOver
+        ? `started over on the connected chain (${this.startedOver.reason}): no finalized block processed yet`
+        : 'no finalized block processed yet';
+    }
     const age = Date.now() - this.lastProcessedAt;
     if (age > this.config.staleAfterMs) return `no finalized block processed for ${Math.round(age / 1000)} s`;
     const lag = this.finalizedHead - this.lastProcessed;
@@ -118,35 +187,76 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async follow(session: ChainSession): Promise<void> {
-    await this.checkRestored(session);
-    this.unsubscribe = await session.api.rpc.chain.subscribeFinalizedHeads((header) => {
+    const { api } = session;
+    this.identity = {
+      genesisHash: api.genesisHash.toHex(),
+      specName: api.runtimeVersion.specName.toString(),
+      specVersion: api.runtimeVersion.specVersion.toNumber(),
+    };
+    // The head of this connection, not the highest ever seen: a new chain may be lower.
+    this.finalizedHead = 0;
+    this.headSeenAt.clear();
+    this.headHashes.clear();
+    await this.checkChain(session);
+    this.unsubscribe = await api.rpc.chain.subscribeFinalizedHeads((header) => {
       const number = header.number.toNumber();
+      const hash = header.hash.toHex();
       if (!this.headSeenAt.has(number)) this.headSeenAt.set(number, performance.now());
-      this.headHashes.set(number, header.hash.toHex());
-      this.finalizedHead = Math.max(this.finalizedHead, number);
-      this.metrics.finalizedHead.set(this.finalizedHead);
+      this.headHashes.set(number, hash);
+      // Finality never goes back on one chain: a lower head, or another hash at the last
+      // processed block, means the node now serves another chain (a dev chain reset in place).
+      if (
+        this.lastProcessed !== undefined &&
+        (number < this.lastProcessed || (number === this.lastProcessed && hash !== this.lastProcessedHash))
+      ) {
+        this.recheck = true;
+      }
+      this.finalizedHead = number;
+      this.metrics.finalizedHead.set(number);
       this.updateLag();
       this.drain(session);
     });
   }
 
   /**
-   * A restored snapshot whose block hash is not the chain's hash at that
-   * number was published from another chain (a reset dev chain, another
-   * network behind the same NATS): continuing after its block would serve
-   * stale neurons and skip this chain's blocks, and the KV bucket would
-   * refuse every lower block. The stored snapshots are dropped and following
-   * starts over at the finalized head.
+   * Whether the connected node still has what is served: the genesis hash of
+   * every stored snapshot, and each served block (and the last processed one)
+   * under the same hash. When not, everything served is dropped and
+   * following starts over at the finalized head.
    */
-  private async checkRestored(session: ChainSession): Promise<void> {
-    if (this.restored.size === 0) return;
-    let foreign: { netuid: number; block: number; blockHash?: string; onChain: string } | undefined;
+  private async checkChain(session: ChainSession): Promise<void> {
+    const genesis = this.identity!.genesisHash;
+    let mismatch: Record<string, unknown> | undefined;
     try {
-      for (const [netuid, { block, blockHash }] of this.restored) {
-        if (!blockHash) continue;
-        const onChain = (await session.api.rpc.chain.getBlockHash(block)).toHex();
-        if (onChain !== blockHash) {
-          foreign = { netuid, block, blockHash, onChain };
+      const checks: { netuid?: number; block: number; blockHash?: string; genesisHash?: string }[] = [
+        ...[...this.served].map(([netuid, s]) => ({ netuid, ...s })),
+        ...(this.lastProcessed !== undefined
+          ? [{ block: this.lastProcessed, blockHash: this.lastProcessedHash }]
+          : []),
+      ];
+      for (const check of checks) {
+        if (check.genesisHash && check.genesisHash !== genesis) {
+          mismatch = {
+            netuid: check.netuid,
+            servedGenesis: check.genesisHash,
+            genesis,
+            reason: `genesis hash ${genesis} instead of ${check.genesisHash}`,
+          };
+          break;
+        }
+        if (!check.blockHash) continue;
+        const onChain = (await session.api.rpc.chain.getBlockHash(check.block)).toHex();
+        if (onChain !== check.blockHash) {
+          const absent = /^0x0*$/.test(onChain);
+          mismatch = {
+            netuid: check.netuid,
+            block: check.block,
+            servedHash: check.blockHash,
+            onChain: absent ? null : onChain,
+            reason: absent
+              ? `block ${check.block} is not on the chain`
+              : `block ${check.block} has another hash on the chain`,
+          };
           break;
         }
       }
@@ -154,22 +264,46 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       // Checked again on the next connection; following this one goes on meanwhile.
       this.log.warn(
         { err: (error as Error).message },
-        'could not check the stored snapshot against the chain',
+        'could not check the served snapshots against the chain',
       );
       return;
     }
-    if (foreign) {
-      this.log.warn(
-        foreign,
-        'the stored snapshot is not on this chain: dropping the stored snapshots and starting at the finalized head',
-      );
-      for (const netuid of this.restored.keys()) {
-        await this.publisher.forget(netuid);
-        this.fingerprints.delete(netuid);
-      }
-      this.lastProcessed = undefined;
+    if (mismatch) await this.startOver(session, mismatch);
+  }
+
+  /** Drops everything served (memory, KV, Redis), tells consumers, and resets the progress metrics. */
+  private async startOver(session: ChainSession, mismatch: Record<string, unknown>): Promise<void> {
+    const reason = String(mismatch.reason);
+    this.log.warn(
+      { endpoint: session.endpoint, ...mismatch, netuids: [...this.served.keys()] },
+      `the node serves another chain than the one followed (${reason}): dropping the served snapshots and starting over at the finalized head`,
+    );
+    const previous = [...this.served];
+    for (const netuid of new Set([...this.served.keys(), ...this.config.netuids])) {
+      await this.publisher.forget(netuid);
+      this.fingerprints.delete(netuid);
     }
-    this.restored.clear();
+    this.served.clear();
+    this.reader.reset();
+    // Hashes announced by the old chain must not name the new chain's blocks; the new ones are looked up.
+    this.headHashes.clear();
+    this.headSeenAt.clear();
+    for (const [netuid, s] of previous) {
+      this.publisher.publishEvent({
+        v: 1,
+        netuid,
+        event: 'chain_reset',
+        chain: this.identity,
+        previous: { block: s.block, blockHash: s.blockHash, genesisHash: s.genesisHash },
+        reason,
+        at: Date.now(),
+      });
+    }
+    this.lastProcessed = undefined;
+    this.lastProcessedHash = undefined;
+    this.startedOver = { at: Date.now(), reason };
+    this.metrics.blockHeight.reset();
+    this.metrics.syncLag.reset();
   }
 
   /** One drain loop at a time; a head arriving meanwhile makes it run once more. */
@@ -181,6 +315,10 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
     this.draining = (async () => {
       do {
         this.pendingDrain = false;
+        if (this.recheck) {
+          this.recheck = false;
+          await this.checkChain(session);
+        }
         await this.processUpTo(session, this.finalizedHead);
       } while (this.pendingDrain && this.connection.current === session);
     })().finally(() => {
@@ -198,7 +336,7 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       );
     }
     for (let number = from; number <= head; number++) {
-      if (this.connection.current !== session) return;
+      if (this.connection.current !== session || this.recheck) return;
       try {
         const hash =
           this.headHashes.get(number) ?? (await session.api.rpc.chain.getBlockHash(number)).toHex();
@@ -220,19 +358,46 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
     for (const netuid of this.config.netuids) {
       const readStarted = performance.now();
       const read = await this.reader.read(session.api, block, netuid, delegateHotkey);
+      const served = this.served.get(netuid);
       if (!read) {
-        if (!this.fingerprints.has(netuid) || this.fingerprints.get(netuid) !== 'absent') {
-          this.log.warn({ netuid, block: block.number }, 'subnet does not exist at this block');
+        if (this.fingerprints.get(netuid) !== 'absent') {
+          await this.markGone(
+            netuid,
+            block,
+            served?.gone || !served ? 'not_registered' : 'dissolved',
+            served,
+          );
           this.fingerprints.set(netuid, 'absent');
         }
         continue;
       }
+      const snapshot: MetagraphSnapshot = { ...read.snapshot, chain: { ...this.identity!, ...read.runtime } };
+      const lineage = snapshot.subnetRegisteredAt;
+      if (served && !served.gone && served.registeredAt !== undefined && lineage !== served.registeredAt) {
+        // Another subnet under the same netuid: end the old lineage first, never mix the two.
+        await this.markGone(netuid, block, 'reregistered', served);
+        this.fingerprints.delete(netuid);
+      }
+      const startsLineage = !this.served.get(netuid) || this.served.get(netuid)!.gone !== undefined;
       const publishStarted = performance.now();
-      const fingerprint = snapshotFingerprint(read.snapshot);
+      const fingerprint = snapshotFingerprint(snapshot);
       if (this.fingerprints.get(netuid) === fingerprint) continue;
-      await this.publisher.publish(read.snapshot);
+      await this.publisher.publish(snapshot);
       const published = performance.now();
       this.fingerprints.set(netuid, fingerprint);
+      this.served.set(netuid, servedOf(snapshot));
+      if (startsLineage) {
+        this.publisher.publishEvent({
+          v: 1,
+          netuid,
+          event: 'registered',
+          block: block.number,
+          blockHash: block.hash,
+          chain: snapshot.chain,
+          subnetRegisteredAt: lineage,
+          at: Date.now(),
+        });
+      }
       const stage = this.metrics.snapshotStage;
       stage.observe({ stage: 'chain' }, read.timings.chainMs / 1000);
       stage.observe({ stage: 'decode' }, read.timings.decodeMs / 1000);
@@ -248,7 +413,9 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
       }
     }
     this.lastProcessed = block.number;
+    this.lastProcessedHash = block.hash;
     this.lastProcessedAt = Date.now();
+    this.startedOver = undefined;
     for (const seen of [this.headSeenAt, this.headHashes]) {
       for (const key of seen.keys()) if (key <= block.number) seen.delete(key);
     }
@@ -266,6 +433,30 @@ export class ChainFollower implements OnApplicationBootstrap, OnApplicationShutd
         );
       }
     }
+  }
+
+  private async markGone(
+    netuid: number,
+    block: BlockRef,
+    reason: SubnetGoneReason,
+    served: Served | undefined,
+  ): Promise<void> {
+    const gone: SubnetGone = {
+      v: 1,
+      netuid,
+      mode: 'subtensor',
+      gone: reason,
+      block: block.number,
+      blockHash: block.hash,
+      chain: this.identity,
+      ...(served && !served.gone && served.registeredAt !== undefined
+        ? { previousRegisteredAt: served.registeredAt }
+        : {}),
+      ...(served && !served.gone ? { lastSnapshotBlock: served.block } : {}),
+      updatedAt: Date.now(),
+    };
+    await this.publisher.publishGone(gone);
+    this.served.set(netuid, servedOf(gone));
   }
 
   private updateLag(): void {

@@ -1,11 +1,21 @@
 import type { ApiPromise } from '@polkadot/api';
-import type { SubmittableExtrinsic } from '@polkadot/api/types';
+import type { Signer, SubmittableExtrinsic } from '@polkadot/api/types';
 import type { DispatchError } from '@polkadot/types/interfaces';
 import type { IKeyringPair, ISubmittableResult } from '@polkadot/types/types';
 import type { ExtrinsicOutcome } from '@chattensor/protocol';
 import { rootLogger } from '@chattensor/common';
 
 export type WaitFor = 'in_block' | 'finalized';
+
+/**
+ * Who signs: a key the indexer holds, or a hotkey whose owner signs the
+ * payload remotely (`OwnerSigner`).
+ */
+export type SigningAccount = IKeyringPair | { address: string; signer: Signer };
+
+function isRemote(account: SigningAccount): account is { address: string; signer: Signer } {
+  return 'signer' in account && typeof (account as { signer?: unknown }).signer === 'object';
+}
 
 export interface SubmitOptions {
   waitFor: WaitFor;
@@ -41,7 +51,7 @@ export class ExtrinsicSubmitter {
     api: ApiPromise,
     call: string,
     tx: SubmittableExtrinsic<'promise'>,
-    signer: IKeyringPair,
+    signer: SigningAccount,
     options: SubmitOptions,
   ): Promise<ExtrinsicOutcome> {
     const run = this.queue.then(() => this.send(api, call, tx, signer, options));
@@ -53,7 +63,7 @@ export class ExtrinsicSubmitter {
     api: ApiPromise,
     call: string,
     tx: SubmittableExtrinsic<'promise'>,
-    signer: IKeyringPair,
+    signer: SigningAccount,
     options: SubmitOptions,
   ): Promise<ExtrinsicOutcome> {
     const poolNonce = (await api.rpc.system.accountNextIndex(signer.address)).toNumber();
@@ -99,14 +109,16 @@ export class ExtrinsicSubmitter {
           );
         }
       };
-      tx.signAndSend(
-        signer,
-        { nonce, era: options.mortalPeriod === 0 ? 0 : options.mortalPeriod },
-        (result) => {
-          onStatus(result).catch((error: unknown) =>
-            settle({ outcome: 'failed', error: (error as Error).message }),
-          );
-        },
+      const era = options.mortalPeriod === 0 ? 0 : options.mortalPeriod;
+      const onResult = (result: ISubmittableResult) => {
+        onStatus(result).catch((error: unknown) =>
+          settle({ outcome: 'failed', error: (error as Error).message }),
+        );
+      };
+      // A remote signer (the hotkey's owner) signs the payload the API builds with this nonce and era.
+      (isRemote(signer)
+        ? tx.signAndSend(signer.address, { nonce, era, signer: signer.signer }, onResult)
+        : tx.signAndSend(signer, { nonce, era }, onResult)
       )
         .then((stop) => {
           this.nextNonce.set(signer.address, nonce + 1);

@@ -11,14 +11,15 @@ import {
   type RevealSchedule,
   type WeightsPayloadFormat,
 } from '@chattensor/bittensor';
-import { rootLogger } from '@chattensor/common';
+import { NatsService, rootLogger } from '@chattensor/common';
 import type { ExtrinsicOutcome, ServeAxonRequest, SetWeightsRequest } from '@chattensor/protocol';
 import { unservableReason } from './axon.util';
 import { SubtensorConnection, type ChainSession } from './chain-connection';
 import { big, bool, field, list, num, unwrap } from './chain-values.util';
 import { ChainFollower } from './chain-follower.service';
-import { ExtrinsicSubmitter, type WaitFor } from './extrinsic-submitter';
+import { ExtrinsicSubmitter, type SigningAccount, type WaitFor } from './extrinsic-submitter';
 import { loadSigningPair } from './hotkey.signer';
+import { isSs58, OwnerSigner } from './owner-signer';
 import type { BlockRef } from './metagraph.reader';
 import { PendingRevealStore, type PendingReveal } from './pending-reveals.store';
 import { SUBTENSOR_CONFIG, type SubtensorConfig } from './subtensor.config';
@@ -37,6 +38,13 @@ const MAX_TIMELOCK_COMMIT_BYTES = 5000;
  * outage): a commit locked to a future round would never be revealed there.
  */
 const DRAND_STALE_ROUNDS = 100;
+
+/** How long the owner of a hotkey has to answer a signing request. */
+const OWNER_SIGNING_TIMEOUT_MS = 15_000;
+
+/** Pool rejections worth signing again with a fresh nonce (another submission took the nonce first). */
+const RESIGN_ON = /stale|outdated|future|priority is too low|usurped|dropped|1010|1014/i;
+const RESIGN_ATTEMPTS = 2;
 
 /** `CommitRevealWeightsVersion` where the runtime has no such item (the SDK's default). */
 const DEFAULT_COMMIT_REVEAL_VERSION = 4;
@@ -172,8 +180,11 @@ interface WeightsState {
 /**
  * The cluster's only extrinsic writer. Requests come from NATS (validators
  * setting weights, miners serving axons); the indexer signs with its hotkey,
- * checks what the chain would refuse before sending (rate limits, identical
- * axon records), and answers every request with what happened on chain.
+ * or, for a miner's serve_axon, has the miner sign the payload it built
+ * (`OwnerSigner` over `chain.sign.<hotkey>`); it checks what the chain would
+ * refuse before sending (rate limits, identical axon records), keeps the
+ * nonces, signs again when the pool rejects a stale nonce, and answers every
+ * request with what happened on chain.
  */
 @Injectable()
 export class ExtrinsicWriter implements OnApplicationBootstrap {
@@ -188,6 +199,7 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
     private readonly follower: ChainFollower,
     private readonly reveals: PendingRevealStore,
     private readonly metrics: SubtensorMetrics,
+    private readonly nats: NatsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -205,7 +217,7 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
   }
 
   async setWeights(request: SetWeightsRequest): Promise<ExtrinsicOutcome> {
-    const outcome = await this.guard('set_weights', request.hotkey, (session, signer) =>
+    const outcome = await this.guard<IKeyringPair>('set_weights', request.hotkey, (session, signer) =>
       this.doSetWeights(session, signer, request),
     );
     this.metrics.extrinsics.inc({ call: 'set_weights', outcome: outcome.outcome });
@@ -213,30 +225,43 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
   }
 
   async serveAxon(request: ServeAxonRequest): Promise<ExtrinsicOutcome> {
-    const outcome = await this.guard('serve_axon', request.hotkey, (session, signer) =>
-      this.doServeAxon(session, signer, request),
+    // A miner's axon must be served by the miner's own hotkey: its owner signs what the indexer builds.
+    const outcome = await this.guard(
+      'serve_axon',
+      request.hotkey,
+      (session, signer) => this.doServeAxon(session, signer, request),
+      { ownerSigns: true },
     );
     this.metrics.extrinsics.inc({ call: 'serve_axon', outcome: outcome.outcome });
     return outcome;
   }
 
-  private async guard(
+  private async guard<A extends SigningAccount>(
     call: string,
     hotkey: string,
-    run: (session: ChainSession, signer: IKeyringPair) => Promise<ExtrinsicOutcome>,
+    run: (session: ChainSession, signer: A) => Promise<ExtrinsicOutcome>,
+    options: { ownerSigns?: boolean } = {},
   ): Promise<ExtrinsicOutcome> {
-    if (!this.signer) return { outcome: 'failed', call, error: 'this indexer has no hotkey to sign with' };
-    if (hotkey !== this.signer.address) {
+    const session = this.connection.current;
+    const own = this.signer && hotkey === this.signer.address;
+    if (!own && !options.ownerSigns) {
+      if (!this.signer) return { outcome: 'failed', call, error: 'this indexer has no hotkey to sign with' };
       return {
         outcome: 'failed',
         call,
         error: `this indexer signs as ${this.signer.address}, not as ${hotkey}`,
       };
     }
-    const session = this.connection.current;
+    if (!own && !isSs58(hotkey)) return { outcome: 'failed', call, error: `not an SS58 hotkey: ${hotkey}` };
     if (!session) return { outcome: 'failed', call, error: 'not connected to a Subtensor node' };
+    const account: SigningAccount = own
+      ? this.signer!
+      : {
+          address: hotkey,
+          signer: new OwnerSigner(session.api, this.nats.nc, 'serve_axon', hotkey, OWNER_SIGNING_TIMEOUT_MS),
+        };
     try {
-      return await run(session, this.signer);
+      return await run(session, account as A);
     } catch (error) {
       this.log.error({ call, err: (error as Error).message }, 'extrinsic request failed');
       return { outcome: 'failed', call, error: (error as Error).message };
@@ -413,7 +438,7 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
 
   private async doServeAxon(
     session: ChainSession,
-    signer: IKeyringPair,
+    signer: SigningAccount,
     request: ServeAxonRequest,
   ): Promise<ExtrinsicOutcome> {
     const { api } = session;
@@ -558,17 +583,32 @@ export class ExtrinsicWriter implements OnApplicationBootstrap {
     return { number: header.number.toNumber(), hash: header.hash.toHex() };
   }
 
-  private submit(
+  /**
+   * Submits with the submitter's nonce handling; a pool rejection of a stale
+   * or taken nonce is signed again with a fresh one (the transaction is
+   * rebuilt from the same call), at most RESIGN_ATTEMPTS times.
+   */
+  private async submit(
     api: ApiPromise,
     call: string,
     tx: Parameters<ExtrinsicSubmitter['submit']>[2],
-    signer: IKeyringPair,
+    signer: SigningAccount,
     waitFor: WaitFor,
   ): Promise<ExtrinsicOutcome> {
-    return this.submitter.submit(api, call, tx, signer, {
+    const options = {
       waitFor,
       finalityTimeoutMs: this.config.finalityTimeoutMs,
       mortalPeriod: this.config.txMortalPeriod,
-    });
+    };
+    let outcome = await this.submitter.submit(api, call, tx, signer, options);
+    for (let attempt = 0; attempt < RESIGN_ATTEMPTS; attempt++) {
+      if (outcome.outcome !== 'failed' || outcome.moduleError || !RESIGN_ON.test(outcome.error ?? '')) break;
+      this.log.warn(
+        { call, hotkey: signer.address, error: outcome.error },
+        'the pool refused the nonce: signing again',
+      );
+      outcome = await this.submitter.submit(api, call, api.tx(tx.method.toHex()), signer, options);
+    }
+    return outcome;
   }
 }

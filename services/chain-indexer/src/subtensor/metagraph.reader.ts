@@ -7,7 +7,9 @@ import type {
   Hyperparameters,
   MetagraphSnapshot,
   Neuron,
+  SparseRow,
 } from '@chattensor/protocol';
+import { compactFromU8a } from '@polkadot/util';
 import { intToIp } from '@chattensor/bittensor';
 import { BlockCalls } from './block-calls';
 import { account, big, bool, field, list, num, raoToTao, u16Fraction, unwrap } from './chain-values.util';
@@ -27,6 +29,8 @@ export interface ReadResult {
   source: MetagraphSource;
   /** Where the time went: waiting for the node, and turning its answers into the snapshot. */
   timings: { chainMs: number; decodeMs: number };
+  /** The runtime the block was read with. */
+  runtime: { specName: string; specVersion: number };
 }
 
 /**
@@ -42,6 +46,14 @@ export class MetagraphReader {
    */
   constructor(private readonly preference: 'auto' | 'storage' = 'auto') {}
 
+  /** Uids per netuid at the last read: the weights and bonds rows are requested with the metagraph. */
+  private readonly uidCounts = new Map<number, number>();
+
+  /** Forgets what was learnt from earlier blocks (another chain follows). */
+  reset(): void {
+    this.uidCounts.clear();
+  }
+
   /** Undefined when the subnet does not exist at that block. */
   async read(
     api: ApiPromise,
@@ -56,15 +68,43 @@ export class MetagraphReader {
     const started = performance.now();
     const at = await api.at(block.hash);
     // Independent reads in flight together: the node answers them in parallel.
-    const [read, delegate, alphaPrice] = await Promise.all([
+    const [read, delegate, alphaPrice, registeredAt] = await Promise.all([
       this.readSubnet(at, netuid),
       delegateHotkey ? this.readDelegate(at, delegateHotkey, netuid) : Promise.resolve(undefined),
       this.readAlphaPrice(at, netuid),
+      at.query.subtensorModule?.networkRegisteredAt
+        ? at.query.subtensorModule.networkRegisteredAt(netuid).then((v) => num(v))
+        : Promise.resolve(undefined),
     ]);
     if (!read) return undefined;
-    const snapshot = buildSnapshot(block, netuid, read.neurons, read.hyperparameters, delegate, alphaPrice);
+    const n = read.neurons.length;
+    const uids = Array.from({ length: n }, (_, uid) => [netuid, uid]);
+    const q = at.query.subtensorModule;
+    // Decoded from SCALE with the connection's registry when the block runs its runtime (see matrixReader).
+    const calls = new BlockCalls(api, block.hash);
+    const sameRuntime = n > 0 && (await calls.sameRuntime());
+    const [weights, bonds] = await Promise.all(
+      (['weights', 'bonds'] as const).map(async (item) => {
+        if (!q?.[item] || n === 0) return undefined;
+        if (sameRuntime) return toSparse((await matrixReader(calls, item, uids))());
+        return sparseRows(await at.queryMulti(uids.map((args) => [q[item], args])));
+      }),
+    );
+    const snapshot = buildSnapshot(block, netuid, read.neurons, read.hyperparameters, delegate, alphaPrice, {
+      registeredAt,
+      weights,
+      bonds,
+    });
     // Decoding is interleaved with the reads on these paths: all of it counts as chain time.
-    return { snapshot, source: read.source, timings: { chainMs: performance.now() - started, decodeMs: 0 } };
+    return {
+      snapshot,
+      source: read.source,
+      timings: { chainMs: performance.now() - started, decodeMs: 0 },
+      runtime: {
+        specName: at.runtimeVersion.specName.toString(),
+        specVersion: at.runtimeVersion.specVersion.toNumber(),
+      },
+    };
   }
 
   /**
@@ -82,7 +122,25 @@ export class MetagraphReader {
     const started = performance.now();
     const calls = new BlockCalls(api, block.hash);
     if (!calls.has('subnetInfoRuntimeApi', 'getMetagraph')) return FALL_BACK;
-    const [sameRuntime, metagraphAnswer, trustAnswer, delegateAnswer, priceAnswer] = await Promise.all([
+    // Weights and bonds rows by uid, requested with the metagraph for as many uids as last time.
+    const guessed = this.uidCounts.get(netuid) ?? 0;
+    const rows = (from: number, to: number) =>
+      Array.from({ length: Math.max(0, to - from) }, (_, i) => [netuid, from + i]);
+    const matrix = (item: string, from: number, to: number) =>
+      calls.hasStorage('subtensorModule', item) ? matrixReader(calls, item, rows(from, to)) : undefined;
+    const hyperMethod = ['getSubnetHyperparamsV2', 'getSubnetHyperparams'].find((m) =>
+      calls.has('subnetInfoRuntimeApi', m),
+    );
+    const [
+      sameRuntime,
+      metagraphAnswer,
+      trustAnswer,
+      delegateAnswer,
+      priceAnswer,
+      hyperAnswer,
+      weightsAnswer,
+      bondsAnswer,
+    ] = await Promise.all([
       calls.sameRuntime(),
       calls.call('subnetInfoRuntimeApi', 'getMetagraph', netuid),
       // Spec 293's metagraph lacks validator trust; read alongside, used only when it is missing.
@@ -95,6 +153,9 @@ export class MetagraphReader {
       calls.has('swapRuntimeApi', 'currentAlphaPrice')
         ? calls.call('swapRuntimeApi', 'currentAlphaPrice', netuid)
         : undefined,
+      hyperMethod ? calls.call('subnetInfoRuntimeApi', hyperMethod, netuid) : undefined,
+      matrix('weights', 0, guessed),
+      matrix('bonds', 0, guessed),
     ]);
     if (!sameRuntime) return FALL_BACK;
     // A runtime with get_delegate but the hotkey's delegation read by storage would be new: use the slow path then.
@@ -102,22 +163,47 @@ export class MetagraphReader {
     const decodeStarted = performance.now();
     const metagraph = unwrap(metagraphAnswer());
     if (!metagraph) return undefined;
+    const n = list(field(metagraph, 'hotkeys')).length;
+    let waitedMs = decodeStarted - started;
+    let weightsValues = weightsAnswer?.() ?? [];
+    let bondsValues = bondsAnswer?.() ?? [];
+    if (n > guessed) {
+      // More uids than last time: their rows in one more round.
+      const extraStarted = performance.now();
+      const [moreWeights, moreBonds] = await Promise.all([
+        matrix('weights', guessed, n),
+        matrix('bonds', guessed, n),
+      ]);
+      waitedMs += performance.now() - extraStarted;
+      weightsValues = [...weightsValues, ...(moreWeights?.() ?? [])];
+      bondsValues = [...bondsValues, ...(moreBonds?.() ?? [])];
+    }
+    this.uidCounts.set(netuid, n);
     const validatorTrust = field(metagraph, 'validatorTrust') ? undefined : list(trustAnswer?.());
     const delegateInfo = delegateAnswer ? unwrap(delegateAnswer()) : undefined;
     const priceRao = priceAnswer ? big(priceAnswer()) : undefined;
+    const hyper = hyperAnswer ? unwrap(hyperAnswer()) : undefined;
     const snapshot = buildSnapshot(
       block,
       netuid,
       neuronsFromMetagraph(metagraph, validatorTrust),
-      hyperparametersFrom(metagraph),
+      { ...hyperparametersFrom(metagraph), ...(hyper ? hyperparametersFrom(hyper) : {}) },
       delegateInfo ? delegateFrom(delegateInfo, netuid) : undefined,
       raoToTao(priceRao),
+      {
+        registeredAt: num(field(metagraph, 'networkRegisteredAt')),
+        weights: calls.hasStorage('subtensorModule', 'weights')
+          ? toSparse(weightsValues.slice(0, n))
+          : undefined,
+        bonds: calls.hasStorage('subtensorModule', 'bonds') ? toSparse(bondsValues.slice(0, n)) : undefined,
+      },
     );
     const done = performance.now();
     return {
       snapshot,
       source: 'runtime:get_metagraph',
-      timings: { chainMs: decodeStarted - started, decodeMs: done - decodeStarted },
+      timings: { chainMs: waitedMs, decodeMs: Math.max(0, done - started - waitedMs) },
+      runtime: calls.runtime,
     };
   }
 
@@ -337,6 +423,7 @@ function buildSnapshot(
   hyperparameters: Hyperparameters,
   delegate: DelegateInfo | undefined,
   alphaPrice: number | undefined,
+  extra: { registeredAt?: number; weights?: SparseRow[]; bonds?: SparseRow[] } = {},
 ): MetagraphSnapshot {
   return {
     v: 1,
@@ -349,7 +436,70 @@ function buildSnapshot(
     hyperparameters,
     ...(delegate ? { delegate } : {}),
     ...(alphaPrice !== undefined ? { alphaPrice } : {}),
+    ...(extra.registeredAt !== undefined ? { subnetRegisteredAt: extra.registeredAt } : {}),
+    ...(extra.weights ? { weights: extra.weights } : {}),
+    ...(extra.bonds ? { bonds: extra.bonds } : {}),
   };
+}
+
+/** One matrix row's entries, `[target uid, value]`. */
+type RowEntries = [number, number][];
+
+/** Rows (in uid order) as sparse rows; uids without entries are left out. */
+function toSparse(rows: RowEntries[]): SparseRow[] {
+  const out: SparseRow[] = [];
+  rows.forEach((entries, uid) => {
+    if (entries.length > 0) out.push({ uid, entries });
+  });
+  return out;
+}
+
+/**
+ * Reads `Weights` / `Bonds` rows at the block. When the metadata says the
+ * values are `Vec<(u16,u16)>` (every runtime so far) they are decoded
+ * straight from the SCALE bytes (a compact length, then little-endian u16
+ * pairs): 64 rows of 256 entries through generic codecs cost hundreds of
+ * milliseconds per block. Any other type goes through the registry's codecs.
+ */
+async function matrixReader(calls: BlockCalls, item: string, keys: unknown[][]): Promise<() => RowEntries[]> {
+  const type = calls.storageValueType('subtensorModule', item)?.replace(/\s/g, '');
+  if (type === 'Vec<(u16,u16)>') {
+    const bytes = await calls.queryManyBytes('subtensorModule', item, keys);
+    return () => bytes().map((value) => (value ? u16PairsFromScale(value) : []));
+  }
+  const codecs = await calls.queryMany('subtensorModule', item, keys);
+  return () => codecs().map((value) => rowEntries(value));
+}
+
+/** SCALE `Vec<(u16, u16)>`. */
+export function u16PairsFromScale(bytes: Uint8Array): RowEntries {
+  const [offset, length] = compactFromU8a(bytes);
+  const count = length.toNumber();
+  if (bytes.length !== offset + count * 4) {
+    throw new Error(`a Vec<(u16,u16)> of ${count} takes ${offset + count * 4} bytes, not ${bytes.length}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const entries: RowEntries = new Array<[number, number]>(count);
+  for (let i = 0; i < count; i++) {
+    const at = offset + i * 4;
+    entries[i] = [view.getUint16(at, true), view.getUint16(at + 2, true)];
+  }
+  return entries;
+}
+
+function rowEntries(value: Codec | undefined): RowEntries {
+  return list(value).map((pair) => {
+    const [target, weight] = pair as unknown as [Codec, Codec];
+    return [num(target) ?? 0, num(weight) ?? 0];
+  });
+}
+
+/**
+ * `Weights` / `Bonds` rows (`Vec<(u16, u16)>` per uid, in uid order) as
+ * sparse rows; uids without entries are left out.
+ */
+export function sparseRows(values: (Codec | undefined)[]): SparseRow[] {
+  return toSparse(values.map(rowEntries));
 }
 
 /** Drops undefined properties so optional fields are absent, not `undefined`. */
@@ -460,18 +610,53 @@ export function neuronFromLite(lite: Codec, registeredAt: (number | undefined)[]
   });
 }
 
-/** Works on `Metagraph`, `SubnetHyperparams` and `SubnetHyperparamsV2` alike: same field names. */
+/**
+ * Works on `Metagraph`, `SubnetHyperparams` and `SubnetHyperparamsV2` alike
+ * (same field names); a field the struct lacks is left out.
+ */
 export function hyperparametersFrom(source: Codec): Hyperparameters {
+  const n = (name: string) => num(field(source, name));
+  const b = (name: string) => bool(field(source, name));
+  const tao = (name: string) => raoToTao(big(field(source, name)));
+  const steepness = big(field(source, 'alphaSigmoidSteepness'));
   return compact<Hyperparameters>({
-    tempo: num(field(source, 'tempo')),
-    weightsRateLimit: num(field(source, 'weightsRateLimit')),
-    minAllowedWeights: num(field(source, 'minAllowedWeights')),
-    maxWeightLimit: u16Fraction(num(field(source, 'maxWeightsLimit'))),
-    weightsVersionKey: num(field(source, 'weightsVersion')),
-    commitRevealEnabled: bool(field(source, 'commitRevealWeightsEnabled')),
-    commitRevealPeriod: num(field(source, 'commitRevealPeriod')),
-    activityCutoff: num(field(source, 'activityCutoff')),
-    servingRateLimit: num(field(source, 'servingRateLimit')),
+    tempo: n('tempo'),
+    weightsRateLimit: n('weightsRateLimit'),
+    minAllowedWeights: n('minAllowedWeights'),
+    maxWeightLimit: u16Fraction(n('maxWeightsLimit')),
+    weightsVersionKey: n('weightsVersion'),
+    commitRevealEnabled: b('commitRevealWeightsEnabled'),
+    commitRevealPeriod: n('commitRevealPeriod'),
+    activityCutoff: n('activityCutoff'),
+    servingRateLimit: n('servingRateLimit'),
+    rho: n('rho'),
+    kappa: n('kappa'),
+    immunityPeriod: n('immunityPeriod'),
+    minDifficulty: n('minDifficulty'),
+    maxDifficulty: n('maxDifficulty'),
+    difficulty: n('difficulty'),
+    adjustmentInterval: n('adjustmentInterval'),
+    adjustmentAlpha: n('adjustmentAlpha'),
+    registrationAllowed: b('registrationAllowed'),
+    powRegistrationAllowed: b('powRegistrationAllowed'),
+    targetRegsPerInterval: n('targetRegsPerInterval'),
+    maxRegsPerBlock: n('maxRegsPerBlock'),
+    minBurn: tao('minBurn'),
+    maxBurn: tao('maxBurn'),
+    burn: tao('burn'),
+    bondsMovingAvg: n('bondsMovingAvg'),
+    maxValidators: n('maxValidators'),
+    maxUids: n('maxUids'),
+    alphaHigh: n('alphaHigh'),
+    alphaLow: n('alphaLow'),
+    liquidAlphaEnabled: b('liquidAlphaEnabled'),
+    // I32F32: 32 fractional bits.
+    alphaSigmoidSteepness: steepness === undefined ? undefined : Number(steepness) / 2 ** 32,
+    yumaVersion: n('yumaVersion'),
+    subnetIsActive: b('subnetIsActive'),
+    transfersEnabled: b('transfersEnabled'),
+    bondsResetEnabled: b('bondsResetEnabled'),
+    userLiquidityEnabled: b('userLiquidityEnabled'),
   });
 }
 

@@ -1,3 +1,4 @@
+import type { ServeAxonArgs } from '@chattensor/bittensor';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { NatsService, counter, rootLogger } from '@chattensor/common';
 import {
@@ -11,6 +12,7 @@ import { MINER_CONFIG, type MinerConfig } from '../config/miner.config';
 import { MinerIdentity } from '../identity/miner-identity';
 import { GenerationService } from '../generation/generation.service';
 import { discoverServiceEndpoint, inClusterApi, parseServiceRef } from './service-endpoint';
+import { serveAxonArgsOf } from './serve-axon-args.util';
 
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 300_000;
@@ -18,14 +20,18 @@ const RETRY_MAX_MS = 300_000;
 /**
  * Chain mode: once the model is warm, asks the chain-indexer (the only
  * extrinsic writer) to register this miner's public axon with serve_axon.
- * Every pod of a miner fleet asks; the indexer skips the call when the chain
- * already holds the same record. A failure is retried with backoff.
+ * The indexer builds the extrinsic and has it signed by this miner's hotkey
+ * (`OwnerSigningResponder` answers its signing request). Every pod of a
+ * miner fleet asks; the indexer skips the call when the chain already holds
+ * the same record. A failure is retried with backoff.
  */
 @Injectable()
 export class AxonRegistrationService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = rootLogger().child({ component: 'axon-registration' });
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** The serve_axon last asked of the chain-indexer: the only one the owner-signing responder signs. */
+  requested?: ServeAxonArgs;
   private readonly outcomes = counter({
     name: 'chattensor_miner_serve_axon_requests_total',
     help: 'serve_axon requests sent to the chain-indexer, by outcome',
@@ -69,16 +75,18 @@ export class AxonRegistrationService implements OnApplicationBootstrap, OnApplic
   /** Returns true when the chain has (or already had) our axon. */
   private async register(): Promise<boolean> {
     if (!this.generation.ready) return false;
-    const target = this.config.serveAxon ?? (await this.discoverTarget());
-    if (!target) return false;
+    const address = this.config.serveAxon ?? (await this.discoverTarget());
+    if (!address) return false;
+    const target = serveAxonArgsOf(this.config.netuid, address);
+    this.requested = target;
     const request: ServeAxonRequest = {
       v: 1,
-      netuid: this.config.netuid,
+      netuid: target.netuid,
       hotkey: this.identity.hotkey.ss58Address,
       ip: target.ip,
       port: target.port,
-      protocol: 4,
-      version: 0,
+      protocol: target.protocol,
+      version: target.version,
     };
     const reply = await this.nats.nc.request(Subjects.extrinsics('serve_axon'), encodeJson(request), {
       timeout: 180_000,

@@ -66,6 +66,13 @@ export class ScoreBook {
     return score;
   }
 
+  /** Drops every score of the netuid: its subnet is gone, and a new registration starts from zero. */
+  async forgetAll(): Promise<void> {
+    await this.redis.client.del(this.key);
+    this.scoreGauge.reset();
+    this.cache = undefined;
+  }
+
   /**
    * Scores of the given (uid, hotkey) pairs; a miner never scored has 0.
    * Read from a copy of the hash at most SCORES_CACHE_MS old, so picking

@@ -31,6 +31,18 @@ export interface SnapshotInfo {
   blockHash: string;
   /** When the indexer built the snapshot, milliseconds since the Unix epoch. */
   updatedAtMs: bigint;
+  /** Genesis hash of the chain, 0x-hex; empty in standalone mode. */
+  genesisHash: string;
+  /** Runtime spec name at the snapshot block ("node-subtensor"); empty in standalone mode. */
+  specName: string;
+  /** Runtime spec version at the snapshot block; 0 in standalone mode. */
+  specVersion: number;
+  /**
+   * Block at which the subnet now under this netuid was registered. Another
+   * value than before means another subnet (a new lineage): drop what was
+   * known about the old one's uids. Absent in standalone mode.
+   */
+  subnetRegisteredAt?: bigint | undefined;
 }
 
 /** AxonInfo is where a neuron serves, as registered on chain. */
@@ -118,7 +130,11 @@ export interface Neuron {
   model?: string | undefined;
 }
 
-/** Hyperparameters are the subnet settings that matter to weight setting and serving. */
+/**
+ * Hyperparameters are the subnet's settings, every one the runtime exposes
+ * (absent when the runtime has no such setting). Integers are the chain's
+ * values unless noted.
+ */
 export interface Hyperparameters {
   /** Blocks per epoch. */
   tempo?:
@@ -153,7 +169,95 @@ export interface Hyperparameters {
     | number
     | undefined;
   /** Minimum blocks between two serve_axon calls of one hotkey. */
-  servingRateLimit?: bigint | undefined;
+  servingRateLimit?:
+    | bigint
+    | undefined;
+  /** Yuma rho (u16). */
+  rho?:
+    | number
+    | undefined;
+  /** Yuma kappa, the consensus majority (u16, 32767 = 0.5). */
+  kappa?:
+    | number
+    | undefined;
+  /** Blocks a new registration is protected from pruning. */
+  immunityPeriod?:
+    | number
+    | undefined;
+  /** Proof-of-work registration difficulty bounds and current value. */
+  minDifficulty?: bigint | undefined;
+  maxDifficulty?: bigint | undefined;
+  difficulty?:
+    | bigint
+    | undefined;
+  /** Blocks between registration cost adjustments. */
+  adjustmentInterval?:
+    | number
+    | undefined;
+  /** Adjustment smoothing (u64 as stored). */
+  adjustmentAlpha?:
+    | bigint
+    | undefined;
+  /** Whether registration (burned) and PoW registration are open. */
+  registrationAllowed?: boolean | undefined;
+  powRegistrationAllowed?:
+    | boolean
+    | undefined;
+  /** Registrations aimed at per adjustment interval, and allowed per block. */
+  targetRegsPerInterval?: number | undefined;
+  maxRegsPerBlock?:
+    | number
+    | undefined;
+  /** Burned registration cost bounds and current value, in TAO. */
+  minBurn?: number | undefined;
+  maxBurn?: number | undefined;
+  burn?:
+    | number
+    | undefined;
+  /** Bonds moving average (u64 as stored). */
+  bondsMovingAvg?:
+    | bigint
+    | undefined;
+  /** Most validator permits, and most uids. */
+  maxValidators?: number | undefined;
+  maxUids?:
+    | number
+    | undefined;
+  /** Liquid alpha bounds (u16) and switch. */
+  alphaHigh?: number | undefined;
+  alphaLow?: number | undefined;
+  liquidAlphaEnabled?:
+    | boolean
+    | undefined;
+  /** Liquid alpha sigmoid steepness (fixed point, as a float). */
+  alphaSigmoidSteepness?:
+    | number
+    | undefined;
+  /** Yuma consensus version. */
+  yumaVersion?:
+    | number
+    | undefined;
+  /** Whether the subnet was started (start_call) and transfers are allowed. */
+  subnetIsActive?: boolean | undefined;
+  transfersEnabled?:
+    | boolean
+    | undefined;
+  /** Whether bonds are reset on commit, and user liquidity is enabled. */
+  bondsResetEnabled?: boolean | undefined;
+  userLiquidityEnabled?: boolean | undefined;
+}
+
+/**
+ * SparseRow is one row of a weights or bonds matrix as the chain stores it:
+ * the row's uid and its non-zero entries.
+ */
+export interface SparseRow {
+  /** The setting (weights) or bonding (bonds) uid. */
+  uid: number;
+  /** Target uids, in the chain's order. */
+  targets: number[];
+  /** u16 values, one per target (weights: share * 65535 of the row's maximum). */
+  values: number[];
 }
 
 /** Nominator is a coldkey staking to the delegate. */
@@ -203,7 +307,13 @@ export interface GetMetagraphResponse {
     | DelegateInfo
     | undefined;
   /** TAO per alpha of the subnet's pool at the snapshot, when the runtime offers it. */
-  alphaPrice?: number | undefined;
+  alphaPrice?:
+    | number
+    | undefined;
+  /** Weights matrix (rows with entries only); empty in standalone mode. */
+  weights: SparseRow[];
+  /** Bonds matrix (rows with entries only); empty in standalone mode. */
+  bonds: SparseRow[];
 }
 
 /** GetNeuronRequest names a neuron by uid or by hotkey. */
@@ -263,7 +373,17 @@ export interface GetDelegateResponse {
 }
 
 function createBaseSnapshotInfo(): SnapshotInfo {
-  return { netuid: 0, mode: "", block: 0n, blockHash: "", updatedAtMs: 0n };
+  return {
+    netuid: 0,
+    mode: "",
+    block: 0n,
+    blockHash: "",
+    updatedAtMs: 0n,
+    genesisHash: "",
+    specName: "",
+    specVersion: 0,
+    subnetRegisteredAt: undefined,
+  };
 }
 
 export const SnapshotInfo: MessageFns<SnapshotInfo> = {
@@ -288,6 +408,21 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
         throw new globalThis.Error("value provided for field message.updatedAtMs of type int64 too large");
       }
       writer.uint32(40).int64(message.updatedAtMs);
+    }
+    if (message.genesisHash !== "") {
+      writer.uint32(50).string(message.genesisHash);
+    }
+    if (message.specName !== "") {
+      writer.uint32(58).string(message.specName);
+    }
+    if (message.specVersion !== 0) {
+      writer.uint32(64).uint32(message.specVersion);
+    }
+    if (message.subnetRegisteredAt !== undefined) {
+      if (BigInt.asUintN(64, message.subnetRegisteredAt) !== message.subnetRegisteredAt) {
+        throw new globalThis.Error("value provided for field message.subnetRegisteredAt of type uint64 too large");
+      }
+      writer.uint32(72).uint64(message.subnetRegisteredAt);
     }
     return writer;
   },
@@ -345,6 +480,38 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
             message.updatedAtMs = reader.int64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.genesisHash = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.specName = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.specVersion = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.subnetRegisteredAt = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -372,6 +539,26 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
         : isSet(object.updated_at_ms)
         ? BigInt(object.updated_at_ms)
         : 0n,
+      genesisHash: isSet(object.genesisHash)
+        ? globalThis.String(object.genesisHash)
+        : isSet(object.genesis_hash)
+        ? globalThis.String(object.genesis_hash)
+        : "",
+      specName: isSet(object.specName)
+        ? globalThis.String(object.specName)
+        : isSet(object.spec_name)
+        ? globalThis.String(object.spec_name)
+        : "",
+      specVersion: isSet(object.specVersion)
+        ? globalThis.Number(object.specVersion)
+        : isSet(object.spec_version)
+        ? globalThis.Number(object.spec_version)
+        : 0,
+      subnetRegisteredAt: isSet(object.subnetRegisteredAt)
+        ? BigInt(object.subnetRegisteredAt)
+        : isSet(object.subnet_registered_at)
+        ? BigInt(object.subnet_registered_at)
+        : undefined,
     };
   },
 
@@ -392,6 +579,18 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     if (message.updatedAtMs !== 0n) {
       obj.updatedAtMs = message.updatedAtMs.toString();
     }
+    if (message.genesisHash !== "") {
+      obj.genesisHash = message.genesisHash;
+    }
+    if (message.specName !== "") {
+      obj.specName = message.specName;
+    }
+    if (message.specVersion !== 0) {
+      obj.specVersion = Math.round(message.specVersion);
+    }
+    if (message.subnetRegisteredAt !== undefined) {
+      obj.subnetRegisteredAt = message.subnetRegisteredAt.toString();
+    }
     return obj;
   },
 
@@ -407,6 +606,12 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     message.updatedAtMs = (object.updatedAtMs !== undefined && object.updatedAtMs !== null)
       ? BigInt(object.updatedAtMs)
       : 0n;
+    message.genesisHash = object.genesisHash ?? "";
+    message.specName = object.specName ?? "";
+    message.specVersion = object.specVersion ?? 0;
+    message.subnetRegisteredAt = (object.subnetRegisteredAt !== undefined && object.subnetRegisteredAt !== null)
+      ? BigInt(object.subnetRegisteredAt)
+      : undefined;
     return message;
   },
 };
@@ -970,6 +1175,33 @@ function createBaseHyperparameters(): Hyperparameters {
     commitRevealPeriod: undefined,
     activityCutoff: undefined,
     servingRateLimit: undefined,
+    rho: undefined,
+    kappa: undefined,
+    immunityPeriod: undefined,
+    minDifficulty: undefined,
+    maxDifficulty: undefined,
+    difficulty: undefined,
+    adjustmentInterval: undefined,
+    adjustmentAlpha: undefined,
+    registrationAllowed: undefined,
+    powRegistrationAllowed: undefined,
+    targetRegsPerInterval: undefined,
+    maxRegsPerBlock: undefined,
+    minBurn: undefined,
+    maxBurn: undefined,
+    burn: undefined,
+    bondsMovingAvg: undefined,
+    maxValidators: undefined,
+    maxUids: undefined,
+    alphaHigh: undefined,
+    alphaLow: undefined,
+    liquidAlphaEnabled: undefined,
+    alphaSigmoidSteepness: undefined,
+    yumaVersion: undefined,
+    subnetIsActive: undefined,
+    transfersEnabled: undefined,
+    bondsResetEnabled: undefined,
+    userLiquidityEnabled: undefined,
   };
 }
 
@@ -1013,6 +1245,102 @@ export const Hyperparameters: MessageFns<Hyperparameters> = {
         throw new globalThis.Error("value provided for field message.servingRateLimit of type uint64 too large");
       }
       writer.uint32(72).uint64(message.servingRateLimit);
+    }
+    if (message.rho !== undefined) {
+      writer.uint32(80).uint32(message.rho);
+    }
+    if (message.kappa !== undefined) {
+      writer.uint32(88).uint32(message.kappa);
+    }
+    if (message.immunityPeriod !== undefined) {
+      writer.uint32(96).uint32(message.immunityPeriod);
+    }
+    if (message.minDifficulty !== undefined) {
+      if (BigInt.asUintN(64, message.minDifficulty) !== message.minDifficulty) {
+        throw new globalThis.Error("value provided for field message.minDifficulty of type uint64 too large");
+      }
+      writer.uint32(104).uint64(message.minDifficulty);
+    }
+    if (message.maxDifficulty !== undefined) {
+      if (BigInt.asUintN(64, message.maxDifficulty) !== message.maxDifficulty) {
+        throw new globalThis.Error("value provided for field message.maxDifficulty of type uint64 too large");
+      }
+      writer.uint32(112).uint64(message.maxDifficulty);
+    }
+    if (message.difficulty !== undefined) {
+      if (BigInt.asUintN(64, message.difficulty) !== message.difficulty) {
+        throw new globalThis.Error("value provided for field message.difficulty of type uint64 too large");
+      }
+      writer.uint32(120).uint64(message.difficulty);
+    }
+    if (message.adjustmentInterval !== undefined) {
+      writer.uint32(128).uint32(message.adjustmentInterval);
+    }
+    if (message.adjustmentAlpha !== undefined) {
+      if (BigInt.asUintN(64, message.adjustmentAlpha) !== message.adjustmentAlpha) {
+        throw new globalThis.Error("value provided for field message.adjustmentAlpha of type uint64 too large");
+      }
+      writer.uint32(136).uint64(message.adjustmentAlpha);
+    }
+    if (message.registrationAllowed !== undefined) {
+      writer.uint32(144).bool(message.registrationAllowed);
+    }
+    if (message.powRegistrationAllowed !== undefined) {
+      writer.uint32(152).bool(message.powRegistrationAllowed);
+    }
+    if (message.targetRegsPerInterval !== undefined) {
+      writer.uint32(160).uint32(message.targetRegsPerInterval);
+    }
+    if (message.maxRegsPerBlock !== undefined) {
+      writer.uint32(168).uint32(message.maxRegsPerBlock);
+    }
+    if (message.minBurn !== undefined) {
+      writer.uint32(177).double(message.minBurn);
+    }
+    if (message.maxBurn !== undefined) {
+      writer.uint32(185).double(message.maxBurn);
+    }
+    if (message.burn !== undefined) {
+      writer.uint32(193).double(message.burn);
+    }
+    if (message.bondsMovingAvg !== undefined) {
+      if (BigInt.asUintN(64, message.bondsMovingAvg) !== message.bondsMovingAvg) {
+        throw new globalThis.Error("value provided for field message.bondsMovingAvg of type uint64 too large");
+      }
+      writer.uint32(200).uint64(message.bondsMovingAvg);
+    }
+    if (message.maxValidators !== undefined) {
+      writer.uint32(208).uint32(message.maxValidators);
+    }
+    if (message.maxUids !== undefined) {
+      writer.uint32(216).uint32(message.maxUids);
+    }
+    if (message.alphaHigh !== undefined) {
+      writer.uint32(224).uint32(message.alphaHigh);
+    }
+    if (message.alphaLow !== undefined) {
+      writer.uint32(232).uint32(message.alphaLow);
+    }
+    if (message.liquidAlphaEnabled !== undefined) {
+      writer.uint32(240).bool(message.liquidAlphaEnabled);
+    }
+    if (message.alphaSigmoidSteepness !== undefined) {
+      writer.uint32(249).double(message.alphaSigmoidSteepness);
+    }
+    if (message.yumaVersion !== undefined) {
+      writer.uint32(256).uint32(message.yumaVersion);
+    }
+    if (message.subnetIsActive !== undefined) {
+      writer.uint32(264).bool(message.subnetIsActive);
+    }
+    if (message.transfersEnabled !== undefined) {
+      writer.uint32(272).bool(message.transfersEnabled);
+    }
+    if (message.bondsResetEnabled !== undefined) {
+      writer.uint32(280).bool(message.bondsResetEnabled);
+    }
+    if (message.userLiquidityEnabled !== undefined) {
+      writer.uint32(288).bool(message.userLiquidityEnabled);
     }
     return writer;
   },
@@ -1102,6 +1430,222 @@ export const Hyperparameters: MessageFns<Hyperparameters> = {
             message.servingRateLimit = reader.uint64() as bigint;
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.rho = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.kappa = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.immunityPeriod = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.minDifficulty = reader.uint64() as bigint;
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.maxDifficulty = reader.uint64() as bigint;
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.difficulty = reader.uint64() as bigint;
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.adjustmentInterval = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.adjustmentAlpha = reader.uint64() as bigint;
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.registrationAllowed = reader.bool();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.powRegistrationAllowed = reader.bool();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.targetRegsPerInterval = reader.uint32();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.maxRegsPerBlock = reader.uint32();
+            continue;
+          }
+          case 22: {
+            if (tag !== 177) {
+              break;
+            }
+
+            message.minBurn = reader.double();
+            continue;
+          }
+          case 23: {
+            if (tag !== 185) {
+              break;
+            }
+
+            message.maxBurn = reader.double();
+            continue;
+          }
+          case 24: {
+            if (tag !== 193) {
+              break;
+            }
+
+            message.burn = reader.double();
+            continue;
+          }
+          case 25: {
+            if (tag !== 200) {
+              break;
+            }
+
+            message.bondsMovingAvg = reader.uint64() as bigint;
+            continue;
+          }
+          case 26: {
+            if (tag !== 208) {
+              break;
+            }
+
+            message.maxValidators = reader.uint32();
+            continue;
+          }
+          case 27: {
+            if (tag !== 216) {
+              break;
+            }
+
+            message.maxUids = reader.uint32();
+            continue;
+          }
+          case 28: {
+            if (tag !== 224) {
+              break;
+            }
+
+            message.alphaHigh = reader.uint32();
+            continue;
+          }
+          case 29: {
+            if (tag !== 232) {
+              break;
+            }
+
+            message.alphaLow = reader.uint32();
+            continue;
+          }
+          case 30: {
+            if (tag !== 240) {
+              break;
+            }
+
+            message.liquidAlphaEnabled = reader.bool();
+            continue;
+          }
+          case 31: {
+            if (tag !== 249) {
+              break;
+            }
+
+            message.alphaSigmoidSteepness = reader.double();
+            continue;
+          }
+          case 32: {
+            if (tag !== 256) {
+              break;
+            }
+
+            message.yumaVersion = reader.uint32();
+            continue;
+          }
+          case 33: {
+            if (tag !== 264) {
+              break;
+            }
+
+            message.subnetIsActive = reader.bool();
+            continue;
+          }
+          case 34: {
+            if (tag !== 272) {
+              break;
+            }
+
+            message.transfersEnabled = reader.bool();
+            continue;
+          }
+          case 35: {
+            if (tag !== 280) {
+              break;
+            }
+
+            message.bondsResetEnabled = reader.bool();
+            continue;
+          }
+          case 36: {
+            if (tag !== 288) {
+              break;
+            }
+
+            message.userLiquidityEnabled = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1157,6 +1701,125 @@ export const Hyperparameters: MessageFns<Hyperparameters> = {
         : isSet(object.serving_rate_limit)
         ? BigInt(object.serving_rate_limit)
         : undefined,
+      rho: isSet(object.rho) ? globalThis.Number(object.rho) : undefined,
+      kappa: isSet(object.kappa) ? globalThis.Number(object.kappa) : undefined,
+      immunityPeriod: isSet(object.immunityPeriod)
+        ? globalThis.Number(object.immunityPeriod)
+        : isSet(object.immunity_period)
+        ? globalThis.Number(object.immunity_period)
+        : undefined,
+      minDifficulty: isSet(object.minDifficulty)
+        ? BigInt(object.minDifficulty)
+        : isSet(object.min_difficulty)
+        ? BigInt(object.min_difficulty)
+        : undefined,
+      maxDifficulty: isSet(object.maxDifficulty)
+        ? BigInt(object.maxDifficulty)
+        : isSet(object.max_difficulty)
+        ? BigInt(object.max_difficulty)
+        : undefined,
+      difficulty: isSet(object.difficulty) ? BigInt(object.difficulty) : undefined,
+      adjustmentInterval: isSet(object.adjustmentInterval)
+        ? globalThis.Number(object.adjustmentInterval)
+        : isSet(object.adjustment_interval)
+        ? globalThis.Number(object.adjustment_interval)
+        : undefined,
+      adjustmentAlpha: isSet(object.adjustmentAlpha)
+        ? BigInt(object.adjustmentAlpha)
+        : isSet(object.adjustment_alpha)
+        ? BigInt(object.adjustment_alpha)
+        : undefined,
+      registrationAllowed: isSet(object.registrationAllowed)
+        ? globalThis.Boolean(object.registrationAllowed)
+        : isSet(object.registration_allowed)
+        ? globalThis.Boolean(object.registration_allowed)
+        : undefined,
+      powRegistrationAllowed: isSet(object.powRegistrationAllowed)
+        ? globalThis.Boolean(object.powRegistrationAllowed)
+        : isSet(object.pow_registration_allowed)
+        ? globalThis.Boolean(object.pow_registration_allowed)
+        : undefined,
+      targetRegsPerInterval: isSet(object.targetRegsPerInterval)
+        ? globalThis.Number(object.targetRegsPerInterval)
+        : isSet(object.target_regs_per_interval)
+        ? globalThis.Number(object.target_regs_per_interval)
+        : undefined,
+      maxRegsPerBlock: isSet(object.maxRegsPerBlock)
+        ? globalThis.Number(object.maxRegsPerBlock)
+        : isSet(object.max_regs_per_block)
+        ? globalThis.Number(object.max_regs_per_block)
+        : undefined,
+      minBurn: isSet(object.minBurn)
+        ? globalThis.Number(object.minBurn)
+        : isSet(object.min_burn)
+        ? globalThis.Number(object.min_burn)
+        : undefined,
+      maxBurn: isSet(object.maxBurn)
+        ? globalThis.Number(object.maxBurn)
+        : isSet(object.max_burn)
+        ? globalThis.Number(object.max_burn)
+        : undefined,
+      burn: isSet(object.burn) ? globalThis.Number(object.burn) : undefined,
+      bondsMovingAvg: isSet(object.bondsMovingAvg)
+        ? BigInt(object.bondsMovingAvg)
+        : isSet(object.bonds_moving_avg)
+        ? BigInt(object.bonds_moving_avg)
+        : undefined,
+      maxValidators: isSet(object.maxValidators)
+        ? globalThis.Number(object.maxValidators)
+        : isSet(object.max_validators)
+        ? globalThis.Number(object.max_validators)
+        : undefined,
+      maxUids: isSet(object.maxUids)
+        ? globalThis.Number(object.maxUids)
+        : isSet(object.max_uids)
+        ? globalThis.Number(object.max_uids)
+        : undefined,
+      alphaHigh: isSet(object.alphaHigh)
+        ? globalThis.Number(object.alphaHigh)
+        : isSet(object.alpha_high)
+        ? globalThis.Number(object.alpha_high)
+        : undefined,
+      alphaLow: isSet(object.alphaLow)
+        ? globalThis.Number(object.alphaLow)
+        : isSet(object.alpha_low)
+        ? globalThis.Number(object.alpha_low)
+        : undefined,
+      liquidAlphaEnabled: isSet(object.liquidAlphaEnabled)
+        ? globalThis.Boolean(object.liquidAlphaEnabled)
+        : isSet(object.liquid_alpha_enabled)
+        ? globalThis.Boolean(object.liquid_alpha_enabled)
+        : undefined,
+      alphaSigmoidSteepness: isSet(object.alphaSigmoidSteepness)
+        ? globalThis.Number(object.alphaSigmoidSteepness)
+        : isSet(object.alpha_sigmoid_steepness)
+        ? globalThis.Number(object.alpha_sigmoid_steepness)
+        : undefined,
+      yumaVersion: isSet(object.yumaVersion)
+        ? globalThis.Number(object.yumaVersion)
+        : isSet(object.yuma_version)
+        ? globalThis.Number(object.yuma_version)
+        : undefined,
+      subnetIsActive: isSet(object.subnetIsActive)
+        ? globalThis.Boolean(object.subnetIsActive)
+        : isSet(object.subnet_is_active)
+        ? globalThis.Boolean(object.subnet_is_active)
+        : undefined,
+      transfersEnabled: isSet(object.transfersEnabled)
+        ? globalThis.Boolean(object.transfersEnabled)
+        : isSet(object.transfers_enabled)
+        ? globalThis.Boolean(object.transfers_enabled)
+        : undefined,
+      bondsResetEnabled: isSet(object.bondsResetEnabled)
+        ? globalThis.Boolean(object.bondsResetEnabled)
+        : isSet(object.bonds_reset_enabled)
+        ? globalThis.Boolean(object.bonds_reset_enabled)
+        : undefined,
+      userLiquidityEnabled: isSet(object.userLiquidityEnabled)
+        ? globalThis.Boolean(object.userLiquidityEnabled)
+        : isSet(object.user_liquidity_enabled)
+        ? globalThis.Boolean(object.user_liquidity_enabled)
+        : undefined,
     };
   },
 
@@ -1189,6 +1852,87 @@ export const Hyperparameters: MessageFns<Hyperparameters> = {
     if (message.servingRateLimit !== undefined) {
       obj.servingRateLimit = message.servingRateLimit.toString();
     }
+    if (message.rho !== undefined) {
+      obj.rho = Math.round(message.rho);
+    }
+    if (message.kappa !== undefined) {
+      obj.kappa = Math.round(message.kappa);
+    }
+    if (message.immunityPeriod !== undefined) {
+      obj.immunityPeriod = Math.round(message.immunityPeriod);
+    }
+    if (message.minDifficulty !== undefined) {
+      obj.minDifficulty = message.minDifficulty.toString();
+    }
+    if (message.maxDifficulty !== undefined) {
+      obj.maxDifficulty = message.maxDifficulty.toString();
+    }
+    if (message.difficulty !== undefined) {
+      obj.difficulty = message.difficulty.toString();
+    }
+    if (message.adjustmentInterval !== undefined) {
+      obj.adjustmentInterval = Math.round(message.adjustmentInterval);
+    }
+    if (message.adjustmentAlpha !== undefined) {
+      obj.adjustmentAlpha = message.adjustmentAlpha.toString();
+    }
+    if (message.registrationAllowed !== undefined) {
+      obj.registrationAllowed = message.registrationAllowed;
+    }
+    if (message.powRegistrationAllowed !== undefined) {
+      obj.powRegistrationAllowed = message.powRegistrationAllowed;
+    }
+    if (message.targetRegsPerInterval !== undefined) {
+      obj.targetRegsPerInterval = Math.round(message.targetRegsPerInterval);
+    }
+    if (message.maxRegsPerBlock !== undefined) {
+      obj.maxRegsPerBlock = Math.round(message.maxRegsPerBlock);
+    }
+    if (message.minBurn !== undefined) {
+      obj.minBurn = floatToJson(message.minBurn);
+    }
+    if (message.maxBurn !== undefined) {
+      obj.maxBurn = floatToJson(message.maxBurn);
+    }
+    if (message.burn !== undefined) {
+      obj.burn = floatToJson(message.burn);
+    }
+    if (message.bondsMovingAvg !== undefined) {
+      obj.bondsMovingAvg = message.bondsMovingAvg.toString();
+    }
+    if (message.maxValidators !== undefined) {
+      obj.maxValidators = Math.round(message.maxValidators);
+    }
+    if (message.maxUids !== undefined) {
+      obj.maxUids = Math.round(message.maxUids);
+    }
+    if (message.alphaHigh !== undefined) {
+      obj.alphaHigh = Math.round(message.alphaHigh);
+    }
+    if (message.alphaLow !== undefined) {
+      obj.alphaLow = Math.round(message.alphaLow);
+    }
+    if (message.liquidAlphaEnabled !== undefined) {
+      obj.liquidAlphaEnabled = message.liquidAlphaEnabled;
+    }
+    if (message.alphaSigmoidSteepness !== undefined) {
+      obj.alphaSigmoidSteepness = floatToJson(message.alphaSigmoidSteepness);
+    }
+    if (message.yumaVersion !== undefined) {
+      obj.yumaVersion = Math.round(message.yumaVersion);
+    }
+    if (message.subnetIsActive !== undefined) {
+      obj.subnetIsActive = message.subnetIsActive;
+    }
+    if (message.transfersEnabled !== undefined) {
+      obj.transfersEnabled = message.transfersEnabled;
+    }
+    if (message.bondsResetEnabled !== undefined) {
+      obj.bondsResetEnabled = message.bondsResetEnabled;
+    }
+    if (message.userLiquidityEnabled !== undefined) {
+      obj.userLiquidityEnabled = message.userLiquidityEnabled;
+    }
     return obj;
   },
 
@@ -1214,6 +1958,172 @@ export const Hyperparameters: MessageFns<Hyperparameters> = {
     message.servingRateLimit = (object.servingRateLimit !== undefined && object.servingRateLimit !== null)
       ? BigInt(object.servingRateLimit)
       : undefined;
+    message.rho = object.rho ?? undefined;
+    message.kappa = object.kappa ?? undefined;
+    message.immunityPeriod = object.immunityPeriod ?? undefined;
+    message.minDifficulty = (object.minDifficulty !== undefined && object.minDifficulty !== null)
+      ? BigInt(object.minDifficulty)
+      : undefined;
+    message.maxDifficulty = (object.maxDifficulty !== undefined && object.maxDifficulty !== null)
+      ? BigInt(object.maxDifficulty)
+      : undefined;
+    message.difficulty = (object.difficulty !== undefined && object.difficulty !== null)
+      ? BigInt(object.difficulty)
+      : undefined;
+    message.adjustmentInterval = object.adjustmentInterval ?? undefined;
+    message.adjustmentAlpha = (object.adjustmentAlpha !== undefined && object.adjustmentAlpha !== null)
+      ? BigInt(object.adjustmentAlpha)
+      : undefined;
+    message.registrationAllowed = object.registrationAllowed ?? undefined;
+    message.powRegistrationAllowed = object.powRegistrationAllowed ?? undefined;
+    message.targetRegsPerInterval = object.targetRegsPerInterval ?? undefined;
+    message.maxRegsPerBlock = object.maxRegsPerBlock ?? undefined;
+    message.minBurn = object.minBurn ?? undefined;
+    message.maxBurn = object.maxBurn ?? undefined;
+    message.burn = object.burn ?? undefined;
+    message.bondsMovingAvg = (object.bondsMovingAvg !== undefined && object.bondsMovingAvg !== null)
+      ? BigInt(object.bondsMovingAvg)
+      : undefined;
+    message.maxValidators = object.maxValidators ?? undefined;
+    message.maxUids = object.maxUids ?? undefined;
+    message.alphaHigh = object.alphaHigh ?? undefined;
+    message.alphaLow = object.alphaLow ?? undefined;
+    message.liquidAlphaEnabled = object.liquidAlphaEnabled ?? undefined;
+    message.alphaSigmoidSteepness = object.alphaSigmoidSteepness ?? undefined;
+    message.yumaVersion = object.yumaVersion ?? undefined;
+    message.subnetIsActive = object.subnetIsActive ?? undefined;
+    message.transfersEnabled = object.transfersEnabled ?? undefined;
+    message.bondsResetEnabled = object.bondsResetEnabled ?? undefined;
+    message.userLiquidityEnabled = object.userLiquidityEnabled ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSparseRow(): SparseRow {
+  return { uid: 0, targets: [], values: [] };
+}
+
+export const SparseRow: MessageFns<SparseRow> = {
+  encode(message: SparseRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uid !== 0) {
+      writer.uint32(8).uint32(message.uid);
+    }
+    if (message.targets.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.targets) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.values.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.values) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SparseRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSparseRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.uid = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.targets.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.targets.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.values.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.values.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SparseRow {
+    return {
+      uid: isSet(object.uid) ? globalThis.Number(object.uid) : 0,
+      targets: globalThis.Array.isArray(object?.targets) ? object.targets.map((e: any) => globalThis.Number(e)) : [],
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: SparseRow): unknown {
+    const obj: any = {};
+    if (message.uid !== 0) {
+      obj.uid = Math.round(message.uid);
+    }
+    if (message.targets?.length) {
+      obj.targets = message.targets.map((e) => Math.round(e));
+    }
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SparseRow>): SparseRow {
+    return SparseRow.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SparseRow>): SparseRow {
+    const message = createBaseSparseRow();
+    message.uid = object.uid ?? 0;
+    message.targets = object.targets?.map((e) => e) || [];
+    message.values = object.values?.map((e) => e) || [];
     return message;
   },
 };
@@ -1560,7 +2470,15 @@ export const GetMetagraphRequest: MessageFns<GetMetagraphRequest> = {
 };
 
 function createBaseGetMetagraphResponse(): GetMetagraphResponse {
-  return { snapshot: undefined, neurons: [], hyperparameters: undefined, delegate: undefined, alphaPrice: undefined };
+  return {
+    snapshot: undefined,
+    neurons: [],
+    hyperparameters: undefined,
+    delegate: undefined,
+    alphaPrice: undefined,
+    weights: [],
+    bonds: [],
+  };
 }
 
 export const GetMetagraphResponse: MessageFns<GetMetagraphResponse> = {
@@ -1579,6 +2497,12 @@ export const GetMetagraphResponse: MessageFns<GetMetagraphResponse> = {
     }
     if (message.alphaPrice !== undefined) {
       writer.uint32(41).double(message.alphaPrice);
+    }
+    for (const v of message.weights) {
+      SparseRow.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.bonds) {
+      SparseRow.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1636,6 +2560,22 @@ export const GetMetagraphResponse: MessageFns<GetMetagraphResponse> = {
             message.alphaPrice = reader.double();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.weights.push(SparseRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.bonds.push(SparseRow.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1659,6 +2599,8 @@ export const GetMetagraphResponse: MessageFns<GetMetagraphResponse> = {
         : isSet(object.alpha_price)
         ? globalThis.Number(object.alpha_price)
         : undefined,
+      weights: globalThis.Array.isArray(object?.weights) ? object.weights.map((e: any) => SparseRow.fromJSON(e)) : [],
+      bonds: globalThis.Array.isArray(object?.bonds) ? object.bonds.map((e: any) => SparseRow.fromJSON(e)) : [],
     };
   },
 
@@ -1679,6 +2621,12 @@ export const GetMetagraphResponse: MessageFns<GetMetagraphResponse> = {
     if (message.alphaPrice !== undefined) {
       obj.alphaPrice = floatToJson(message.alphaPrice);
     }
+    if (message.weights?.length) {
+      obj.weights = message.weights.map((e) => SparseRow.toJSON(e));
+    }
+    if (message.bonds?.length) {
+      obj.bonds = message.bonds.map((e) => SparseRow.toJSON(e));
+    }
     return obj;
   },
 
@@ -1698,6 +2646,8 @@ export const GetMetagraphResponse: MessageFns<GetMetagraphResponse> = {
       ? DelegateInfo.fromPartial(object.delegate)
       : undefined;
     message.alphaPrice = object.alphaPrice ?? undefined;
+    message.weights = object.weights?.map((e) => SparseRow.fromPartial(e)) || [];
+    message.bonds = object.bonds?.map((e) => SparseRow.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2207,9 +3157,21 @@ export const GetDelegateResponse: MessageFns<GetDelegateResponse> = {
 /**
  * IndexerService answers questions about the metagraph the chain-indexer
  * follows. Answers come from the indexer's memory (its latest published
- * snapshot, restored from the Redis cache after a restart), never from a
- * chain round trip. A netuid the indexer does not follow is NOT_FOUND; an
- * indexer that has no snapshot yet answers UNAVAILABLE.
+ * snapshot, restored from the KV bucket or Redis after a restart), never from
+ * a chain round trip.
+ *
+ * Status codes, the same for every method:
+ * * OK: the latest snapshot of the subnet (SnapshotInfo says which chain,
+ *   block and subnet registration it describes).
+ * * NOT_FOUND: the indexer does not follow this netuid (its NETUID /
+ *   SUBTENSOR_NETUIDS); or the subnet is gone: dissolved, registered again
+ *   by another owner (its new lineage is served once read), or not
+ *   registered on the chain. The message says which, and at which block.
+ *   Also for an unknown neuron and an absent delegation. Do not retry
+ *   without changing the request or the configuration.
+ * * UNAVAILABLE: a followed subnet has no snapshot yet (the indexer is
+ *   starting, or started over on a new chain). Retry after a second.
+ * * INVALID_ARGUMENT: a malformed request (GetNeuron without uid or hotkey).
  */
 export type IndexerServiceService = typeof IndexerServiceService;
 export const IndexerServiceService = {
