@@ -7,14 +7,24 @@
 // platform. Everything else is deleted. Used by every Dockerfile under
 // deploy/ and by scripts/deploy-checks.sh, which checks the result.
 //
-// Usage: prune-node-modules.mjs --node-modules DIR [--platform linux/x64] entry.js ...
+// A package required only inside a function (an indented require, e.g.
+// libs/inference loading onnxruntime-node when it creates a session) is loaded
+// lazily: it is kept only where the image names it with --with, so a service
+// that never takes that path (the gateway counting prompt tokens) does not
+// carry it.
+//
+// Usage: prune-node-modules.mjs --node-modules DIR [--platform linux/x64] [--with PKG ...] entry.js ...
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
-  options: { 'node-modules': { type: 'string' }, platform: { type: 'string', default: 'linux/x64' } },
+  options: {
+    'node-modules': { type: 'string' },
+    platform: { type: 'string', default: 'linux/x64' },
+    with: { type: 'string', multiple: true, default: [] },
+  },
   allowPositionals: true,
 });
 if (!values['node-modules'] || positionals.length === 0) {
@@ -38,21 +48,26 @@ while (queue.length > 0) {
   const file = queue.pop();
   if (seen.has(file)) continue;
   seen.add(file);
-  for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)) {
+  // Either quote: swc writes its own imports with double quotes but keeps a lazy require('x') as written.
+  for (const [, indent, , specifier] of readFileSync(file, 'utf8').matchAll(
+    /^([ \t]*).*\brequire\((["'])([^"']+)\2\)/gm,
+  )) {
     if (specifier.startsWith('node:') || builtins.has(specifier)) continue;
     if (specifier.startsWith('.')) {
       const target = asFile(resolve(dirname(file), specifier));
       if (target) queue.push(target);
-    } else {
+    } else if (indent === '') {
       direct.add(packageName(specifier));
     }
   }
 }
+for (const name of values.with) direct.add(name);
 
 // 2. Their closure, resolved as Node does: the nearest node_modules upwards, within the tree.
 function locate(name, fromDir) {
   for (let dir = fromDir; dir.startsWith(root); dir = dirname(dir)) {
-    const candidate = dir.endsWith(`${sep}node_modules`) || dir === root ? join(dir, name) : join(dir, 'node_modules', name);
+    const candidate =
+      dir.endsWith(`${sep}node_modules`) || dir === root ? join(dir, name) : join(dir, 'node_modules', name);
     if (existsSync(join(candidate, 'package.json'))) return candidate;
     if (dir === root) break;
   }
@@ -71,8 +86,12 @@ while (pending.length > 0) {
   if (keep.has(dir)) continue;
   keep.add(dir);
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  for (const dep of Object.keys(manifest.dependencies ?? {})) pending.push({ name: dep, from: dir, optional: false });
-  for (const dep of [...Object.keys(manifest.optionalDependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})])
+  for (const dep of Object.keys(manifest.dependencies ?? {}))
+    pending.push({ name: dep, from: dir, optional: false });
+  for (const dep of [
+    ...Object.keys(manifest.optionalDependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+  ])
     pending.push({ name: dep, from: dir, optional: true });
 }
 if (missing.length > 0) {

@@ -268,7 +268,12 @@ describe('helm chart', () => {
     const uids = configMaps.flatMap((c) =>
       Object.values(c.data!).map((json) => (JSON.parse(json) as { uid: string }).uid),
     );
-    expect(uids.sort()).toEqual(['chattensor-chain', 'chattensor-miners', 'chattensor-overview']);
+    expect(uids.sort()).toEqual([
+      'chattensor-chain',
+      'chattensor-miners',
+      'chattensor-overview',
+      'chattensor-verification',
+    ]);
   });
 
   it('links every alert to its entry in the operations guide', () => {

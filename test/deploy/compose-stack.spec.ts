@@ -84,7 +84,8 @@ describe('compose environment, run as processes', () => {
       // Weight rounds every two seconds instead of every minute, so that Prometheus sees some.
       if (env.WEIGHTS_INTERVAL_SECONDS) env.WEIGHTS_INTERVAL_SECONDS = '2';
       if (env.ANNOUNCE_HOST) env.ANNOUNCE_HOST = '127.0.0.1';
-      if (env.MODEL_DIR) env.MODEL_DIR = env.MODEL_DIR.replace(/^\/models/, models);
+      for (const name of ['MODEL_DIR', 'REFERENCE_MODEL_DIR', 'MODEL_DIRS'])
+        if (env[name]) env[name] = env[name].replace(/^\/models/, models);
       const child = spawn('node', [`dist/services/${service}/src/main.js`], {
         cwd: appDir(service),
         env: { PATH: process.env.PATH, ...env },
@@ -271,5 +272,13 @@ const EMPTY_IN_STANDALONE: Record<string, string> = {
   'miners.json: Axon requests by status': 'the public miner endpoint is served in chain mode only',
   'miners.json: Axon request duration (p95)': 'the public miner endpoint is served in chain mode only',
   'miners.json: serve_axon requests by outcome': 'miners register on chain in chain mode only',
+  'miners.json: Public API requests by status': 'the public miner endpoint is served in chain mode only',
+  'miners.json: serve_axon signing requests': 'miners register on chain in chain mode only',
+  'chain.json: Subnet gone (validators)': 'counts a dissolved or re-registered subnet: the chain only',
+  'verification.json: Failed verifications by miner':
+    'counts failed verifications: empty while every miner is honest',
+  'verification.json: Failed verifications by reason':
+    'counts failed verifications: empty while every miner is honest',
+  'overview.json: Failovers': 'answers asked again after their miner failed: empty while no miner fails',
   'overview.json: Failing readiness checks': 'lists failing checks: empty while every check passes',
 };

@@ -135,6 +135,8 @@ describe('container images', () => {
       expect(report.gateway.packages).not.toContain('onnxruntime-node');
       expect(report['chain-indexer'].packages).not.toContain('onnxruntime-node');
       expect(report.miner.packages).toContain('onnxruntime-node');
+      // The validator verifies answers with the reference model.
+      expect(report.validator.packages).toContain('onnxruntime-node');
       for (const image of Object.values(report))
         for (const folder of image.nativeBinaryFolders) expect(folder).toMatch(/\/linux\/x64$/);
       expect(report.miner.nativeBinaryFolders).toEqual(['onnxruntime-node/bin/napi-v6/linux/x64']);
