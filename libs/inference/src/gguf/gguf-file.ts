@@ -141,7 +141,7 @@ export class GgufFile {
       const metadata = new Map<string, GgufValue>();
       for (let index = 0; index < metadataCount; index++) {
         const key = cursor.string();
-        const type = cursor.u32();
+        const type = cursor.u32() as GgufValueType;
         metadata.set(key, cursor.value(type, key));
       }
       const infos: { name: string; dims: number[]; type: number; offset: number }[] = [];
@@ -172,7 +172,7 @@ export class GgufFile {
         if (dataOffset + info.offset + byteLength > size)
           throw new GgufFormatError(`tensor ${info.name} extends past the end of ${path} (the file is truncated)`);
         if (tensors.has(info.name)) throw new GgufFormatError(`tensor ${info.name} appears twice`);
-        tensors.set(info.name, { ...info, type: info.type as GgmlType, byteLength });
+        tensors.set(info.name, { ...info, type: info.type, byteLength });
       }
       return new GgufFile(path, fd, version, metadata, tensors, dataOffset, size);
     } catch (error) {
@@ -259,7 +259,7 @@ class Cursor {
     return this.take(length).toString('utf8');
   }
 
-  value(type: number, key: string): GgufValue {
+  value(type: GgufValueType, key: string): GgufValue {
     switch (type) {
       case GgufValueType.UINT8:
         return this.take(1).readUInt8(0);
@@ -290,15 +290,15 @@ class Cursor {
       case GgufValueType.FLOAT64:
         return this.take(8).readDoubleLE(0);
       case GgufValueType.ARRAY: {
-        const itemType = this.u32();
+        const itemType = this.u32() as GgufValueType;
         if (itemType === GgufValueType.ARRAY) throw new GgufFormatError(`metadata ${key}: nested arrays are not supported`);
         const length = this.count(`length of ${key}`);
-        const items: GgufValue[] = new Array(length);
+        const items = new Array<GgufValue>(length);
         for (let index = 0; index < length; index++) items[index] = this.value(itemType, key);
         return items;
       }
       default:
-        throw new GgufFormatError(`metadata ${key} has unknown value type ${type}`);
+        throw new GgufFormatError(`metadata ${key} has unknown value type ${String(type)}`);
     }
   }
 }
