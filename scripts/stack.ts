@@ -1,10 +1,14 @@
 /**
  * `npm start`: the whole ChatTensor stack in standalone mode on this machine.
- * Variables: PORT (gateway, default 8080), MINERS (default 2), MODEL_DIR
- * (default models/default, generated when absent), MODEL_PRESET (tiny, 100m,
- * 400m; default tiny), NATS_URL / REDIS_URL (use these instead of local ones).
+ * Variables: PORT (gateway, default 8080), MINERS (default 2), MODEL_DIR (a
+ * model folder; generated when absent), MODEL_GGUF (a llama GGUF file to
+ * import and serve), MODEL_PRESET (tiny, 100m, 400m: the generated model's
+ * size; default tiny), NATS_URL / REDIS_URL (use these instead of local ones).
+ * With neither MODEL_DIR nor MODEL_GGUF it serves SmolLM2-135M-Instruct,
+ * fetched into models/ the first time (see model-choice.ts).
  */
 import { join } from 'node:path';
+import { chooseModel } from './stack/model-choice';
 import { REPO_ROOT, StackError, startStack } from './stack/stack';
 
 const COLORS: Record<string, string> = { gateway: '36', validator: '35', 'chain-indexer': '33', nats: '90', redis: '90', stack: '32' };
@@ -31,9 +35,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(miners) || miners < 1 || miners > 16) throw new StackError('MINERS must be between 1 and 16');
   const preset = process.env.MODEL_PRESET ?? 'tiny';
   if (preset !== 'tiny' && preset !== '100m' && preset !== '400m') throw new StackError('MODEL_PRESET must be tiny, 100m or 400m');
+  const model = await chooseModel(REPO_ROOT, process.env, (line) => printLine('stack', line));
+  printLine('stack', `serving ${model.description}`);
   const stack = await startStack({
     stateDir: join(REPO_ROOT, '.cache', 'stack'),
-    modelDir: process.env.MODEL_DIR ?? join(REPO_ROOT, 'models', 'default'),
+    modelDir: model.dir,
     modelPreset: preset,
     gatewayPort: port,
     miners,
@@ -49,6 +55,7 @@ async function main(): Promise<void> {
       `    chat in the browser:  ${url}/`,
       `    network status:       ${url}/status`,
       `    OpenAI API base URL:  ${url}/v1   (model "chattensor"; any API key works while anonymous access is on)`,
+      `    model:                ${model.description}`,
       `    validator hotkey:     ${stack.validatorHotkey}`,
       '  Press Ctrl-C to stop.',
       '',

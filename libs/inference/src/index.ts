@@ -8,3 +8,6 @@ export { InvalidRequestError, ModelLoadError, QueueFullError } from './errors';
 export { Tokenizer, StreamingDetokenizer } from './tokenizer/tokenizer';
 export { OnnxDataType, OnnxGraphBuilder, writeExternalData } from './onnx/onnx-builder';
 export { quantizeModelWeightsInt8, WeightQuantizationError } from './onnx/weight-quantizer';
+export { importGguf, GGUF_IMPORTER_REVISION, type GgufImportResult } from './gguf/gguf-import';
+export { GgufFile, GgufFormatError } from './gguf/gguf-file';
+export { DEFAULT_MODEL, defaultModelPaths, ensureDefaultModel, importGgufCached, ModelFetchError } from './model/default-model';

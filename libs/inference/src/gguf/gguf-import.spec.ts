@@ -426,7 +426,7 @@ describe('importGguf', () => {
     const folder = readModelFolder(outDir);
     expect(folder.config).toMatchObject({ model_type: 'llama', hidden_size: HIDDEN, num_hidden_layers: LAYERS, num_attention_heads: HEADS, num_key_value_heads: KV_HEADS, vocab_size: VOCAB, tie_word_embeddings: true });
     expect(folder.generation.eosTokenIds).toEqual([2]);
-    expect(folder.name).toBe('Test Llama');
+    expect(folder.name).toBe('test');
     expect(JSON.parse(readFileSync(join(outDir, 'chattensor-import.json'), 'utf8'))).toMatchObject({ sha256: 'test' });
     expect(existsSync(`${outDir}.importing-${process.pid}`)).toBe(false);
   });

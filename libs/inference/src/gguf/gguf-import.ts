@@ -280,7 +280,7 @@ export function importGguf(ggufPath: string, outDir: string, options: GgufImport
     const arch = readLlamaArchitecture(file);
     const { tokenizer, config: tokenizerConfig, specialMap, eosIds, bosId } = buildTokenizerFiles(file, arch);
     const generalName = meta(file, 'general.name');
-    const name = options.name ?? (typeof generalName === 'string' ? generalName : ggufPath.split('/').pop()!.replace(/\.gguf$/, ''));
+    const name = options.name ?? (ggufPath.split('/').pop()!.replace(/\.gguf$/i, '') || (typeof generalName === 'string' ? generalName : 'gguf-model'));
     const weights = new GgufWeights(file, arch);
     const graph = buildLlamaGraph(arch, 0, weights);
     const unused = [...file.tensors.keys()].filter((tensor) => !weights.used.has(tensor));
