@@ -6,6 +6,8 @@ import { createInterface } from 'node:readline';
 
 const root = resolve(__dirname, '..', '..', '..');
 export const PYTHON = join(root, '.venv', 'bin', 'python');
+/** The venv with llama-cpp-python (setup-venv.mjs). */
+export const LLAMA_PYTHON = join(root, '.venv-llama', 'bin', 'python');
 export const SCRIPTS = join(root, 'test', 'interop', 'python');
 
 /** A private HOME so the SDK's ~/.bittensor folders land in a scratch directory. */
@@ -25,8 +27,9 @@ export class PythonOracle {
   private nextId = 1;
   private stderr = '';
 
-  constructor() {
-    this.child = spawn(PYTHON, [join(SCRIPTS, 'oracle.py')], { env: pythonEnv() });
+  /** `script` in python/, run by `python` (the SDK's venv by default). */
+  constructor(script = 'oracle.py', python = PYTHON) {
+    this.child = spawn(python, [join(SCRIPTS, script)], { env: pythonEnv() });
     this.child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)));
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       if (!line.startsWith('{')) return;
