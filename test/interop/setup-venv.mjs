@@ -15,7 +15,8 @@ const VENVS = [
   // The Python SDK.
   { dir: '.venv', requirements: 'requirements.txt', check: ['bittensor', 'bittensor'] },
   // llama.cpp through llama-cpp-python, built from source (several minutes; pip caches the wheel).
-  { dir: '.venv-llama', requirements: 'requirements-llama.txt', check: ['llama-cpp-python', 'llama_cpp'] },
+  // Its multimodal library (LLAVA_BUILD) is not needed.
+  { dir: '.venv-llama', requirements: 'requirements-llama.txt', check: ['llama-cpp-python', 'llama_cpp'], env: { CMAKE_ARGS: '-DLLAVA_BUILD=OFF' } },
 ];
 
 const wanted = process.argv.slice(2);
@@ -45,6 +46,7 @@ for (const entry of VENVS.filter((venv) => wanted.length === 0 || wanted.include
     run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--require-virtualenv', '-r', requirements], {
       ...process.env,
       CMAKE_BUILD_PARALLEL_LEVEL: String(availableParallelism()),
+      ...entry.env,
     });
     writeFileSync(stamp, `${hash}\n`);
     console.log(`interop: ${entry.dir} installed in ${Math.round((Date.now() - started) / 1000)} s`);
