@@ -10,6 +10,12 @@ import { Xoshiro128 } from './prng';
 export interface LlamaWeights {
   /** The token embedding, [vocab][hidden]. */
   embedding(): Float32Array;
+  /**
+   * The token embedding in 8-bit blocks without offsets (Q8_0), when it has
+   * that form: the graph then reads it with GatherBlockQuantized instead of a
+   * float32 table four times its size.
+   */
+  quantizedEmbedding?(): NBitsLinear | undefined;
   /** An RMSNorm's scale vector. */
   norm(name: string): Float32Array;
   /** A Linear layer's weight: N output rows of K inputs, float or in MatMulNBits' layout. */
@@ -93,14 +99,17 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   // peaked, so generations vary with the context instead of being uniform noise.
   const embedStd = arch.tieWordEmbeddings ? 4 / Math.sqrt(arch.hiddenSize) : 1;
   const reservedFrom = arch.reservedFrom ?? arch.vocabSize;
-  const embed = g.initializer(
-    toTensor('model.embed_tokens.weight', [arch.vocabSize, arch.hiddenSize], arch.dtype, (data) => {
-      if (weights) return data.set(checkedLength(weights.embedding(), data.length, 'model.embed_tokens.weight'));
-      rng.fillUniform(data, limitForStd(embedStd));
-      data.fill(0, reservedFrom * arch.hiddenSize);
-      if (arch.tieWordEmbeddings) for (const id of arch.quietIds ?? []) scale(data.subarray(id * arch.hiddenSize, (id + 1) * arch.hiddenSize), QUIET_SCALE);
-    }),
-  );
+  const quantizedEmbed = weights?.quantizedEmbedding?.();
+  const embed = quantizedEmbed
+    ? ''
+    : g.initializer(
+        toTensor('model.embed_tokens.weight', [arch.vocabSize, arch.hiddenSize], arch.dtype, (data) => {
+          if (weights) return data.set(checkedLength(weights.embedding(), data.length, 'model.embed_tokens.weight'));
+          rng.fillUniform(data, limitForStd(embedStd));
+          data.fill(0, reservedFrom * arch.hiddenSize);
+          if (arch.tieWordEmbeddings) for (const id of arch.quietIds ?? []) scale(data.subarray(id * arch.hiddenSize, (id + 1) * arch.hiddenSize), QUIET_SCALE);
+        }),
+      );
 
   // Rotary tables, gathered by position_ids. Rotating by half (as Hugging Face's
   // Llama does) is x * cos + concat(x2, x1) * sinSigned with sinSigned = [-sin, sin].
@@ -210,7 +219,17 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     if (merged) return linearOp(x, merged, `${prefix}.${fused}`);
     return g.op('Concat', loaded.map((w, index) => linearOp(x, w, `${prefix}.${parts[index].name}`)), { axis: -1 });
   };
-  let hidden = g.op('Gather', [embed, inputIds]);
+  let hidden: string;
+  if (quantizedEmbed) {
+    const w = checkedShape(quantizedEmbed, arch.hiddenSize, arch.vocabSize, 'model.embed_tokens') as NBitsLinear;
+    if (w.bits !== 8 || w.offsets) throw new RangeError('a quantized embedding must be 8-bit blocks without offsets');
+    const blocks = w.K / w.blockSize;
+    // MatMulNBits' [N][blocks][blockSize] bytes are the [vocab][hidden] table GatherBlockQuantized reads.
+    const table = g.initializer({ name: 'model.embed_tokens.weight_q8', dataType: OnnxDataType.UINT8, dims: [w.N, w.K], data: w.data });
+    const scales = g.initializer(floatTensor('model.embed_tokens.weight_scales', [w.N, blocks], w.scales));
+    const zeroPoints = g.initializer({ name: 'model.embed_tokens.weight_zero_points', dataType: OnnxDataType.UINT8, dims: [w.N, blocks], data: Buffer.alloc(w.N * blocks, 128) });
+    hidden = g.msOp('GatherBlockQuantized', [table, inputIds, scales, zeroPoints], { gather_axis: 0, quantize_axis: 1, block_size: w.blockSize, bits: 8 });
+  } else hidden = g.op('Gather', [embed, inputIds]);
   for (let layer = 0; layer < arch.numLayers; layer++) {
     const prefix = `model.layers.${layer}`;
     const normed = rmsNorm(hidden, ones(`${prefix}.input_layernorm.weight`, arch.hiddenSize));

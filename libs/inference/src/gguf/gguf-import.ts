@@ -6,10 +6,10 @@ import { buildLlamaGraph, type LlamaArchitecture, type LlamaWeights } from '../g
 import { writeExternalData } from '../onnx/onnx-builder';
 import { LLAMA3_SPLIT_PATTERN } from '../tokenizer/byte-level';
 import { GgmlType, ggmlTypeName, GgufFile, GgufFormatError, type GgufValue } from './gguf-file';
-import { dequantize, permuteRows, rowBytes, toLinearWeight, type LinearWeight } from './gguf-quant';
+import { dequantize, permuteRows, rowBytes, toLinearWeight, type LinearWeight, type NBitsLinear } from './gguf-quant';
 
 /** Bumped whenever the importer starts writing different files for the same GGUF, so imported folders can be refreshed. */
-export const GGUF_IMPORTER_REVISION = 1;
+export const GGUF_IMPORTER_REVISION = 2;
 
 /** Written into the imported folder; tells a later import of the same file that nothing needs doing. */
 export const IMPORT_STAMP_FILE = 'chattensor-import.json';
@@ -155,6 +155,12 @@ class GgufWeights implements LlamaWeights {
   embedding(): Float32Array {
     const info = this.info('token_embd.weight');
     return dequantize(info.type, this.file.read(info.name), this.arch.vocabSize * this.arch.hiddenSize, info.name);
+  }
+
+  quantizedEmbedding(): NBitsLinear | undefined {
+    const info = this.file.tensor('token_embd.weight');
+    if (info?.type !== GgmlType.Q8_0) return undefined;
+    return this.matrix('token_embd.weight', this.arch.hiddenSize, this.arch.vocabSize) as NBitsLinear;
   }
 
   norm(name: string): Float32Array {
