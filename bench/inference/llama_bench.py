@@ -36,7 +36,8 @@ def main():
     load_seconds = time.perf_counter() - started
 
     def next_token():
-        return int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        # The last evaluated token's logits (llama-cpp-python keeps scores only with logits_all).
+        return int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))))
 
     decode = 0.0
     for _ in range(job["repeats"]):

@@ -77,21 +77,31 @@ def op_teacher_forced(req):
     return {"top1": top1, "vocab": int(llm.n_vocab())}
 
 
+def last_logits(llm):
+    """Logits of the last token evaluated (llama-cpp-python keeps scores only with logits_all)."""
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+
+
 def op_greedy(req):
-    """Greedy continuations (argmax of llama.cpp's logits, no penalties), a fresh cache per prompt."""
+    """Greedy continuations (argmax of llama.cpp's logits, no penalties), a fresh cache per prompt,
+    with the gap between llama.cpp's two best logits at each step."""
     llm = model(req, False)
     results = []
     for ids in req["prompts"]:
         llm.reset()
         llm.eval(ids)
         out = []
+        margins = []
         for _ in range(req["n"]):
-            token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            logits = last_logits(llm)
+            top2 = np.partition(logits, -2)[-2:]
+            margins.append(float(top2[1] - top2[0]))
+            token = int(np.argmax(logits))
             out.append(token)
             if token == llm.token_eos() and not req.get("ignore_eos", False):
                 break
             llm.eval([token])
-        results.append(out)
+        results.append({"tokens": out, "margins": margins})
     return results
 
 

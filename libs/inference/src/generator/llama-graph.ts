@@ -54,6 +54,11 @@ export interface LlamaArchitecture {
    * the flag only has to be accepted.
    */
   mergedDecoderInputs?: boolean;
+  /**
+   * MatMulNBits' accuracy_level for imported quantized weights: 4 quantizes
+   * the activations to int8 blocks (as llama.cpp does), 1 keeps them float32.
+   */
+  nbitsAccuracyLevel?: number;
 }
 
 /**
@@ -193,7 +198,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     const blocks = w.K / w.blockSize;
     const q = g.initializer({ name: `${name}.weight_q${w.bits}`, dataType: OnnxDataType.UINT8, dims: [w.N, blocks, (w.blockSize * w.bits) / 8], data: w.data });
     const scales = g.initializer(floatTensor(`${name}.weight_scales`, [w.N * blocks], w.scales));
-    let y = g.msOp('MatMulNBits', [x, q, scales], { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize, accuracy_level: 4 });
+    let y = g.msOp('MatMulNBits', [x, q, scales], { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize, accuracy_level: arch.nbitsAccuracyLevel ?? 4 });
     if (w.offsets) {
       // sum over each block of x, times the block's offset: [.., K/bs] x [K/bs, N].
       const key = `${blocks}x${w.blockSize}`;

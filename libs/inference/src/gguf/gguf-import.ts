@@ -19,6 +19,8 @@ export interface GgufImportOptions {
   name?: string;
   /** Extra fields for the stamp file (the source's sha256, say). */
   stamp?: Record<string, unknown>;
+  /** MatMulNBits accuracy_level (see LlamaArchitecture.nbitsAccuracyLevel). */
+  accuracyLevel?: number;
 }
 
 export interface GgufImportResult {
@@ -288,7 +290,7 @@ export function importGguf(ggufPath: string, outDir: string, options: GgufImport
     const generalName = meta(file, 'general.name');
     const name = options.name ?? (ggufPath.split('/').pop()!.replace(/\.gguf$/i, '') || (typeof generalName === 'string' ? generalName : 'gguf-model'));
     const weights = new GgufWeights(file, arch);
-    const graph = buildLlamaGraph(arch, 0, weights);
+    const graph = buildLlamaGraph({ ...arch, nbitsAccuracyLevel: options.accuracyLevel }, 0, weights);
     const unused = [...file.tensors.keys()].filter((tensor) => !weights.used.has(tensor));
     if (unused.length > 0) throw new GgufFormatError(`tensors the llama importer does not know: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''}`);
     const external = graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
