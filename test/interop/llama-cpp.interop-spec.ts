@@ -138,19 +138,23 @@ describe('SmolLM2-135M-Instruct imported from GGUF agrees with llama.cpp', () =>
   });
 
   // Minutes of compute on a busy 2-core machine, hence the long timeouts.
-  it('predicts the same next token at >= 97 % of 20 x 64 teacher-forced positions', async () => {
+  // Where the two pick different tokens, llama.cpp's own two best must be a near-tie: a wrong rotary
+  // layout, tokenizer or weight format disagrees at confident positions.
+  it('predicts the same next token at 20 x 64 teacher-forced positions, except at llama.cpp near-ties', async () => {
     const sequences = PASSAGES.map((text) => tokenizer.encode(text).slice(0, POSITIONS));
     for (const ids of sequences) expect(ids.length).toBe(POSITIONS);
     const scratch = mkdtempSync(join(tmpdir(), 'llama-logits-'));
     const out = join(scratch, 'logits.f32');
     try {
-      const theirs = await llama.call<{ top1: number[][]; vocab: number }>('teacher_forced', { gguf, sequences, out, n_threads: THREADS });
+      const theirs = await llama.call<{ top1: number[][]; margins: number[][]; vocab: number }>('teacher_forced', { gguf, sequences, out, n_threads: THREADS });
       const folder = readModelFolder(modelDir);
       const session = await DecoderSession.create(folder.onnxPath, folder.config, { device: 'cpu', intraOpThreads: THREADS });
       const vocab = theirs.vocab;
       const row = new Float32Array(vocab);
       const fd = openSync(out, 'r');
       let agree = 0;
+      let agreeUpToTie = 0;
+      let widestGap = 0;
       let largest = 0;
       let total = 0;
       try {
@@ -171,6 +175,8 @@ describe('SmolLM2-135M-Instruct imported from GGUF agrees with llama.cpp', () =>
             let best = 0;
             for (let i = 1; i < vocab; i++) if (ours[i] > ours[best]) best = i;
             if (best === theirs.top1[s][position]) agree++;
+            else widestGap = Math.max(widestGap, theirs.margins[s][position]);
+            if (best === theirs.top1[s][position] || theirs.margins[s][position] < NEAR_TIE) agreeUpToTie++;
             for (let i = 0; i < vocab; i++) largest = Math.max(largest, Math.abs(ours[i] - row[i]));
             total++;
           }
@@ -180,9 +186,12 @@ describe('SmolLM2-135M-Instruct imported from GGUF agrees with llama.cpp', () =>
         await session.release();
       }
       const rate = agree / total;
-      console.log(`llama.cpp agreement: top-1 ${agree}/${total} (${(rate * 100).toFixed(2)} %), largest logit difference ${largest.toFixed(4)}`);
+      console.log(
+        `llama.cpp agreement: top-1 ${agree}/${total} (${(rate * 100).toFixed(2)} %), ${agreeUpToTie}/${total} up to near-ties (llama.cpp's widest top-2 gap where the two differ: ${widestGap.toFixed(3)}), largest logit difference ${largest.toFixed(4)}`,
+      );
       expect(total).toBe(PASSAGES.length * POSITIONS);
-      expect(rate).toBeGreaterThanOrEqual(0.97);
+      expect(agreeUpToTie).toBe(total);
+      expect(rate).toBeGreaterThanOrEqual(0.95);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }

@@ -67,6 +67,7 @@ def op_teacher_forced(req):
     """Logits at every position of each sequence, written as float32 to req["out"] ([sequence][position][vocab])."""
     llm = model(req, True)
     top1 = []
+    margins = []
     with open(req["out"], "wb") as out:
         for ids in req["sequences"]:
             llm.reset()
@@ -74,7 +75,9 @@ def op_teacher_forced(req):
             scores = np.asarray(llm.scores[: len(ids)], dtype=np.float32)
             out.write(scores.tobytes())
             top1.append([int(i) for i in scores.argmax(axis=1)])
-    return {"top1": top1, "vocab": int(llm.n_vocab())}
+            best = np.sort(scores, axis=1)[:, -2:]
+            margins.append([float(m) for m in best[:, 1] - best[:, 0]])
+    return {"top1": top1, "margins": margins, "vocab": int(llm.n_vocab())}
 
 
 def last_logits(llm):
