@@ -14,8 +14,8 @@ import { LLAMA_PYTHON, PythonOracle } from './support/python';
 const MODELS = resolve(__dirname, '..', '..', 'models');
 const THREADS = 2;
 const POSITIONS = 64;
-/** Logits closer than this in llama.cpp count as a tie: the largest teacher-forced difference between the two is about this size. */
-const NEAR_TIE = 0.5;
+/** llama.cpp logits closer than this count as a tie: the two implementations differ by up to about 2.5 logits at single vocabulary entries and flip top-1 at gaps up to 0.5. */
+const NEAR_TIE = 0.75;
 
 /** Twenty passages of at least 64 tokens: prose, code, lists, numbers, other languages, chat transcripts. */
 const PASSAGES = [
@@ -198,7 +198,7 @@ describe('SmolLM2-135M-Instruct imported from GGUF agrees with llama.cpp', () =>
   }, 900_000);
 
   // Two implementations that quantize activations differently (llama.cpp: Q8_1 blocks and a float16
-  // KV cache; onnxruntime: int8 blocks, float32 cache) differ by up to about a logit (see the
+  // KV cache; onnxruntime: int8 blocks, float32 cache) differ by a few tenths of a logit at the top (see the
   // teacher-forced test), so where llama.cpp's own two best tokens are closer than that, either
   // choice is right and the continuations part. Counted strictly and up to such a near-tie.
   it('continues 20 chat prompts greedily with the same 16 tokens (up to llama.cpp near-ties)', async () => {
