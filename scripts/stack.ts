@@ -1,23 +1,45 @@
 /**
  * `npm start`: the whole ChatTensor stack in standalone mode on this machine,
  * supervised: a process that exits is started again (scripts/stack/supervisor.ts).
- * Variables: PORT (gateway, default 8080), MINERS (default 2), MODEL_DIR
- * (default models/default, generated when absent), MODEL_PRESET (tiny, 100m,
- * 400m; default tiny), NATS_URL / REDIS_URL (use these instead of local ones).
+ * Variables: PORT (gateway, default 8080), MINERS (default 2), MODEL_DIR (a
+ * model folder; generated when absent), MODEL_GGUF (a llama GGUF file to
+ * import and serve), MODEL_PRESET (tiny, 100m, 400m: the generated model's
+ * size; default tiny), NATS_URL / REDIS_URL (use these instead of local ones).
+ * With neither MODEL_DIR nor MODEL_GGUF it serves SmolLM2-135M-Instruct,
+ * fetched into models/ the first time (see model-choice.ts).
  */
 import { join } from 'node:path';
+import { chooseModel } from './stack/model-choice';
 import { REPO_ROOT, StackError, startStack } from './stack/stack';
 import { supervise } from './stack/supervisor';
 
-const COLORS: Record<string, string> = { gateway: '36', validator: '35', 'chain-indexer': '33', nats: '90', redis: '90', stack: '32' };
+const COLORS: Record<string, string> = {
+  gateway: '36',
+  validator: '35',
+  'chain-indexer': '33',
+  nats: '90',
+  redis: '90',
+  stack: '32',
+};
 
 function printLine(name: string, line: string): void {
   const color = COLORS[name] ?? '34';
   let text = line;
   try {
-    const entry = JSON.parse(line) as { level?: string; msg?: string; context?: string; component?: string; err?: { message?: string } };
+    const entry = JSON.parse(line) as {
+      level?: string;
+      msg?: string;
+      context?: string;
+      component?: string;
+      err?: { message?: string };
+    };
     if (entry.msg) {
-      if (entry.context === 'RouterExplorer' || entry.context === 'RoutesResolver' || entry.context === 'InstanceLoader') return;
+      if (
+        entry.context === 'RouterExplorer' ||
+        entry.context === 'RoutesResolver' ||
+        entry.context === 'InstanceLoader'
+      )
+        return;
       text = `${entry.level === 'info' ? '' : `${entry.level?.toUpperCase()} `}${entry.msg}${entry.err?.message ? `: ${entry.err.message}` : ''}`;
     }
   } catch {
@@ -29,13 +51,18 @@ function printLine(name: string, line: string): void {
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 8080);
   const miners = Number(process.env.MINERS ?? 2);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new StackError('PORT must be a port number');
-  if (!Number.isInteger(miners) || miners < 1 || miners > 16) throw new StackError('MINERS must be between 1 and 16');
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new StackError('PORT must be a port number');
+  if (!Number.isInteger(miners) || miners < 1 || miners > 16)
+    throw new StackError('MINERS must be between 1 and 16');
   const preset = process.env.MODEL_PRESET ?? 'tiny';
-  if (preset !== 'tiny' && preset !== '100m' && preset !== '400m') throw new StackError('MODEL_PRESET must be tiny, 100m or 400m');
+  if (preset !== 'tiny' && preset !== '100m' && preset !== '400m')
+    throw new StackError('MODEL_PRESET must be tiny, 100m or 400m');
+  const model = await chooseModel(REPO_ROOT, process.env, (line) => printLine('stack', line));
+  printLine('stack', `serving ${model.description}`);
   const stack = await startStack({
     stateDir: join(REPO_ROOT, '.cache', 'stack'),
-    modelDir: process.env.MODEL_DIR ?? join(REPO_ROOT, 'models', 'default'),
+    modelDir: model.dir,
     modelPreset: preset,
     gatewayPort: port,
     miners,
@@ -51,6 +78,7 @@ async function main(): Promise<void> {
       `    chat in the browser:  ${url}/`,
       `    network status:       ${url}/status`,
       `    OpenAI API base URL:  ${url}/v1   (model "chattensor"; any API key works while anonymous access is on)`,
+      `    model:                ${model.description}`,
       `    validator hotkey:     ${stack.validatorHotkey}`,
       '  A service that exits is restarted. Press Ctrl-C to stop everything.',
       '',
@@ -74,6 +102,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`\n${error instanceof StackError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `\n${error instanceof StackError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

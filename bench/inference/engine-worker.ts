@@ -15,6 +15,8 @@ interface Job {
   tokensPerRequest: number;
   ttftPromptTokens: number;
   repeats: number;
+  /** onnxruntime intra-op threads (0 or absent: its default, one per core). */
+  intraOpThreads?: number;
 }
 
 const WORDS =
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
     quantize: job.quantize,
     maxBatchSize: Math.max(...job.concurrency),
     maxQueue: 256,
+    intraOpThreads: job.intraOpThreads || undefined,
   });
   await engine.warmup();
   const loadSeconds = (performance.now() - loadStart) / 1000;

@@ -7,8 +7,11 @@
 // with the engine's load-time int8 weights. Each measurement runs in its own
 // process.
 //
+// Then the real model: SmolLM2-135M-Instruct (Q4_1 GGUF) in the engine
+// against llama.cpp on the same file (real-model.ts).
+//
 // MINER_DEVICE=cuda measures on the GPU and, as the baseline, on the CPU of
-// the same machine in the same run. BENCH_MODELS=tiny,100m picks models,
+// the same machine in the same run. BENCH_MODELS=tiny,100m,smollm2 picks models,
 // BENCH_DTYPE=fp16 generates and measures float16 models instead of float32.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -22,6 +25,7 @@ import {
   type ModelPreset,
 } from '@chattensor/inference';
 import { measureBandwidth, type BandwidthResult } from './bandwidth';
+import { measureRealModel, REAL_MODEL_HEADER } from './real-model';
 
 type Device = 'cpu' | 'cuda';
 
@@ -70,15 +74,21 @@ function selectedDevice(): Device {
   return value;
 }
 
-function selectedPlans(): ModelPlan[] {
-  const wanted = process.env.BENCH_MODELS?.split(',')
+const REAL_MODEL = 'smollm2';
+
+function wantedModels(): string[] | undefined {
+  return process.env.BENCH_MODELS?.split(',')
     .map((name) => name.trim())
     .filter(Boolean);
+}
+
+function selectedPlans(): ModelPlan[] {
+  const wanted = wantedModels();
   if (!wanted) return PLANS;
-  const unknown = wanted.filter((name) => !PLANS.some((plan) => plan.preset === name));
+  const unknown = wanted.filter((name) => name !== REAL_MODEL && !PLANS.some((plan) => plan.preset === name));
   if (unknown.length > 0)
     fail(
-      `BENCH_MODELS: unknown model ${unknown.join(', ')} (known: ${PLANS.map((plan) => plan.preset).join(', ')})`,
+      `BENCH_MODELS: unknown model ${unknown.join(', ')} (known: ${[...PLANS.map((plan) => plan.preset), REAL_MODEL].join(', ')})`,
     );
   return PLANS.filter((plan) => wanted.includes(plan.preset));
 }
@@ -298,6 +308,18 @@ async function main(): Promise<void> {
     '| model | device | weights | decode tok/s (ours) | decode tok/s (transformers.js) | ratio | aggregate tok/s at 1 / 4 / 16 | 16 vs 1 | TTFT 512 tokens | decode vs bandwidth limit (tok/s) | peak RSS ours / transformers.js | int8 weights: decode tok/s | int8 vs transformers.js | int8 vs its bandwidth limit (tok/s) |\n' +
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
   console.log(header + rows.join('\n'));
+  if (device === 'cpu' && (wantedModels()?.includes(REAL_MODEL) ?? true)) {
+    // Same thread count for both: every core of this machine.
+    const threads = Number(process.env.BENCH_THREADS ?? cpus().length);
+    try {
+      const real = await measureRealModel(root, { threads, decodeTokens: 64, tokensPerRequest: 32, concurrency: [1, 4, 16], repeats: 2 });
+      results.smollm2 = real.results;
+      console.log(`\n${REAL_MODEL_HEADER}${real.row}`);
+    } catch (error) {
+      console.error(`the real-model row failed: ${(error as Error).message}`);
+      console.log(`\n${REAL_MODEL_HEADER}| SmolLM2-135M-Instruct Q4_1 (GGUF) | failed: ${(error as Error).message.split('\n')[0]} |`);
+    }
+  }
   const outDir = join(cacheDir, 'bench');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(

@@ -227,6 +227,11 @@ describeInBrowser('the web chat in a browser', () => {
     expect(await page.locator('#miners tbody td.hotkey').first().textContent()).toBe(
       env.stack.minerHotkeys[0],
     );
+    // Which model answers, as the active miners announce it.
+    const minerModel = await page.locator('#miners tbody tr td').nth(2).textContent();
+    await expectEventually(async () =>
+      expect(await page.locator('#served-model').textContent()).toBe(`Model served: ${minerModel}`),
+    );
     // The miner has answered, so a validator has scored it.
     await expectEventually(
       async () =>

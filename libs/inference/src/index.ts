@@ -4,12 +4,25 @@ export { DecoderSession } from './engine/decoder-session';
 export { emptyKvCache } from './engine/kv-cache';
 export { readModelFolder } from './model/model-folder';
 export { PromptCounter, contextLengthOf } from './model/prompt-counter';
-export { generateModel, GENERATOR_REVISION, MODEL_PRESETS, type ChatFormat, type GenerateModelOptions, type ModelPreset } from './generator/generate-model';
+export {
+  generateModel,
+  GENERATOR_REVISION,
+  MODEL_PRESETS,
+  type ChatFormat,
+  type GenerateModelOptions,
+  type ModelPreset,
+} from './generator/generate-model';
 export { InvalidRequestError, ModelLoadError, QueueFullError } from './errors';
 export { Tokenizer, StreamingDetokenizer } from './tokenizer/tokenizer';
 export { OnnxDataType, OnnxGraphBuilder, writeExternalData } from './onnx/onnx-builder';
 export { quantizeModelWeightsInt8, WeightQuantizationError } from './onnx/weight-quantizer';
-export { ReferenceModel, scoreToken, type ReferenceModelOptions, type ReplayedAnswer, type TokenScore } from './engine/reference-model';
+export {
+  ReferenceModel,
+  scoreToken,
+  type ReferenceModelOptions,
+  type ReplayedAnswer,
+  type TokenScore,
+} from './engine/reference-model';
 export { resolveSamplerSettings } from './engine/sampler-settings';
 export type { SamplerSettings } from './engine/sampler';
 export {
@@ -20,3 +33,12 @@ export {
   type Tolerances,
   type Verdict,
 } from './verification/completion-verifier';
+export { importGguf, GGUF_IMPORTER_REVISION, type GgufImportResult } from './gguf/gguf-import';
+export { GgufFile, GgufFormatError } from './gguf/gguf-file';
+export {
+  DEFAULT_MODEL,
+  defaultModelPaths,
+  ensureDefaultModel,
+  importGgufCached,
+  ModelFetchError,
+} from './model/default-model';

@@ -81,6 +81,9 @@
     $('summary').textContent =
       `Subnet ${status.netuid} · ${status.mode === 'local' ? 'standalone (local) mode' : 'Subtensor'} · block ${fmt(status.block)}` +
       (status.updated_at ? ` · metagraph updated ${new Date(status.updated_at).toLocaleTimeString()}` : '');
+    // Which model answers: the models the active miners announce.
+    const models = [...new Set(status.miners.filter((m) => m.active && m.model).map((m) => m.model))];
+    $('served-model').textContent = models.length > 0 ? `Model served: ${models.join(', ')}` : 'Model served: no active miner yet';
 
     const validator = $('validator');
     validator.replaceChildren();

@@ -9,6 +9,8 @@ const root = resolve(__dirname, '..', '..', '..');
 export const PYTHON = join(root, '.venv', 'bin', 'python');
 /** The legacy SDK, bittensor 10.5.0 (requirements-sdk10.txt): the SDK-10 axon, dendrite and synapses. */
 export const PYTHON_SDK10 = join(root, '.venv-sdk10', 'bin', 'python');
+/** The venv with llama-cpp-python (setup-venv.mjs). */
+export const LLAMA_PYTHON = join(root, '.venv-llama', 'bin', 'python');
 export const SCRIPTS = join(root, 'test', 'interop', 'python');
 
 /** A private HOME so the SDK's ~/.bittensor folders land in a scratch directory. */

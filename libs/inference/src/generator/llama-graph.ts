@@ -1,5 +1,28 @@
 import { float32ToFloat16Bits, OnnxDataType, OnnxGraphBuilder, type OnnxTensor } from '../onnx/onnx-builder';
+import type { LinearWeight, NBitsLinear } from '../gguf/gguf-quant';
 import { Xoshiro128 } from './prng';
+
+/**
+ * Real weights for the graph (an imported GGUF model, say) instead of the
+ * seeded random ones. Names are Hugging Face's: `model.layers.0.self_attn.q_proj`,
+ * `model.layers.0.input_layernorm`, `model.norm`, ...
+ */
+export interface LlamaWeights {
+  /** The token embedding, [vocab][hidden]. */
+  embedding(): Float32Array;
+  /**
+   * The token embedding in 8-bit blocks without offsets (Q8_0), when it has
+   * that form: the graph then reads it with GatherBlockQuantized instead of a
+   * float32 table four times its size.
+   */
+  quantizedEmbedding?(): NBitsLinear | undefined;
+  /** An RMSNorm's scale vector. */
+  norm(name: string): Float32Array;
+  /** A Linear layer's weight: N output rows of K inputs, float or in MatMulNBits' layout. */
+  linear(name: string, K: number, N: number): LinearWeight;
+  /** The output head when it is not the float embedding transposed (untied, or tied but kept quantized). */
+  lmHead(): LinearWeight | undefined;
+}
 
 export interface LlamaArchitecture {
   hiddenSize: number;
@@ -31,6 +54,11 @@ export interface LlamaArchitecture {
    * the flag only has to be accepted.
    */
   mergedDecoderInputs?: boolean;
+  /**
+   * MatMulNBits' accuracy_level for imported quantized weights: 4 quantizes
+   * the activations to int8 blocks (as llama.cpp does), 1 keeps them float32.
+   */
+  nbitsAccuracyLevel?: number;
 }
 
 /**
@@ -42,7 +70,8 @@ export interface LlamaArchitecture {
  * MatMuls and computes grouped-query attention by folding the query-group
  * axis into the sequence axis, so key/value heads are never copied.
  */
-export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGraphBuilder {
+export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?: LlamaWeights): OnnxGraphBuilder {
+  if (weights && arch.dtype !== 'fp32') throw new RangeError('imported weights are built into float32 graphs');
   const g = new OnnxGraphBuilder('main_graph');
   const headDim = arch.hiddenSize / arch.numHeads;
   const groups = arch.numHeads / arch.numKvHeads;
@@ -50,7 +79,8 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
   const rng = new Xoshiro128(seed);
   const weight = (name: string, dims: number[], limit: number): string =>
     g.initializer(toTensor(name, dims, arch.dtype, (data) => rng.fillUniform(data, limit)));
-  const ones = (name: string, size: number): string => g.initializer(toTensor(name, [size], arch.dtype, (data) => data.fill(1)));
+  const ones = (name: string, size: number): string =>
+    g.initializer(toTensor(name, [size], arch.dtype, (data) => (weights ? data.set(checkedLength(weights.norm(name.replace(/\.weight$/, '')), size, name)) : data.fill(1))));
   // Uniform(-a, a) has standard deviation a / sqrt(3).
   const limitForStd = (std: number): number => std * Math.sqrt(3);
 
@@ -74,13 +104,17 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
   // peaked, so generations vary with the context instead of being uniform noise.
   const embedStd = arch.tieWordEmbeddings ? 4 / Math.sqrt(arch.hiddenSize) : 1;
   const reservedFrom = arch.reservedFrom ?? arch.vocabSize;
-  const embed = g.initializer(
-    toTensor('model.embed_tokens.weight', [arch.vocabSize, arch.hiddenSize], arch.dtype, (data) => {
-      rng.fillUniform(data, limitForStd(embedStd));
-      data.fill(0, reservedFrom * arch.hiddenSize);
-      if (arch.tieWordEmbeddings) for (const id of arch.quietIds ?? []) scale(data.subarray(id * arch.hiddenSize, (id + 1) * arch.hiddenSize), QUIET_SCALE);
-    }),
-  );
+  const quantizedEmbed = weights?.quantizedEmbedding?.();
+  const embed = quantizedEmbed
+    ? ''
+    : g.initializer(
+        toTensor('model.embed_tokens.weight', [arch.vocabSize, arch.hiddenSize], arch.dtype, (data) => {
+          if (weights) return data.set(checkedLength(weights.embedding(), data.length, 'model.embed_tokens.weight'));
+          rng.fillUniform(data, limitForStd(embedStd));
+          data.fill(0, reservedFrom * arch.hiddenSize);
+          if (arch.tieWordEmbeddings) for (const id of arch.quietIds ?? []) scale(data.subarray(id * arch.hiddenSize, (id + 1) * arch.hiddenSize), QUIET_SCALE);
+        }),
+      );
 
   // Rotary tables, gathered by position_ids. Rotating by half (as Hugging Face's
   // Llama does) is x * cos + concat(x2, x1) * sinSigned with sinSigned = [-sin, sin].
@@ -152,12 +186,60 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
   const toHeads = (x: string, shape: string): string => g.op('Transpose', [g.op('Reshape', [x, shape])], { perm: [0, 2, 1, 3] });
 
   const projStd = 1 / Math.sqrt(arch.hiddenSize);
-  let hidden = g.op('Gather', [embed, inputIds]);
+  let axesLast: string | undefined;
+  const blockShapes = new Map<string, string>();
+  /** x times a Linear layer's weight, as MatMul (float) or MatMulNBits plus its block offsets. */
+  const linearOp = (x: string, w: LinearWeight, name: string): string => {
+    if (w.kind === 'float') {
+      const values = new Float32Array(w.K * w.N);
+      for (let n = 0; n < w.N; n++) for (let k = 0; k < w.K; k++) values[k * w.N + n] = w.rows[n * w.K + k];
+      return g.op('MatMul', [x, g.initializer(floatTensor(`${name}.weight`, [w.K, w.N], values))]);
+    }
+    const blocks = w.K / w.blockSize;
+    const q = g.initializer({ name: `${name}.weight_q${w.bits}`, dataType: OnnxDataType.UINT8, dims: [w.N, blocks, (w.blockSize * w.bits) / 8], data: w.data });
+    const scales = g.initializer(floatTensor(`${name}.weight_scales`, [w.N * blocks], w.scales));
+    let y = g.msOp('MatMulNBits', [x, q, scales], { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize, accuracy_level: arch.nbitsAccuracyLevel ?? 4 });
+    if (w.offsets) {
+      // sum over each block of x, times the block's offset: [.., K/bs] x [K/bs, N].
+      const key = `${blocks}x${w.blockSize}`;
+      let shape = blockShapes.get(key);
+      if (!shape) blockShapes.set(key, (shape = g.int64s(`/const/blocks_${key}`, [0, 0, blocks, w.blockSize])));
+      axesLast ??= g.int64s('/const/axes_last', [-1]);
+      const sums = g.op('ReduceSum', [g.op('Reshape', [x, shape]), axesLast], { keepdims: 0 });
+      const offsets = new Float32Array(blocks * w.N);
+      for (let n = 0; n < w.N; n++) for (let b = 0; b < blocks; b++) offsets[b * w.N + n] = w.offsets[n * blocks + b];
+      y = g.op('Add', [y, g.op('MatMul', [sums, g.initializer(floatTensor(`${name}.weight_block_offsets`, [blocks, w.N], offsets))])]);
+    }
+    return y;
+  };
+  /**
+   * x times the concatenation (along N) of Linear layers `parts`: one MatMul
+   * over a fused matrix, named `fused`. Random weights are drawn for the fused
+   * matrix at once; imported ones are fused when they share a format.
+   */
+  const project = (x: string, prefix: string, fused: string, parts: { name: string; N: number }[], K: number, limit: number): string => {
+    if (!weights) return g.op('MatMul', [x, weight(`${prefix}.${fused}.weight`, [K, parts.reduce((sum, part) => sum + part.N, 0)], limit)]);
+    const loaded = parts.map((part) => checkedShape(weights.linear(`${prefix}.${part.name}`, K, part.N), K, part.N, `${prefix}.${part.name}`));
+    const merged = fuseLinear(loaded);
+    if (merged) return linearOp(x, merged, `${prefix}.${fused}`);
+    return g.op('Concat', loaded.map((w, index) => linearOp(x, w, `${prefix}.${parts[index].name}`)), { axis: -1 });
+  };
+  let hidden: string;
+  if (quantizedEmbed) {
+    const w = checkedShape(quantizedEmbed, arch.hiddenSize, arch.vocabSize, 'model.embed_tokens') as NBitsLinear;
+    if (w.bits !== 8 || w.offsets) throw new RangeError('a quantized embedding must be 8-bit blocks without offsets');
+    const blocks = w.K / w.blockSize;
+    // MatMulNBits' [N][blocks][blockSize] bytes are the [vocab][hidden] table GatherBlockQuantized reads.
+    const table = g.initializer({ name: 'model.embed_tokens.weight_q8', dataType: OnnxDataType.UINT8, dims: [w.N, w.K], data: w.data });
+    const scales = g.initializer(floatTensor('model.embed_tokens.weight_scales', [w.N, blocks], w.scales));
+    const zeroPoints = g.initializer({ name: 'model.embed_tokens.weight_zero_points', dataType: OnnxDataType.UINT8, dims: [w.N, blocks], data: Buffer.alloc(w.N * blocks, 128) });
+    hidden = g.msOp('GatherBlockQuantized', [table, inputIds, scales, zeroPoints], { gather_axis: 0, quantize_axis: 1, block_size: w.blockSize, bits: 8 });
+  } else hidden = g.op('Gather', [embed, inputIds]);
   for (let layer = 0; layer < arch.numLayers; layer++) {
     const prefix = `model.layers.${layer}`;
     const normed = rmsNorm(hidden, ones(`${prefix}.input_layernorm.weight`, arch.hiddenSize));
-    const qkvWeight = weight(`${prefix}.self_attn.qkv_proj.weight`, [arch.hiddenSize, qSize + 2 * kvSize], limitForStd(projStd));
-    const [q, k, v] = g.node('Split', [g.op('MatMul', [normed, qkvWeight]), qkvSplit], { axis: -1 }, 3);
+    const qkv = project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, limitForStd(projStd));
+    const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
     const query = rotate(toHeads(g.op('Mul', [q, queryScale]), qShape));
     const key = rotate(toHeads(k, kvShape));
     const value = toHeads(v, kvShape);
@@ -169,17 +251,22 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
     const probs = g.op('Softmax', [g.op('Add', [scores, attentionBias])], { axis: -1 });
     const context = g.op('Reshape', [g.op('MatMul', [probs, presentValue]), ungroupedShape]);
     const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergedShape]);
-    const oWeight = weight(`${prefix}.self_attn.o_proj.weight`, [qSize, arch.hiddenSize], limitForStd(1 / Math.sqrt(qSize)));
-    hidden = g.op('Add', [hidden, g.op('MatMul', [merged, oWeight])]);
+    const attended = project(merged, prefix, 'self_attn.o_proj', [{ name: 'self_attn.o_proj', N: arch.hiddenSize }], qSize, limitForStd(1 / Math.sqrt(qSize)));
+    hidden = g.op('Add', [hidden, attended]);
 
     const postNormed = rmsNorm(hidden, ones(`${prefix}.post_attention_layernorm.weight`, arch.hiddenSize));
-    const gateUpWeight = weight(`${prefix}.mlp.gate_up_proj.weight`, [arch.hiddenSize, 2 * arch.intermediateSize], limitForStd(projStd));
-    const [gate, up] = g.node('Split', [g.op('MatMul', [postNormed, gateUpWeight]), mlpSplit], { axis: -1 }, 2);
+    const gateUp = project(postNormed, prefix, 'mlp.gate_up_proj', [{ name: 'mlp.gate_proj', N: arch.intermediateSize }, { name: 'mlp.up_proj', N: arch.intermediateSize }], arch.hiddenSize, limitForStd(projStd));
+    const [gate, up] = g.node('Split', [gateUp, mlpSplit], { axis: -1 }, 2);
     const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    const downWeight = weight(`${prefix}.mlp.down_proj.weight`, [arch.intermediateSize, arch.hiddenSize], limitForStd(1 / Math.sqrt(arch.intermediateSize)));
-    hidden = g.op('Add', [hidden, g.op('MatMul', [activated, downWeight])]);
+    const down = project(activated, prefix, 'mlp.down_proj', [{ name: 'mlp.down_proj', N: arch.hiddenSize }], arch.intermediateSize, limitForStd(1 / Math.sqrt(arch.intermediateSize)));
+    hidden = g.op('Add', [hidden, down]);
   }
   const finalNormed = rmsNorm(hidden, ones('model.norm.weight', arch.hiddenSize));
+  const importedHead = weights?.lmHead();
+  if (importedHead) {
+    g.op('Identity', [linearOp(finalNormed, checkedShape(importedHead, arch.hiddenSize, arch.vocabSize, 'lm_head'), 'lm_head')], {}, 'logits');
+    return g;
+  }
   const lmHead = arch.tieWordEmbeddings
     ? g.op('Transpose', [embed], { perm: [1, 0] })
     : g.initializer(
@@ -196,6 +283,58 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number): OnnxGrap
 }
 
 const QUIET_SCALE = 0.1;
+
+function floatTensor(name: string, dims: number[], values: Float32Array): OnnxTensor {
+  return { name, dims, dataType: OnnxDataType.FLOAT, data: Buffer.from(values.buffer, values.byteOffset, values.byteLength) };
+}
+
+function checkedLength(values: Float32Array, length: number, name: string): Float32Array {
+  if (values.length !== length) throw new RangeError(`${name} has ${values.length} values, expected ${length}`);
+  return values;
+}
+
+function checkedShape(w: LinearWeight, K: number, N: number, name: string): LinearWeight {
+  if (w.K !== K || w.N !== N) throw new RangeError(`${name} is ${w.N} x ${w.K}, expected ${N} x ${K}`);
+  return w;
+}
+
+/** One weight for Linear layers stacked along N, when they share a format; undefined otherwise. */
+export function fuseLinear(parts: LinearWeight[]): LinearWeight | undefined {
+  if (parts.length === 1) return parts[0];
+  const first = parts[0];
+  const N = parts.reduce((sum, part) => sum + part.N, 0);
+  if (parts.every((part) => part.kind === 'float')) {
+    const rows = new Float32Array(first.K * N);
+    let at = 0;
+    for (const part of parts) {
+      rows.set(part.rows, at);
+      at += part.rows.length;
+    }
+    return { kind: 'float', K: first.K, N, rows };
+  }
+  if (first.kind !== 'nbits') return undefined;
+  const nbits = parts.filter((part): part is NBitsLinear => part.kind === 'nbits');
+  if (nbits.length !== parts.length || nbits.some((part) => part.bits !== first.bits || part.blockSize !== first.blockSize || !part.offsets !== !first.offsets)) return undefined;
+  const concat = (arrays: Float32Array[]): Float32Array => {
+    const out = new Float32Array(arrays.reduce((sum, array) => sum + array.length, 0));
+    let at = 0;
+    for (const array of arrays) {
+      out.set(array, at);
+      at += array.length;
+    }
+    return out;
+  };
+  return {
+    kind: 'nbits',
+    K: first.K,
+    N,
+    bits: first.bits,
+    blockSize: first.blockSize,
+    data: Buffer.concat(nbits.map((part) => part.data)),
+    scales: concat(nbits.map((part) => part.scales)),
+    offsets: first.offsets ? concat(nbits.map((part) => part.offsets!)) : undefined,
+  };
+}
 
 function scale(values: Float32Array, factor: number): void {
   for (let i = 0; i < values.length; i++) values[i] *= factor;

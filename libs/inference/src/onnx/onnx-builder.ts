@@ -38,6 +38,8 @@ interface ExternalPlacement {
   offset: number;
 }
 
+const MS_DOMAIN = 'com.microsoft';
+
 // Field numbers of onnx.proto (ModelProto, GraphProto, NodeProto, ...).
 const ATTRIBUTE_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
@@ -114,6 +116,13 @@ export class OnnxGraphBuilder {
     return this.node(opType, inputs, attributes, 1, outputName ? [outputName] : undefined)[0];
   }
 
+  /** A single-output node of onnxruntime's com.microsoft domain (MatMulNBits, ...). */
+  msOp(opType: string, inputs: string[], attributes: Record<string, OnnxAttribute> = {}): string {
+    const [output] = this.node(opType, inputs, attributes, 1);
+    this.nodes[this.nodes.length - 1].domain = MS_DOMAIN;
+    return output;
+  }
+
   get parameterBytes(): number {
     return this.initializers.reduce((total, tensor) => total + tensor.data.length, 0);
   }
@@ -156,6 +165,8 @@ export class OnnxGraphBuilder {
     model.string(3, '1');
     model.message(7, graph);
     model.message(8, new ProtoMessage().string(1, '').varint(2, options.opset));
+    if (this.nodes.some((node) => node.domain === MS_DOMAIN))
+      model.message(8, new ProtoMessage().string(1, MS_DOMAIN).varint(2, 1));
     return { model, externalTensors };
   }
 

@@ -247,6 +247,8 @@ export function quantizeModelWeightsInt8(modelPath: string, bits: 4 | 8 = 8): Qu
   for (const node of nodes) {
     if (node.opType !== 'MatMul' || node.domain !== '' || node.inputs.length !== 2) continue;
     const direct = initializers.get(node.inputs[1]);
+    // The block offsets of imported Q4_1/Q4_K weights (see gguf-quant.ts) are tiny and exact; they stay float.
+    if (direct?.name.endsWith('.weight_block_offsets')) continue;
     if (direct) {
       if (direct.dataType === OnnxDataType.FLOAT && direct.dims.length === 2)
         plans.set(node, { source: direct, transposed: false });

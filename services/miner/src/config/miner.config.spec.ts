@@ -14,6 +14,16 @@ describe('the miner configuration', () => {
     expect(() => loadMinerConfig({ ...valid, MODEL_DIR: tmpdir() })).toThrow(/MODEL_DIR/);
   });
 
+  it('takes a GGUF file instead of a model folder, but not both', () => {
+    const gguf = join(modelDir, 'model.gguf');
+    writeFileSync(gguf, 'GGUF');
+    const config = loadMinerConfig({ HOTKEY_URI: '//Alice', MODEL_GGUF: gguf, MODEL_CACHE_DIR: '/var/cache/models' });
+    expect(config.model.gguf).toEqual({ path: gguf, cacheDir: '/var/cache/models' });
+    expect(() => loadMinerConfig({ ...valid, MODEL_GGUF: gguf })).toThrow(/MODEL_GGUF.*not both/);
+    expect(() => loadMinerConfig({ HOTKEY_URI: '//Alice', MODEL_GGUF: join(modelDir, 'missing.gguf') })).toThrow(/MODEL_GGUF.*is not a file/);
+    expect(() => loadMinerConfig({ HOTKEY_URI: '//Alice' })).toThrow(/MODEL_DIR.*is required/);
+  });
+
   it('loads with only the required variables set', () => {
     expect(() => loadMinerConfig(valid)).not.toThrow();
   });

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { axonEnvSchema, loadAxonConfig, type AxonConfig } from '../axon/axon.config';
@@ -24,7 +24,10 @@ export const minerEnvSchema = baseEnvSchema
     /** Host validators should dial, announced in standalone mode. */
     ANNOUNCE_HOST: z.string().default('127.0.0.1'),
     ANNOUNCE_INTERVAL_MS: env.int(100, 3_600_000).default(5000),
-    MODEL_DIR: z.string({ message: 'is required: a model folder in the Hugging Face / Optimum ONNX layout' }),
+    MODEL_DIR: z.string().optional(),
+    /** A llama GGUF file, imported at start (once per file content) into MODEL_CACHE_DIR; instead of MODEL_DIR. */
+    MODEL_GGUF: z.string().optional(),
+    MODEL_CACHE_DIR: z.string().default('.cache/gguf'),
     MINER_DEVICE: z.enum(['cpu', 'cuda'], { message: 'must be cpu or cuda' }).default('cpu'),
     /** int8 / int4: quantize the model's MatMul weights to 8 or 4 bits at load (float32 models). */
     MINER_QUANTIZE: z
@@ -67,7 +70,10 @@ export interface MinerConfig {
   grpc: { host: string; port: number };
   announce: { host: string; intervalMs: number };
   model: {
+    /** The model folder; for a GGUF, where its import goes (see gguf). */
     dir: string;
+    /** MODEL_GGUF: imported into `dir`'s parent cache at start. */
+    gguf?: { path: string; cacheDir: string };
     device: 'cpu' | 'cuda';
     quantize: 'none' | 'int8' | 'int4';
     maxBatchSize: number;
@@ -89,7 +95,15 @@ export const MINER_CONFIG = Symbol('MINER_CONFIG');
 export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerConfig {
   const e = parseEnv(minerEnvSchema, source);
   // Checked here, before any connection is made, so a wrong path fails at once.
-  if (!existsSync(join(e.MODEL_DIR, 'config.json'))) {
+  if (e.MODEL_DIR && e.MODEL_GGUF) {
+    throw new ConfigError([{ variable: 'MODEL_GGUF', problem: 'set either MODEL_DIR (a model folder) or MODEL_GGUF (a GGUF file), not both' }]);
+  }
+  if (e.MODEL_GGUF !== undefined) {
+    if (!existsSync(e.MODEL_GGUF) || !statSync(e.MODEL_GGUF).isFile())
+      throw new ConfigError([{ variable: 'MODEL_GGUF', problem: `${e.MODEL_GGUF} is not a file` }]);
+  } else if (e.MODEL_DIR === undefined) {
+    throw new ConfigError([{ variable: 'MODEL_DIR', problem: 'is required: a model folder in the Hugging Face / Optimum ONNX layout (or set MODEL_GGUF to a GGUF file)' }]);
+  } else if (!existsSync(join(e.MODEL_DIR, 'config.json'))) {
     throw new ConfigError([
       { variable: 'MODEL_DIR', problem: `${e.MODEL_DIR} is not a model folder (no config.json in it)` },
     ]);
@@ -103,7 +117,8 @@ export function loadMinerConfig(source: NodeJS.ProcessEnv = process.env): MinerC
     grpc: { host: e.GRPC_HOST, port: e.GRPC_PORT },
     announce: { host: e.ANNOUNCE_HOST, intervalMs: e.ANNOUNCE_INTERVAL_MS },
     model: {
-      dir: e.MODEL_DIR,
+      dir: e.MODEL_DIR ?? e.MODEL_CACHE_DIR,
+      gguf: e.MODEL_GGUF !== undefined ? { path: e.MODEL_GGUF, cacheDir: e.MODEL_CACHE_DIR } : undefined,
       device: e.MINER_DEVICE,
       quantize: e.MINER_QUANTIZE,
       maxBatchSize: e.MAX_BATCH_SIZE,

@@ -11,6 +11,7 @@ import {
   histogram,
 } from '@chattensor/common';
 import {
+  importGgufCached,
   InferenceEngine,
   InvalidRequestError,
   QueueFullError,
@@ -82,7 +83,10 @@ export class GenerationService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const started = Date.now();
-    const { dir, device, quantize, maxBatchSize, maxQueue, intraOpThreads } = this.config.model;
+    const { device, quantize, maxBatchSize, maxQueue, intraOpThreads, gguf } = this.config.model;
+    const dir = gguf
+      ? await importGgufCached(gguf.path, gguf.cacheDir, (line) => this.log.info(line))
+      : this.config.model.dir;
     this.engine = await InferenceEngine.load(dir, {
       device,
       quantize,

@@ -1,0 +1,127 @@
+"""llama.cpp (through the pinned llama-cpp-python) as an oracle for the GGUF
+importer and the inference engine.
+
+Same protocol as oracle.py: one JSON request per line on stdin ({"id", "op",
+...}), one JSON answer per line on stdout. Every answer comes from llama.cpp's
+own code on the same GGUF file: its tokenizer, its forward pass, and
+llama-cpp-python's Jinja2 chat formatter for the GGUF's template.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+_answers = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+import numpy as np
+import llama_cpp
+from llama_cpp import Llama
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+_models = {}
+
+
+def model(req, logits_all):
+    key = (req["gguf"], logits_all, req.get("n_threads", 2))
+    if key not in _models:
+        _models[key] = Llama(
+            model_path=req["gguf"],
+            n_ctx=req.get("n_ctx", 1024),
+            n_batch=512,
+            n_threads=req.get("n_threads", 2),
+            n_threads_batch=req.get("n_threads", 2),
+            logits_all=logits_all,
+            seed=0,
+            verbose=False,
+        )
+    return _models[key]
+
+
+def op_version(req):
+    return {"llama_cpp_python": llama_cpp.__version__}
+
+
+def op_tokenize(req):
+    llm = model(req, False)
+    return [llm.tokenize(text.encode("utf-8"), add_bos=False, special=req.get("special", False)) for text in req["texts"]]
+
+
+def op_detokenize(req):
+    llm = model(req, False)
+    return [llm.detokenize(ids).decode("utf-8", errors="replace") for ids in req["sequences"]]
+
+
+def op_chat_template(req):
+    llm = model(req, False)
+    meta = llm.metadata
+    template = meta["tokenizer.chat_template"]
+    tokens = [llm.detokenize([i], special=True).decode("utf-8") for i in (llm.token_bos(), llm.token_eos())]
+    formatter = Jinja2ChatFormatter(template=template, bos_token=tokens[0], eos_token=tokens[1])
+    return [formatter(messages=messages).prompt for messages in req["conversations"]]
+
+
+def op_teacher_forced(req):
+    """Logits at every position of each sequence, written as float32 to req["out"] ([sequence][position][vocab])."""
+    llm = model(req, True)
+    top1 = []
+    margins = []
+    with open(req["out"], "wb") as out:
+        for ids in req["sequences"]:
+            llm.reset()
+            llm.eval(ids)
+            scores = np.asarray(llm.scores[: len(ids)], dtype=np.float32)
+            out.write(scores.tobytes())
+            top1.append([int(i) for i in scores.argmax(axis=1)])
+            best = np.sort(scores, axis=1)[:, -2:]
+            margins.append([float(m) for m in best[:, 1] - best[:, 0]])
+    return {"top1": top1, "margins": margins, "vocab": int(llm.n_vocab())}
+
+
+def last_logits(llm):
+    """Logits of the last token evaluated (llama-cpp-python keeps scores only with logits_all)."""
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+
+
+def op_greedy(req):
+    """Greedy continuations (argmax of llama.cpp's logits, no penalties), a fresh cache per prompt,
+    with the gap between llama.cpp's two best logits at each step."""
+    llm = model(req, False)
+    results = []
+    for ids in req["prompts"]:
+        llm.reset()
+        llm.eval(ids)
+        out = []
+        margins = []
+        for _ in range(req["n"]):
+            logits = last_logits(llm)
+            top2 = np.partition(logits, -2)[-2:]
+            margins.append(float(top2[1] - top2[0]))
+            token = int(np.argmax(logits))
+            out.append(token)
+            if token == llm.token_eos() and not req.get("ignore_eos", False):
+                break
+            llm.eval([token])
+        results.append({"tokens": out, "margins": margins})
+    return results
+
+
+def main():
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        req = json.loads(line)
+        try:
+            result = globals()["op_" + req["op"]](req)
+            answer = {"id": req["id"], "result": result}
+        except Exception as error:  # noqa: BLE001 (reported to the test)
+            answer = {"id": req["id"], "error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc()}
+        _answers.write(json.dumps(answer) + "\n")
+        _answers.flush()
+
+
+if __name__ == "__main__":
+    main()
