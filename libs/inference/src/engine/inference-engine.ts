@@ -1,5 +1,5 @@
 import { InvalidRequestError, QueueFullError } from '../errors';
-import { readModelFolder, type GenerationDefaults } from '../model/model-folder';
+import { addEndOfTurnId, readModelFolder, type GenerationDefaults } from '../model/model-folder';
 import { contextLengthOf } from '../model/prompt-counter';
 import { ChatTemplate } from '../tokenizer/chat-template';
 import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
@@ -82,12 +82,7 @@ export class InferenceEngine {
       intraOpThreads: options.intraOpThreads,
       quantize: options.quantize ?? 'none',
     });
-    const eosToken = folder.tokenizerConfig.eos_token;
-    const eosContent =
-      typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
-    const eosId = eosContent ? tokenizer.tokenId(eosContent) : undefined;
-    if (eosId !== undefined && !folder.generation.eosTokenIds.includes(eosId))
-      folder.generation.eosTokenIds.push(eosId);
+    addEndOfTurnId(folder, (token) => tokenizer.tokenId(token));
     const contextLength = contextLengthOf(folder.config, folder.tokenizerConfig, options.contextLength);
     const positiveInt = (value: number | undefined, fallback: number, name: string): number => {
       if (value === undefined) return fallback;

@@ -1,5 +1,6 @@
 import { InvalidRequestError } from '../errors';
-import { readModelFolder, type GenerationDefaults } from '../model/model-folder';
+import { addEndOfTurnId, readModelFolder, type GenerationDefaults } from '../model/model-folder';
+import { contextLengthOf } from '../model/prompt-counter';
 import { ChatTemplate } from '../tokenizer/chat-template';
 import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, FinishReason, SamplingOptions } from '../types';
@@ -82,27 +83,10 @@ export class ReferenceModel {
       intraOpThreads: options.intraOpThreads,
       quantize: options.quantize ?? 'none',
     });
-    // The same end-of-turn rule as InferenceEngine.load.
-    const eosToken = folder.tokenizerConfig.eos_token;
-    const eosContent =
-      typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
-    const eosId = eosContent ? tokenizer.tokenId(eosContent) : undefined;
-    if (eosId !== undefined && !folder.generation.eosTokenIds.includes(eosId))
-      folder.generation.eosTokenIds.push(eosId);
-    const maxModelLength = folder.tokenizerConfig.model_max_length;
-    const contextLength = Math.min(
-      folder.config.max_position_embeddings ?? Number.MAX_SAFE_INTEGER,
-      typeof maxModelLength === 'number' && maxModelLength > 0 ? maxModelLength : Number.MAX_SAFE_INTEGER,
-      options.contextLength ?? Number.MAX_SAFE_INTEGER,
-    );
-    return new ReferenceModel(
-      folder.name,
-      contextLength === Number.MAX_SAFE_INTEGER ? 4096 : contextLength,
-      tokenizer,
-      template,
-      session,
-      folder.generation,
-    );
+    // The engine's own end-of-turn ids and context length.
+    addEndOfTurnId(folder, (token) => tokenizer.tokenId(token));
+    const contextLength = contextLengthOf(folder.config, folder.tokenizerConfig, options.contextLength);
+    return new ReferenceModel(folder.name, contextLength, tokenizer, template, session, folder.generation);
   }
 
   get vocabSize(): number {

@@ -41,7 +41,21 @@ export interface ModelFolder {
 }
 
 /** Architectures whose ONNX exports share the Llama decoder contract this runtime drives. */
-const SUPPORTED_MODEL_TYPES = new Set(['llama', 'qwen2', 'qwen3', 'mistral', 'phi3', 'gemma', 'gemma2', 'smollm3', 'granite', 'olmo', 'olmo2', 'stablelm', 'starcoder2']);
+const SUPPORTED_MODEL_TYPES = new Set([
+  'llama',
+  'qwen2',
+  'qwen3',
+  'mistral',
+  'phi3',
+  'gemma',
+  'gemma2',
+  'smollm3',
+  'granite',
+  'olmo',
+  'olmo2',
+  'stablelm',
+  'starcoder2',
+]);
 
 /** Candidate graph files, in order of preference, as Optimum and onnx-community name them. */
 const ONNX_CANDIDATES = [
@@ -56,17 +70,24 @@ const ONNX_CANDIDATES = [
 ];
 
 export function readModelFolder(dir: string, onnxFile?: string): ModelFolder {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelLoadError(`model folder ${dir} does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new ModelLoadError(`model folder ${dir} does not exist`);
   const config = readJson<ModelConfig>(dir, 'config.json', true)!;
   const modelType = config.model_type;
   if (!modelType) throw new ModelLoadError('config.json has no model_type');
-  if (!SUPPORTED_MODEL_TYPES.has(modelType)) throw new ModelLoadError(`config.json: unsupported model_type "${modelType}" (supported: ${[...SUPPORTED_MODEL_TYPES].join(', ')})`);
+  if (!SUPPORTED_MODEL_TYPES.has(modelType))
+    throw new ModelLoadError(
+      `config.json: unsupported model_type "${modelType}" (supported: ${[...SUPPORTED_MODEL_TYPES].join(', ')})`,
+    );
   for (const key of ['num_hidden_layers', 'num_attention_heads'] as const) {
     if (typeof config[key] !== 'number') throw new ModelLoadError(`config.json is missing ${key}`);
   }
 
   const tokenizerPath = join(dir, 'tokenizer.json');
-  if (!existsSync(tokenizerPath)) throw new ModelLoadError(`tokenizer.json is missing from ${dir} (only the fast tokenizer format is supported)`);
+  if (!existsSync(tokenizerPath))
+    throw new ModelLoadError(
+      `tokenizer.json is missing from ${dir} (only the fast tokenizer format is supported)`,
+    );
   const tokenizerConfig = readJson<Record<string, unknown>>(dir, 'tokenizer_config.json', true)!;
   const generationJson = readJson<Record<string, unknown>>(dir, 'generation_config.json', false) ?? {};
 
@@ -75,11 +96,15 @@ export function readModelFolder(dir: string, onnxFile?: string): ModelFolder {
     onnxPath = join(dir, onnxFile);
     if (!existsSync(onnxPath)) throw new ModelLoadError(`ONNX graph ${onnxFile} is missing from ${dir}`);
   } else onnxPath = ONNX_CANDIDATES.map((candidate) => join(dir, candidate)).find((path) => existsSync(path));
-  if (!onnxPath) throw new ModelLoadError(`no ONNX graph in ${dir}: expected one of ${ONNX_CANDIDATES.join(', ')}`);
+  if (!onnxPath)
+    throw new ModelLoadError(`no ONNX graph in ${dir}: expected one of ${ONNX_CANDIDATES.join(', ')}`);
 
   const eos = generationJson.eos_token_id ?? config.eos_token_id;
-  const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).filter((id): id is number => typeof id === 'number');
-  const number = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+  const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).filter(
+    (id): id is number => typeof id === 'number',
+  );
+  const number = (value: unknown): number | undefined =>
+    typeof value === 'number' && Number.isFinite(value) ? value : undefined;
   const generation: GenerationDefaults = {
     eosTokenIds,
     bosTokenId: number(generationJson.bos_token_id ?? config.bos_token_id),
@@ -113,4 +138,19 @@ function readJson<T>(dir: string, file: string, required: boolean): T | undefine
   } catch (error) {
     throw new ModelLoadError(`${file} is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Adds the tokenizer's end-of-sequence token to the generation config's end
+ * ids: chat models often stop on their template's end-of-turn token (the
+ * tokenizer's eos) while generation_config.json names another. The engine and
+ * the reference model stop on the same ids.
+ */
+export function addEndOfTurnId(folder: ModelFolder, tokenId: (token: string) => number | undefined): void {
+  const eosToken = folder.tokenizerConfig.eos_token;
+  const eosContent =
+    typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | undefined)?.content;
+  const eosId = eosContent ? tokenId(eosContent) : undefined;
+  if (eosId !== undefined && !folder.generation.eosTokenIds.includes(eosId))
+    folder.generation.eosTokenIds.push(eosId);
 }
