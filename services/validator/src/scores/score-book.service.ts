@@ -3,6 +3,7 @@ import { RedisService, redisKey, gauge } from '@chattensor/common';
 import { emaUpdate } from '@chattensor/scoring';
 import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
+import { CachedNumberHash } from './cached-hash.util';
 
 const SCORES_CACHE_MS = 1000;
 
@@ -23,7 +24,7 @@ export interface MinerScore {
 @Injectable()
 export class ScoreBook {
   private readonly key: string;
-  private cache?: { at: number; values: Promise<Map<string, number>> };
+  private readonly hash: CachedNumberHash;
   private readonly alpha: number;
   private readonly scoreGauge = gauge({
     name: 'chattensor_validator_miner_score',
@@ -46,6 +47,7 @@ export class ScoreBook {
     @Inject(VALIDATOR_CONFIG) config: ValidatorConfig,
   ) {
     this.key = redisKey('validator', 'scores', config.netuid);
+    this.hash = new CachedNumberHash(() => this.redis.client.hgetall(this.key), SCORES_CACHE_MS);
     this.alpha = config.scoring.emaAlpha;
     emaUpdate(undefined, 0, this.alpha); // validates alpha once, at start
   }
@@ -62,7 +64,7 @@ export class ScoreBook {
       ),
     );
     this.scoreGauge.set({ uid: String(uid), hotkey }, score);
-    this.cache = undefined;
+    this.hash.invalidate();
     return score;
   }
 
@@ -70,7 +72,7 @@ export class ScoreBook {
   async forgetAll(): Promise<void> {
     await this.redis.client.del(this.key);
     this.scoreGauge.reset();
-    this.cache = undefined;
+    this.hash.invalidate();
   }
 
   /**
@@ -81,24 +83,11 @@ export class ScoreBook {
    */
   async scoresOf(miners: { uid: number; hotkey: string }[]): Promise<MinerScore[]> {
     if (miners.length === 0) return [];
-    const scores = await this.snapshot();
+    const scores = await this.hash.get();
     return miners.map((m) => ({
       uid: m.uid,
       hotkey: m.hotkey,
       score: scores.get(`${m.uid}:${m.hotkey}`) ?? 0,
     }));
-  }
-
-  private snapshot(): Promise<Map<string, number>> {
-    if (this.cache && Date.now() - this.cache.at < SCORES_CACHE_MS) return this.cache.values;
-    const values = this.redis.client
-      .hgetall(this.key)
-      .then((raw) => new Map(Object.entries(raw).map(([field, value]) => [field, Number(value)])));
-    const entry = { at: Date.now(), values };
-    this.cache = entry;
-    values.catch(() => {
-      if (this.cache === entry) this.cache = undefined;
-    });
-    return values;
   }
 }

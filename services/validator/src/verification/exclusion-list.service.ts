@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { RedisService, redisKey } from '@chattensor/common';
 import { VALIDATOR_CONFIG } from '../config/config.token';
 import type { ValidatorConfig } from '../config/validator.config';
+import { CachedNumberHash } from '../scores/cached-hash.util';
 
 const CACHE_MS = 1000;
 
@@ -16,13 +17,14 @@ const CACHE_MS = 1000;
 @Injectable()
 export class ExclusionList {
   private readonly key: string;
-  private cache?: { at: number; values: Promise<Map<string, number>> };
+  private readonly hash: CachedNumberHash;
 
   constructor(
     private readonly redis: RedisService,
     @Inject(VALIDATOR_CONFIG) private readonly config: ValidatorConfig,
   ) {
     this.key = redisKey('validator', 'excluded', config.netuid);
+    this.hash = new CachedNumberHash(() => this.redis.client.hgetall(this.key), CACHE_MS);
   }
 
   async exclude(uid: number, hotkey: string): Promise<void> {
@@ -35,12 +37,12 @@ export class ExclusionList {
       // Every exclusion lasts as long, so the newest one always ends last.
       .expire(this.key, seconds)
       .exec();
-    this.cache = undefined;
+    this.hash.invalidate();
   }
 
   /** End of the current exclusion (ms), or undefined when the miner may serve users. */
   async excludedUntil(uid: number, hotkey: string): Promise<number | undefined> {
-    const until = (await this.snapshot()).get(`${uid}:${hotkey}`);
+    const until = (await this.hash.get()).get(`${uid}:${hotkey}`);
     return until !== undefined && until > Date.now() ? until : undefined;
   }
 
@@ -48,20 +50,7 @@ export class ExclusionList {
   async filter<T extends { uid: number; hotkey: string }>(miners: T[]): Promise<T[]> {
     if (miners.length === 0) return miners;
     const now = Date.now();
-    const excluded = await this.snapshot();
+    const excluded = await this.hash.get();
     return miners.filter((m) => !((excluded.get(`${m.uid}:${m.hotkey}`) ?? 0) > now));
-  }
-
-  private snapshot(): Promise<Map<string, number>> {
-    if (this.cache && Date.now() - this.cache.at < CACHE_MS) return this.cache.values;
-    const values = this.redis.client
-      .hgetall(this.key)
-      .then((raw) => new Map(Object.entries(raw).map(([field, value]) => [field, Number(value)])));
-    const entry = { at: Date.now(), values };
-    this.cache = entry;
-    values.catch(() => {
-      if (this.cache === entry) this.cache = undefined;
-    });
-    return values;
   }
 }
