@@ -32,17 +32,23 @@ async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
 /**
  * NATS (JetStream) and Redis for tests: the ones named by NATS_URL / REDIS_URL,
  * else containers when a Docker engine answers, else the local binaries
- * started on free ports in a scratch directory.
+ * started on free ports in a scratch directory. `ownNats` starts a NATS of the
+ * suite's own even when NATS_URL names a shared one: a suite that runs a
+ * validator in process needs it, since every validator takes jobs from the
+ * same `chat.completions` queue group, and suites run in parallel.
  */
-export async function provideInfra(): Promise<Infra> {
+export async function provideInfra(options: { ownNats?: boolean } = {}): Promise<Infra> {
   const stops: (() => Promise<void>)[] = [];
-  let natsUrl = process.env.NATS_URL;
+  let natsUrl = options.ownNats ? undefined : process.env.NATS_URL;
   let redisUrl = process.env.REDIS_URL;
 
   if ((!natsUrl || !redisUrl) && dockerAvailable()) {
     const { GenericContainer } = await import('testcontainers');
     if (!natsUrl) {
-      const nats = await new GenericContainer('nats:2.10-alpine').withCommand(['-js']).withExposedPorts(4222).start();
+      const nats = await new GenericContainer('nats:2.10-alpine')
+        .withCommand(['-js'])
+        .withExposedPorts(4222)
+        .start();
       natsUrl = `nats://${nats.getHost()}:${nats.getMappedPort(4222)}`;
       stops.push(async () => void (await nats.stop()));
     }
@@ -56,19 +62,33 @@ export async function provideInfra(): Promise<Infra> {
   const dir = mkdtempSync(join(tmpdir(), 'chattensor-test-'));
   const children: ChildProcess[] = [];
   if (!natsUrl) {
-    if (!installed('nats-server')) throw new Error('NATS_URL is not set, no Docker engine answers, and nats-server is not installed (apt-get install nats-server)');
+    if (!installed('nats-server'))
+      throw new Error(
+        'NATS_URL is not set, no Docker engine answers, and nats-server is not installed (apt-get install nats-server)',
+      );
     const port = await freePort();
-    children.push(spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')], { stdio: 'ignore' }));
+    children.push(
+      spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')], {
+        stdio: 'ignore',
+      }),
+    );
     await waitForPort(port);
     natsUrl = `nats://127.0.0.1:${port}`;
   }
   if (!redisUrl) {
-    if (!installed('redis-server')) throw new Error('REDIS_URL is not set, no Docker engine answers, and redis-server is not installed (apt-get install redis-server)');
+    if (!installed('redis-server'))
+      throw new Error(
+        'REDIS_URL is not set, no Docker engine answers, and redis-server is not installed (apt-get install redis-server)',
+      );
     const port = await freePort();
     children.push(
-      spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'], {
-        stdio: 'ignore',
-      }),
+      spawn(
+        'redis-server',
+        ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'],
+        {
+          stdio: 'ignore',
+        },
+      ),
     );
     await waitForPort(port);
     redisUrl = `redis://127.0.0.1:${port}`;

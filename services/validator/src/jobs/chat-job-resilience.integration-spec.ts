@@ -27,7 +27,7 @@ import { MinerModule } from '../../../miner/src/app.module';
 import { loadMinerConfig } from '../../../miner/src/config/miner.config';
 import { MinerGrpcServer } from '../../../miner/src/grpc/miner-grpc.server';
 import { MinerIdentity } from '../../../miner/src/identity/miner-identity';
-import { freePort } from '../../../../test/support/infra';
+import { freePort, provideInfra, type Infra } from '../../../../test/support/infra';
 import { expectEventually } from '../../../../test/support/expect-eventually';
 import { ValidatorModule } from '../app.module';
 import { loadValidatorConfig } from '../config/validator.config';
@@ -40,6 +40,7 @@ import { ValidatorIdentity } from '../identity/validator-identity';
  * beyond the running slots wait in the admission queue.
  */
 describe('the validator under failures and load', () => {
+  let infra: Infra;
   const netuid = 40_000 + Math.floor(Math.random() * 10_000);
   const dir = mkdtempSync(join(tmpdir(), 'validator-resilience-'));
   const validatorKey = Keypair.fromUri('//resilience/validator');
@@ -87,13 +88,15 @@ describe('the validator under failures and load', () => {
   }
 
   beforeAll(async () => {
+    // A NATS of its own: another suite's validator must not take this suite's jobs.
+    infra = await provideInfra({ ownNats: true });
     await initCrypto();
     await generateModel({ outDir: join(dir, 'model'), preset: 'tiny' });
-    nc = await connect({ servers: process.env.NATS_URL });
+    nc = await connect({ servers: infra.natsUrl });
     const neurons: Neuron[] = [];
     for (const i of [1, 2]) {
       const config = loadMinerConfig({
-        NATS_URL: process.env.NATS_URL,
+        NATS_URL: infra.natsUrl,
         NETUID: String(netuid),
         MODEL_DIR: join(dir, 'model'),
         HOTKEY_URI: `//resilience/miner/${i}`,
@@ -160,7 +163,7 @@ describe('the validator under failures and load', () => {
       }),
     );
     const config = loadValidatorConfig({
-      NATS_URL: process.env.NATS_URL,
+      NATS_URL: infra.natsUrl,
       REDIS_URL: process.env.REDIS_URL,
       NETUID: String(netuid),
       HOTKEY_URI: '//resilience/validator',
@@ -183,6 +186,7 @@ describe('the validator under failures and load', () => {
     for (const socket of hungSockets) socket.destroy();
     hung?.close();
     await nc?.drain();
+    await infra?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -12,12 +12,13 @@ import {
   type ChatFrame,
   type ChatJob,
 } from '@chattensor/protocol';
-import { freePort } from '../../../../test/support/infra';
+import { freePort, provideInfra, type Infra } from '../../../../test/support/infra';
 import { ValidatorModule } from '../app.module';
 import { loadValidatorConfig } from '../config/validator.config';
 import { ValidatorIdentity } from '../identity/validator-identity';
 
 describe('the validator chat-job handler', () => {
+  let infra: Infra;
   const netuid = 30_000 + Math.floor(Math.random() * 10_000);
   let app: INestApplicationContext;
   let nc: NatsConnection;
@@ -46,8 +47,10 @@ describe('the validator chat-job handler', () => {
   }
 
   beforeAll(async () => {
+    // A NATS of its own: another suite's validator must not take this suite's jobs.
+    infra = await provideInfra({ ownNats: true });
     await initCrypto();
-    nc = await connect({ servers: process.env.NATS_URL });
+    nc = await connect({ servers: infra.natsUrl });
     // One miner registered at a port where nothing listens.
     const deadPort = await freePort();
     const kv = await nc.jetstream().views.kv(Buckets.metagraph, { history: 1 });
@@ -74,7 +77,7 @@ describe('the validator chat-job handler', () => {
       }),
     );
     const config = loadValidatorConfig({
-      NATS_URL: process.env.NATS_URL,
+      NATS_URL: infra.natsUrl,
       REDIS_URL: process.env.REDIS_URL,
       NETUID: String(netuid),
       HOTKEY_URI: '//jobs/validator',
@@ -93,6 +96,7 @@ describe('the validator chat-job handler', () => {
   afterAll(async () => {
     await app?.close();
     await nc?.drain();
+    await infra?.stop();
   });
 
   it('answers a malformed job with invalid_request and nothing else', async () => {
