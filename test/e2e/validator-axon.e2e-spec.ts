@@ -26,6 +26,7 @@ import { MinerIdentity } from '../../services/miner/src/identity/miner-identity'
 import { ValidatorModule } from '../../services/validator/src/app.module';
 import { loadValidatorConfig } from '../../services/validator/src/config/validator.config';
 import { ValidatorIdentity } from '../../services/validator/src/identity/validator-identity';
+import { provideInfra, type Infra } from '../support/infra';
 
 /**
  * A validator whose metagraph lists a miner with an HTTP axon (protocol 4)
@@ -43,14 +44,17 @@ describe.each([
   let miner: INestApplicationContext;
   let validator: INestApplicationContext;
   let nc: NatsConnection;
+  let infra: Infra;
 
   beforeAll(async () => {
+    // A NATS of its own: another suite's validator must not take this suite's jobs.
+    infra = await provideInfra({ ownNats: true });
     await initCrypto();
     await generateModel({ outDir: join(dir, 'model'), preset: 'tiny' });
-    nc = await connect({ servers: process.env.NATS_URL });
+    nc = await connect({ servers: infra.natsUrl });
     const validatorKey = Keypair.fromUri('//axon-path/validator');
     const minerConfig = loadMinerConfig({
-      NATS_URL: process.env.NATS_URL,
+      NATS_URL: infra.natsUrl,
       NETUID: String(netuid),
       MODEL_DIR: join(dir, 'model'),
       HOTKEY_URI: '//axon-path/miner',
@@ -100,7 +104,7 @@ describe.each([
       }),
     );
     const validatorConfig = loadValidatorConfig({
-      NATS_URL: process.env.NATS_URL,
+      NATS_URL: infra.natsUrl,
       REDIS_URL: process.env.REDIS_URL,
       NETUID: String(netuid),
       HOTKEY_URI: '//axon-path/validator',
@@ -118,6 +122,7 @@ describe.each([
     await validator?.close();
     await miner?.close();
     await nc?.drain();
+    await infra?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

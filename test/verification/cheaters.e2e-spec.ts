@@ -33,6 +33,7 @@ import { loadValidatorConfig } from '../../services/validator/src/config/validat
 import { ValidatorIdentity } from '../../services/validator/src/identity/validator-identity';
 import { CheatingMiner, type CheatKind } from '../support/cheating-miner';
 import { expectEventually } from '../support/expect-eventually';
+import { provideInfra, type Infra } from '../support/infra';
 
 /**
  * Synthetic answers each miner must have had verified before weights are
@@ -55,6 +56,7 @@ process.env.LOG_LEVEL ??= 'error';
  * must give each cheater under 1 % and the honest miners the rest.
  */
 describe('a validator among cheating miners', () => {
+  let infra: Infra;
   const netuid = 40_000 + Math.floor(Math.random() * 10_000);
   const dir = mkdtempSync(join(tmpdir(), 'chattensor-cheaters-'));
   const modelDir = join(dir, 'model');
@@ -98,8 +100,10 @@ describe('a validator among cheating miners', () => {
       .reduce((n, [, v]) => n + v, 0);
 
   beforeAll(async () => {
+    // A NATS of its own: another suite's validator must not take this suite's jobs.
+    infra = await provideInfra({ ownNats: true });
     await initCrypto();
-    nc = await connect({ servers: process.env.NATS_URL });
+    nc = await connect({ servers: infra.natsUrl });
     redis = new Redis(process.env.REDIS_URL!);
     await generateModel({ outDir: modelDir, preset: 'tiny', seed: 1 });
     // Another model under the same tokenizer: what a cheater would serve instead.
@@ -107,7 +111,7 @@ describe('a validator among cheating miners', () => {
     await start(
       ChainIndexerModule.forRoot(
         loadChainIndexerConfig({
-          NATS_URL: process.env.NATS_URL,
+          NATS_URL: infra.natsUrl,
           REDIS_URL: process.env.REDIS_URL,
           NETUID: String(netuid),
           INDEXER_GRPC_PORT: '0',
@@ -117,7 +121,7 @@ describe('a validator among cheating miners', () => {
     );
     for (const quantize of ['none', 'int8', 'int4'] as const) {
       const config = loadMinerConfig({
-        NATS_URL: process.env.NATS_URL,
+        NATS_URL: infra.natsUrl,
         NETUID: String(netuid),
         MODEL_DIR: modelDir,
         MINER_QUANTIZE: quantize,
@@ -154,7 +158,7 @@ describe('a validator among cheating miners', () => {
       expect(miners).toHaveLength(honest.length + cheaters.length);
     }, 30_000);
     const validatorConfig = loadValidatorConfig({
-      NATS_URL: process.env.NATS_URL,
+      NATS_URL: infra.natsUrl,
       REDIS_URL: process.env.REDIS_URL,
       NETUID: String(netuid),
       HOTKEY_URI: '//cheaters/validator',
@@ -177,6 +181,7 @@ describe('a validator among cheating miners', () => {
     for (const cheater of cheaters) await cheater.stop();
     for (const engine of engines) await engine.close();
     await nc?.drain();
+    await infra?.stop();
     redis?.disconnect();
     rmSync(dir, { recursive: true, force: true });
   });
