@@ -1,7 +1,10 @@
 import type { ChatTurn, SamplingOptions } from '@chattensor/inference';
 import type { minerV1 } from '@chattensor/protocol';
 
-/** The engine's view of a GenerateRequest, exactly as the miner derives it (generate-request.util.ts). */
+/**
+ * The engine's view of a GenerateRequest: what the miner serves (after its
+ * checks in generate-request.util.ts) and what the validator verifies against.
+ */
 export function requestSampling(request: minerV1.GenerateRequest): {
   messages: ChatTurn[];
   sampling: SamplingOptions;
@@ -15,6 +18,7 @@ export function requestSampling(request: minerV1.GenerateRequest): {
       topP: s?.topP,
       topK: s?.topK || undefined,
       minP: s?.minP || undefined,
+      seed: s?.seed === undefined ? undefined : Number(s.seed),
       stop: s?.stop ?? [],
       presencePenalty: s?.presencePenalty || 0,
       frequencyPenalty: s?.frequencyPenalty || 0,

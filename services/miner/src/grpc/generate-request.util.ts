@@ -1,11 +1,16 @@
 import { AppError, ErrorCode } from '@chattensor/common';
 import type { ChatTurn, SamplingOptions } from '@chattensor/inference';
 import type { minerV1 } from '@chattensor/protocol';
+import { requestSampling } from '@chattensor/scoring';
 
 const ROLES = new Set(['system', 'user', 'assistant']);
 const MAX_PROMPT_CHARS = 1_000_000;
 
-/** Checks a decoded GenerateRequest and turns it into engine inputs, or throws InvalidRequest naming the field. */
+/**
+ * Checks a decoded GenerateRequest and turns it into engine inputs (the same
+ * derivation the validator's verifier uses, `requestSampling`), or throws
+ * InvalidRequest naming the field.
+ */
 export function toEngineInput(
   request: minerV1.GenerateRequest,
   maxTokensLimit: number,
@@ -13,14 +18,13 @@ export function toEngineInput(
   if (request.messages.length === 0)
     throw new AppError(ErrorCode.InvalidRequest, 'messages must not be empty', { param: 'messages' });
   let chars = 0;
-  const messages = request.messages.map((m, i) => {
+  request.messages.forEach((m, i) => {
     if (!ROLES.has(m.role)) {
       throw new AppError(ErrorCode.InvalidRequest, `messages[${i}].role must be system, user or assistant`, {
         param: `messages[${i}].role`,
       });
     }
     chars += m.content.length;
-    return { role: m.role as ChatTurn['role'], content: m.content };
   });
   if (chars > MAX_PROMPT_CHARS)
     throw new AppError(ErrorCode.PayloadTooLarge, 'prompt is too large', { param: 'messages' });
@@ -46,20 +50,5 @@ export function toEngineInput(
   if (topP !== undefined && !(topP > 0 && topP <= 1)) {
     throw new AppError(ErrorCode.InvalidRequest, 'top_p must be in (0, 1]', { param: 'sampling.top_p' });
   }
-  return {
-    messages,
-    sampling: {
-      maxTokens,
-      temperature,
-      topP,
-      topK: s?.topK || undefined,
-      minP: s?.minP || undefined,
-      seed: s?.seed === undefined ? undefined : Number(s.seed),
-      stop: s?.stop ?? [],
-      presencePenalty: s?.presencePenalty || 0,
-      frequencyPenalty: s?.frequencyPenalty || 0,
-      repetitionPenalty: s?.repetitionPenalty || undefined,
-      continueFinalMessage: request.continueFinalMessage || undefined,
-    },
-  };
+  return requestSampling(request);
 }
