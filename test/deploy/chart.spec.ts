@@ -405,6 +405,49 @@ describe('helm chart', () => {
       expect(miner.initContainers!.map((c) => c.name)).toEqual(['wait-for-model']);
     });
 
+    it('gives the gateway and the validators the model from that volume once the Job has filled it', () => {
+      const modelDir = env(mainContainer(only(manifests, 'Deployment', 'miner')), 'MODEL_DIR')!.value;
+      const claim = only(manifests, 'PersistentVolumeClaim', 'miner').metadata.name;
+      for (const [component, variable] of [
+        ['gateway', 'MODEL_DIRS'],
+        ['validator', 'REFERENCE_MODEL_DIR'],
+      ]) {
+        const pod = podSpecOf(only(manifests, 'Deployment', component));
+        expect(env(pod.containers[0], variable)?.value).toBe(modelDir);
+        expect(pod.volumes).toContainEqual({
+          name: 'model',
+          persistentVolumeClaim: { claimName: claim, readOnly: true },
+        });
+        expect(pod.containers[0].volumeMounts).toContainEqual({
+          name: 'model',
+          mountPath: '/models',
+          readOnly: true,
+        });
+        // Both read the model at start: they wait for the fetch Job rather than crash-looping.
+        const wait = pod.initContainers!.find((c) => c.name === 'wait-for-model')!;
+        expect(env(wait, 'MODEL_DIR')?.value).toBe(modelDir);
+      }
+    });
+
+    it('leaves the gateway to the miners’ context check where the model volume cannot reach every node', () => {
+      const readWriteOnce = render({
+        valueFiles: [ciValues('production-options')],
+        set: { 'miner.model.fetch.accessModes[0]': 'ReadWriteOnce' },
+      });
+      const gateway = podSpecOf(only(readWriteOnce, 'Deployment', 'gateway'));
+      expect(env(gateway.containers[0], 'MODEL_DIRS')).toBeUndefined();
+      expect(gateway.volumes?.map((v) => v.name)).not.toContain('model');
+      expect(gateway.initContainers ?? []).toEqual([]);
+      const generated = podSpecOf(only(rendered.get('minimal-cpu')!, 'Deployment', 'gateway'));
+      expect(env(generated.containers[0], 'MODEL_DIRS')).toBeUndefined();
+      const shared = podSpecOf(only(rendered.get('gpu-miners')!, 'Deployment', 'gateway'));
+      expect(env(shared.containers[0], 'MODEL_DIRS')?.value).toBe('/models/qwen2.5-0.5b-instruct');
+      expect(shared.volumes).toContainEqual({
+        name: 'model',
+        persistentVolumeClaim: { claimName: 'chattensor-models', readOnly: true },
+      });
+    });
+
     it('scales the gateway on chat requests in flight', () => {
       expect(only(manifests, 'HorizontalPodAutoscaler', 'gateway').spec).toMatchObject({
         metrics: expect.arrayContaining([

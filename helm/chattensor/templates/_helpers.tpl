@@ -387,3 +387,65 @@ priorityClassName: {{ . }}
 ["redis-cli", "ping"]
 {{- end -}}
 {{- end -}}
+
+{{/* The model folder the miners serve (MODEL_DIR), as every pod that mounts the model volume sees it. */}}
+{{- define "chattensor.modelDir" -}}
+{{- $m := .Values.miner.model }}
+{{- printf "%s/%s" ($m.mountPath | trimSuffix "/") $m.dir }}
+{{- end -}}
+
+{{/*
+Whether pods other than the miners' (gateway replicas, across nodes) can mount
+the miners' model volume read-only: an existing claim (ReadOnlyMany lets every
+replica share it), or the chart's fetch volume when its access modes allow
+several nodes. "true" or "".
+*/}}
+{{- define "chattensor.modelVolumeShared" -}}
+{{- $m := .Values.miner.model }}
+{{- if or (eq $m.source "existingClaim") (and (eq $m.source "fetch") (or (has "ReadWriteMany" $m.fetch.accessModes) (has "ReadOnlyMany" $m.fetch.accessModes))) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The model volume, read-only, for pods other than the miners' (source fetch or existingClaim). */}}
+{{- define "chattensor.sharedModelVolume" -}}
+{{- $m := .Values.miner.model }}
+- name: model
+  persistentVolumeClaim:
+    {{- if eq $m.source "existingClaim" }}
+    claimName: {{ $m.existingClaim }}
+    {{- else }}
+    claimName: {{ printf "%s-models" (include "chattensor.componentName" (dict "root" . "component" "miner")) }}
+    {{- end }}
+    readOnly: true
+{{- end -}}
+
+{{/*
+An init container that waits until the model-fetch Job has filled the model
+volume (MODEL_DIR/config.json exists), so a pod that reads the model at start
+does not crash-loop meanwhile. dict: root, image (an image value).
+*/}}
+{{- define "chattensor.waitForModel" -}}
+{{- $root := .root }}
+- name: wait-for-model
+  image: {{ include "chattensor.image" (dict "root" $root "image" .image) | quote }}
+  imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+  command:
+    - node
+    - -e
+    - >-
+      const f = process.env.MODEL_DIR + "/config.json";
+      const t = setInterval(() => { if (require("fs").existsSync(f)) { clearInterval(t); console.log("model ready"); } }, 5000);
+  env:
+    - name: MODEL_DIR
+      value: {{ include "chattensor.modelDir" $root | quote }}
+  resources:
+    requests: { cpu: 10m, memory: 32Mi }
+    limits: { memory: 128Mi }
+  securityContext:
+    {{- toYaml $root.Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    - name: model
+      mountPath: {{ $root.Values.miner.model.mountPath }}
+      readOnly: true
+{{- end -}}
