@@ -32,6 +32,7 @@ interface StatusMiner {
 
 interface Status {
   miners: StatusMiner[];
+  health: { validators: 'up' | 'down' };
   last_weights: { at: number; uids: number[]; weights: number[] } | null;
 }
 
@@ -63,6 +64,8 @@ describe('a standalone stack with a cheating miner beside honest ones', () => {
       ownInfra: true,
       netuid: 100 + Math.floor(Math.random() * 1000),
       onLine: (name, line) => logs.push(`${name}: ${line}`),
+      // A chart sample every 2 s (30 s by default), so that a few rounds draw several points.
+      validatorEnv: { SCORE_HISTORY_INTERVAL_SECONDS: '2', SCORE_HISTORY_SAMPLES: '1000' },
     });
     await expectEventually(async () => {
       expect((await status()).miners).toHaveLength(3);
@@ -89,9 +92,9 @@ describe('a standalone stack with a cheating miner beside honest ones', () => {
         const miners = (await status()).miners;
         for (const m of miners.filter((m) => honest.has(m.hotkey)))
           expect(m.verification?.synthetic_verified ?? 0).toBeGreaterThanOrEqual(ROUNDS);
-        expect(miners.find((m) => m.hotkey === cheater)?.verification?.synthetic_failed ?? 0).toBeGreaterThanOrEqual(
-          ROUNDS,
-        );
+        expect(
+          miners.find((m) => m.hotkey === cheater)?.verification?.synthetic_failed ?? 0,
+        ).toBeGreaterThanOrEqual(ROUNDS);
         return Date.now();
       },
       300_000,
@@ -126,12 +129,40 @@ describe('a standalone stack with a cheating miner beside honest ones', () => {
       expect(m.verification?.failed).toEqual({});
       expect(m.excluded_until).toBeNull();
     }
+    // The chart: the cheater's curve never leaves zero, the honest miners' rise.
+    expect(cheating.score_history.length).toBeGreaterThan(1);
+    expect(cheating.score_history.every((score) => score === 0)).toBe(true);
+    for (const m of after.miners.filter((m) => honest.has(m.hotkey)))
+      expect(Math.max(...m.score_history)).toBeGreaterThan(0);
   }, 480_000);
+
+  it('draws the same score chart after the validator restarts', async () => {
+    const before = (await status()).miners;
+    expect(before.every((m) => m.score_history.length > 1)).toBe(true);
+    // Down long enough for the gateway to drop its last report, so what follows comes from the new process.
+    await stack.stopService('validator');
+    await expectEventually(async () => expect((await status()).health.validators).toBe('down'), 60_000, 500);
+    await stack.startService('validator');
+    const after = await expectEventually(
+      async () => {
+        const s = await status();
+        expect(s.health.validators).toBe('up');
+        return s.miners;
+      },
+      60_000,
+      500,
+    );
+    for (const m of before) {
+      const history = after.find((a) => a.hotkey === m.hotkey)!.score_history;
+      expect(history.slice(0, m.score_history.length)).toEqual(m.score_history);
+    }
+  }, 180_000);
 
   it('serves the status page that draws these numbers', async () => {
     const page = await (await fetch(`${stack.gatewayUrl}/status`)).text();
     expect(page).toContain('status.js');
     const script = await (await fetch(`${stack.gatewayUrl}/assets/status.js`)).text();
-    for (const field of ['/v1/status', 'verification', 'excluded_until', 'weight']) expect(script).toContain(field);
+    for (const field of ['/v1/status', 'verification', 'excluded_until', 'weight'])
+      expect(script).toContain(field);
   });
 });
