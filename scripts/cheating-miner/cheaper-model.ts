@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { generateModel } from '@chattensor/inference';
 
 /** Files that make a model folder speak the served model's tokens and chat template. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'generation_config.json',
+];
 
 /**
  * Writes into `outDir` (once; kept when it is there) what an `other-model`

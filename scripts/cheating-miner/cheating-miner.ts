@@ -79,8 +79,7 @@ export class CheatingMiner {
       this.server.bindAsync(
         `${endpoint.host ?? '127.0.0.1'}:${endpoint.port ?? 0}`,
         ServerCredentials.createInsecure(),
-        (error, port) =>
-        error ? reject(error) : resolve(port),
+        (error, port) => (error ? reject(error) : resolve(port)),
       ),
     );
     this.stopAnnouncing = startAnnouncing(nc, {

@@ -41,15 +41,23 @@ const cheaterEnvSchema = baseEnvSchema.extend({
 async function main(): Promise<void> {
   const e = parseEnv(cheaterEnvSchema);
   if (e.CHAIN_MODE !== 'local')
-    throw new ConfigError([{ variable: 'CHAIN_MODE', problem: 'must be local: the cheating miner is a demo of standalone mode' }]);
+    throw new ConfigError([
+      { variable: 'CHAIN_MODE', problem: 'must be local: the cheating miner is a demo of standalone mode' },
+    ]);
   const log = createRootLogger(`cheater-${e.CHEAT}`);
   await initCrypto();
   const keypair = Keypair.fromUri(e.HOTKEY_URI);
-  const served = await InferenceEngine.load(e.MODEL_DIR, { intraOpThreads: e.INTRA_OP_THREADS, maxBatchSize: 4 });
+  const served = await InferenceEngine.load(e.MODEL_DIR, {
+    intraOpThreads: e.INTRA_OP_THREADS,
+    maxBatchSize: 4,
+  });
   const tokenizer = Tokenizer.fromJson(readFileSync(join(e.MODEL_DIR, 'tokenizer.json'), 'utf8'));
   let engine = served;
   if (e.CHEAT === 'other-model') {
-    const dir = await cheaperModelLike(e.MODEL_DIR, e.CHEAT_MODEL_DIR ?? join(e.MODEL_DIR, '..', 'cheaper-model'));
+    const dir = await cheaperModelLike(
+      e.MODEL_DIR,
+      e.CHEAT_MODEL_DIR ?? join(e.MODEL_DIR, '..', 'cheaper-model'),
+    );
     engine = await InferenceEngine.load(dir, { intraOpThreads: e.INTRA_OP_THREADS, maxBatchSize: 4 });
   }
   const nc = await connect({ servers: e.NATS_URL, token: e.NATS_TOKEN, name: `cheater-${e.CHEAT}` });
