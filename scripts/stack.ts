@@ -4,11 +4,14 @@
  * Variables: PORT (gateway, default 8080), MINERS (default 2), MODEL_DIR (a
  * model folder; generated when absent), MODEL_GGUF (a llama GGUF file to
  * import and serve), MODEL_PRESET (tiny, 100m, 400m: the generated model's
- * size; default tiny), NATS_URL / REDIS_URL (use these instead of local ones).
+ * size; default tiny), NATS_URL / REDIS_URL (use these instead of local ones),
+ * CHEATERS (comma-separated kinds of cheating miners to start beside the
+ * honest ones: random, other-model, text-mismatch, cut-short, replay).
  * With neither MODEL_DIR nor MODEL_GGUF it serves SmolLM2-135M-Instruct,
  * fetched into models/ the first time (see model-choice.ts).
  */
 import { join } from 'node:path';
+import { CHEAT_KINDS, isCheatKind } from './cheating-miner/cheating-miner';
 import { chooseModel } from './stack/model-choice';
 import { REPO_ROOT, StackError, startStack } from './stack/stack';
 import { supervise } from './stack/supervisor';
@@ -23,7 +26,7 @@ const COLORS: Record<string, string> = {
 };
 
 function printLine(name: string, line: string): void {
-  const color = COLORS[name] ?? '34';
+  const color = COLORS[name] ?? (name.startsWith('cheater-') ? '31' : '34');
   let text = line;
   try {
     const entry = JSON.parse(line) as {
@@ -58,6 +61,13 @@ async function main(): Promise<void> {
   const preset = process.env.MODEL_PRESET ?? 'tiny';
   if (preset !== 'tiny' && preset !== '100m' && preset !== '400m')
     throw new StackError('MODEL_PRESET must be tiny, 100m or 400m');
+  const cheaters = (process.env.CHEATERS ?? '')
+    .split(',')
+    .map((kind) => kind.trim())
+    .filter(Boolean);
+  const unknown = cheaters.filter((kind) => !isCheatKind(kind));
+  if (unknown.length > 0)
+    throw new StackError(`CHEATERS: unknown kind ${unknown.join(', ')} (kinds: ${CHEAT_KINDS.join(', ')})`);
   const model = await chooseModel(REPO_ROOT, process.env, (line) => printLine('stack', line));
   printLine('stack', `serving ${model.description}`);
   const stack = await startStack({
@@ -66,6 +76,7 @@ async function main(): Promise<void> {
     modelPreset: preset,
     gatewayPort: port,
     miners,
+    cheaters: cheaters.filter(isCheatKind),
     natsUrl: process.env.NATS_URL,
     redisUrl: process.env.REDIS_URL,
     onLine: printLine,
@@ -80,6 +91,10 @@ async function main(): Promise<void> {
       `    OpenAI API base URL:  ${url}/v1   (model "chattensor"; any API key works while anonymous access is on)`,
       `    model:                ${model.description}`,
       `    validator hotkey:     ${stack.validatorHotkey}`,
+      ...stack.cheaters.map(
+        (c) =>
+          `    CHEATING miner:       ${c.kind} (${c.hotkey}): watch ${url}/status, it should fall to ~0 weight`,
+      ),
       '  A service that exits is restarted. Press Ctrl-C to stop everything.',
       '',
     ].join('\n') + '\n',

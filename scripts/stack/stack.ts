@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Keypair, initCrypto } from '@chattensor/bittensor';
 import { generateModel } from '@chattensor/inference';
+import type { CheatKind } from '../cheating-miner/cheating-miner';
 import { freePort, installed, listening } from './ports';
 
 export { freePort };
@@ -40,6 +42,11 @@ export interface StackOptions {
    * something listens on the default ports, e.g. for tests that restart them.
    */
   ownInfra?: boolean;
+  /**
+   * Cheating miners started beside the honest ones, one per kind (scripts/cheating-miner):
+   * a demonstration that the validator catches them and gives them no weight.
+   */
+  cheaters?: CheatKind[];
 }
 
 export interface RunningService {
@@ -62,6 +69,8 @@ export interface Stack {
   validatorHotkey: string;
   validatorHotkeys: string[];
   minerHotkeys: string[];
+  /** The cheating miners started (service `cheater-<kind>`), with their hotkeys. */
+  cheaters: { kind: CheatKind; hotkey: string }[];
   /** The service (or NATS/Redis process) of that name. */
   service(name: string): RunningService;
   /** Stops one service (SIGTERM) and waits for it to exit. */
@@ -158,6 +167,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
 
     await initCrypto();
+    const cheaters = [...new Set(options.cheaters ?? [])].map((kind) => ({
+      kind,
+      uri: `//chattensor/cheater/${kind}`,
+      hotkey: Keypair.fromUri(`//chattensor/cheater/${kind}`).ss58Address,
+    }));
     const validatorUris = Array.from({ length: options.validators ?? 1 }, (_, i) =>
       i === 0 ? '//chattensor/validator' : `//chattensor/validator/${i + 1}`,
     );
@@ -246,6 +260,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         }),
       ),
     );
+    // Cheaters are not miner services: a program of their own wraps the same engine and corrupts its answers.
+    await Promise.all(
+      cheaters.map(async (cheater) =>
+        launch(`cheater-${cheater.kind}`, 'scripts/cheating-miner/main.js', {
+          ...common,
+          CHEAT: cheater.kind,
+          HTTP_HOST: '127.0.0.1',
+          HTTP_PORT: String(await freePort()),
+          GRPC_HOST: '127.0.0.1',
+          GRPC_PORT: String(await freePort()),
+          ANNOUNCE_HOST: '127.0.0.1',
+          ANNOUNCE_INTERVAL_MS: '2000',
+          HOTKEY_URI: cheater.uri,
+          MODEL_DIR: options.modelDir,
+          // other-model: a cheaper model under the served model's tokenizer, generated once per served model.
+          CHEAT_MODEL_DIR: join(
+            options.stateDir,
+            'cheaper-models',
+            createHash('sha256').update(resolve(options.modelDir)).digest('hex').slice(0, 16),
+          ),
+          INTRA_OP_THREADS: '1',
+        }),
+      ),
+    );
     await Promise.all(
       validatorUris.map(async (uri, i) =>
         launch(i === 0 ? 'validator' : `validator-${i + 1}`, 'services/validator/src/main.js', {
@@ -281,6 +319,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       validatorHotkey: validatorHotkeys[0],
       validatorHotkeys,
       minerHotkeys: minerUris.map((uri) => Keypair.fromUri(uri).ss58Address),
+      cheaters: cheaters.map(({ kind, hotkey }) => ({ kind, hotkey })),
       service: byName,
       stopService: async (name) => terminate(byName(name).process),
       restartService: async (name) => {

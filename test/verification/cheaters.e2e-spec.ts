@@ -31,7 +31,7 @@ import { MinerIdentity } from '../../services/miner/src/identity/miner-identity'
 import { ValidatorModule } from '../../services/validator/src/app.module';
 import { loadValidatorConfig } from '../../services/validator/src/config/validator.config';
 import { ValidatorIdentity } from '../../services/validator/src/identity/validator-identity';
-import { CheatingMiner, type CheatKind } from '../support/cheating-miner';
+import { CheatingMiner, type CheatKind } from '../../scripts/cheating-miner/cheating-miner';
 import { expectEventually } from '../support/expect-eventually';
 import { provideInfra, type Infra } from '../support/infra';
 

@@ -8,6 +8,7 @@ import { MinerClient } from './miners/miner-client';
 import { MinerSelector } from './miners/miner-selector';
 import { MinerHealth } from './miners/miner-health';
 import { ScoreBook } from './scores/score-book.service';
+import { ScoreHistory } from './scores/score-history';
 import { ScoreReporter } from './scores/score-reporter.service';
 import { SubnetLifecycle } from './scores/subnet-lifecycle.service';
 import { ChatJobHandler } from './jobs/chat-job.handler';
@@ -35,6 +36,7 @@ export class ValidatorModule {
         MinerHealth,
         MinerSelector,
         ScoreBook,
+        ScoreHistory,
         ScoreReporter,
         SubnetLifecycle,
         ChatJobHandler,

@@ -39,6 +39,10 @@ export const validatorEnvSchema = baseEnvSchema
     SCORE_EMA_ALPHA: env.number(0.001, 1).default(0.1),
     /** Seconds between weight-setting rounds by the leader; 0 disables. */
     WEIGHTS_INTERVAL_SECONDS: env.int(0, 86_400).default(60),
+    /** Seconds between two samples of each miner's score on the status page's chart (kept in Redis). */
+    SCORE_HISTORY_INTERVAL_SECONDS: env.int(1, 86_400).default(30),
+    /** Samples of each miner's score kept for the chart. */
+    SCORE_HISTORY_SAMPLES: env.int(1, 10_000).default(60),
     ...verificationEnvShape,
   });
 
@@ -49,9 +53,16 @@ export interface ValidatorConfig {
   redisUrl: string;
   hotkey: HotkeySource;
   http: { host: string; port: number };
-  query: { minersPerRequest: number; maxConcurrentJobs: number; firstTokenTimeoutMs: number; failovers: number };
+  query: {
+    minersPerRequest: number;
+    maxConcurrentJobs: number;
+    firstTokenTimeoutMs: number;
+    failovers: number;
+  };
   admission: { maxQueuedJobs: number; queueTimeoutMs: number };
   scoring: { emaAlpha: number; weightsIntervalSeconds: number };
+  /** The status page's score chart: one sample per interval, the last `length` kept. */
+  scoreHistory: { intervalMs: number; length: number };
   /** Answer verification, synthetic traffic and the reward curve (verification.config.ts). */
   verification: VerificationConfig;
 }
@@ -73,6 +84,7 @@ export function loadValidatorConfig(source: NodeJS.ProcessEnv = process.env): Va
     },
     admission: { maxQueuedJobs: e.MAX_QUEUED_JOBS, queueTimeoutMs: e.QUEUE_TIMEOUT_MS },
     scoring: { emaAlpha: e.SCORE_EMA_ALPHA, weightsIntervalSeconds: e.WEIGHTS_INTERVAL_SECONDS },
+    scoreHistory: { intervalMs: e.SCORE_HISTORY_INTERVAL_SECONDS * 1000, length: e.SCORE_HISTORY_SAMPLES },
     verification: verificationConfigOf(e),
   };
 }

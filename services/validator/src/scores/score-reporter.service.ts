@@ -23,7 +23,6 @@ export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutd
   private readonly log = rootLogger().child({ component: 'score-reporter' });
   private timer?: NodeJS.Timeout;
   private unsubscribeHealth?: () => void;
-  private readonly history = new ScoreHistory();
 
   constructor(
     @Inject(VALIDATOR_CONFIG) private readonly config: ValidatorConfig,
@@ -34,6 +33,7 @@ export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutd
     private readonly health: MinerHealth,
     private readonly verification: AnswerVerification,
     private readonly exclusions: ExclusionList,
+    private readonly history: ScoreHistory,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -54,7 +54,8 @@ export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutd
     this.health.retain(miners);
     // scoresOf keeps the order of the miners it is given.
     const scores = await this.scores.scoresOf(miners);
-    this.history.observe(scores);
+    await this.history.observe(scores);
+    const histories = await this.history.of(scores);
     const ledger = this.verification.enabled
       ? await this.verification.ledger()
       : new Map<string, Record<string, number>>();
@@ -71,7 +72,7 @@ export class ScoreReporter implements OnApplicationBootstrap, OnApplicationShutd
             ? verificationSummary(ledger.get(`${s.uid}:${s.hotkey}`))
             : undefined,
           excludedUntil: await this.exclusions.excludedUntil(s.uid, s.hotkey),
-          history: this.history.of(s.uid, s.hotkey),
+          history: histories[i],
         })),
       ),
       historyIntervalMs: this.history.intervalMs,

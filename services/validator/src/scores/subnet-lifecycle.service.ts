@@ -2,13 +2,14 @@ import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } f
 import { counter, rootLogger } from '@chattensor/common';
 import { MetagraphWatcher, describeGone } from '@chattensor/protocol';
 import { ScoreBook } from './score-book.service';
+import { ScoreHistory } from './score-history';
 
 /**
  * What the validator does when its subnet is gone (dissolved, or its netuid
  * taken by another registration) or the chain-indexer withdrew the snapshot
  * (it started over on another chain). The watcher then holds no snapshot, so
  * no miner is selected (nothing is scored) and the weight setter has nothing
- * to set; readiness says why. Here the scores of the old subnet are dropped,
+ * to set; readiness says why. Here the scores of the old subnet (and their chart) are dropped,
  * so that a new lineage under the same netuid never inherits them.
  */
 @Injectable()
@@ -24,6 +25,7 @@ export class SubnetLifecycle implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     private readonly metagraph: MetagraphWatcher,
     private readonly scores: ScoreBook,
+    private readonly history: ScoreHistory,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -31,13 +33,11 @@ export class SubnetLifecycle implements OnApplicationBootstrap, OnApplicationShu
       this.ended.inc({ reason: gone?.gone ?? 'withdrawn' });
       this.log.warn(
         { netuid: this.metagraph.netuid, reason: gone?.gone ?? 'withdrawn', block: gone?.block },
-        `${gone ? describeGone(gone) : 'the metagraph was withdrawn'}: no scoring or weights for it, scores dropped`,
+        `${gone ? describeGone(gone) : 'the metagraph was withdrawn'}: no scoring or weights for it, scores and their history dropped`,
       );
-      this.scores
-        .forgetAll()
-        .catch((error: unknown) =>
-          this.log.warn({ err: (error as Error).message }, 'could not drop the scores of the gone subnet'),
-        );
+      Promise.all([this.scores.forgetAll(), this.history.forgetAll()]).catch((error: unknown) =>
+        this.log.warn({ err: (error as Error).message }, 'could not drop the scores of the gone subnet'),
+      );
     });
   }
 

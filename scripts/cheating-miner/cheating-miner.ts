@@ -17,8 +17,30 @@ import type { NatsConnection } from 'nats';
  * - `text-mismatch`: honest ids, but text that is not what they decode to;
  * - `cut-short`: honest tokens, stopped halfway and reported as finished;
  * - `replay`: its first (honest) answer again, verbatim, whatever the question.
+ *
+ * This module exists to show and test that the validator catches them: the
+ * end-to-end tests run it in process, and `CHEATERS=<kinds> npm start` runs it
+ * as its own program (main.ts) beside the honest miners. It is no part of the
+ * miner service and no miner setting turns it on.
  */
-export type CheatKind = 'random' | 'other-model' | 'text-mismatch' | 'cut-short' | 'replay';
+export const CHEAT_KINDS = ['random', 'other-model', 'text-mismatch', 'cut-short', 'replay'] as const;
+export type CheatKind = (typeof CHEAT_KINDS)[number];
+
+export function isCheatKind(value: string): value is CheatKind {
+  return (CHEAT_KINDS as readonly string[]).includes(value);
+}
+
+/** Where the cheater listens and what it announces (standalone mode). */
+export interface CheaterEndpoint {
+  /** gRPC bind address; default 127.0.0.1. */
+  host?: string;
+  /** gRPC port; default 0 (any free one). */
+  port?: number;
+  /** Host validators dial, announced; default 127.0.0.1. */
+  announceHost?: string;
+  /** Announcement interval; default 1 s. */
+  intervalMs?: number;
+}
 
 interface Chunk {
   text: string;
@@ -46,7 +68,7 @@ export class CheatingMiner {
     private readonly modelName: string,
   ) {}
 
-  async start(nc: NatsConnection, netuid: number): Promise<void> {
+  async start(nc: NatsConnection, netuid: number, endpoint: CheaterEndpoint = {}): Promise<void> {
     const implementation: UntypedServiceImplementation = {
       generate: (call: ServerWritableStream<minerV1.GenerateRequest, minerV1.GenerateResponse>) => {
         this.answer(call).catch((error: unknown) => call.destroy(error as Error));
@@ -54,20 +76,36 @@ export class CheatingMiner {
     };
     this.server.addService(minerV1.MinerServiceService, implementation);
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, port) =>
-        error ? reject(error) : resolve(port),
+      this.server.bindAsync(
+        `${endpoint.host ?? '127.0.0.1'}:${endpoint.port ?? 0}`,
+        ServerCredentials.createInsecure(),
+        (error, port) => (error ? reject(error) : resolve(port)),
       ),
     );
     this.stopAnnouncing = startAnnouncing(nc, {
       keypair: this.keypair,
-      intervalMs: 1000,
-      fields: () => ({ netuid, role: 'miner', host: '127.0.0.1', port: this.port, model: this.modelName }),
+      intervalMs: endpoint.intervalMs ?? 1000,
+      fields: () => ({
+        netuid,
+        role: 'miner',
+        host: endpoint.announceHost ?? '127.0.0.1',
+        port: this.port,
+        model: this.modelName,
+      }),
     });
   }
 
   async stop(): Promise<void> {
     this.stopAnnouncing?.();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+
+  /** Any id of the vocabulary but its special tokens (no end-of-turn), so the text always decodes. */
+  private randomToken(): number {
+    for (;;) {
+      const id = Math.floor(Math.random() * this.tokenizer.vocabSize);
+      if (!this.tokenizer.isSpecial(id) && this.tokenizer.bytesOf(id) !== undefined) return id;
+    }
   }
 
   private async honest(request: minerV1.GenerateRequest): Promise<{ chunks: Chunk[]; finish: string }> {
@@ -96,11 +134,7 @@ export class CheatingMiner {
     switch (this.kind) {
       case 'random': {
         const count = Math.max(1, request.sampling?.maxTokens ?? 16);
-        chunks = Array.from({ length: count }, () => {
-          // Byte-level tokens only (no end-of-turn), so the text always decodes.
-          const id = 3 + Math.floor(Math.random() * 250);
-          return { text: '', ids: [id] };
-        });
+        chunks = Array.from({ length: count }, () => ({ text: '', ids: [this.randomToken()] }));
         const text = this.tokenizer.decode(chunks.flatMap((c) => c.ids));
         chunks[0].text = text;
         break;
