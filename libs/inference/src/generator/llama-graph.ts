@@ -214,8 +214,15 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   const projStd = 1 / Math.sqrt(arch.hiddenSize);
   let axesLast: string | undefined;
   const blockShapes = new Map<string, string>();
-  /** x times a Linear layer's weight, as MatMul (float) or MatMulNBits plus its block offsets. */
-  const linearOp = (x: string, w: LinearWeight, name: string): string => {
+  const blockOnes = new Map<string, string>();
+  /**
+   * x times a Linear layer's weight, as MatMul (float) or MatMulNBits plus its
+   * block offsets. `flat`: x is 2-D [rows, K], and the offsets take two nodes
+   * instead of four: the block sums as one MatMul with a 0/1 [K, K/bs] matrix
+   * (the same float32 sums as ReduceSum, in another order) and Gemm adding
+   * sums x offsets to MatMulNBits' output.
+   */
+  const linearOp = (x: string, w: LinearWeight, name: string, flat = false): string => {
     if (w.kind === 'float') {
       const values = new Float32Array(w.K * w.N);
       for (let n = 0; n < w.N; n++) for (let k = 0; k < w.K; k++) values[k * w.N + n] = w.rows[n * w.K + k];
@@ -225,6 +232,18 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     const q = g.initializer({ name: `${name}.weight_q${w.bits}`, dataType: OnnxDataType.UINT8, dims: [w.N, blocks, (w.blockSize * w.bits) / 8], data: w.data });
     const scales = g.initializer(floatTensor(`${name}.weight_scales`, [w.N * blocks], w.scales));
     let y = g.msOp('MatMulNBits', [x, q, scales], { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize, accuracy_level: arch.nbitsAccuracyLevel ?? 4 });
+    if (w.offsets && flat) {
+      const key = `${w.K}x${w.blockSize}`;
+      let ones = blockOnes.get(key);
+      if (!ones) {
+        const indicator = new Float32Array(w.K * blocks);
+        for (let k = 0; k < w.K; k++) indicator[k * blocks + Math.floor(k / w.blockSize)] = 1;
+        blockOnes.set(key, (ones = g.initializer(floatTensor(`/const/block_ones_${key}`, [w.K, blocks], indicator))));
+      }
+      const offsets = new Float32Array(blocks * w.N);
+      for (let n = 0; n < w.N; n++) for (let b = 0; b < blocks; b++) offsets[b * w.N + n] = w.offsets[n * blocks + b];
+      return g.op('Gemm', [g.op('MatMul', [x, ones]), g.initializer(floatTensor(`${name}.weight_block_offsets`, [blocks, w.N], offsets)), y]);
+    }
     if (w.offsets) {
       // sum over each block of x, times the block's offset: [.., K/bs] x [K/bs, N].
       const key = `${blocks}x${w.blockSize}`;
@@ -243,12 +262,12 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
    * over a fused matrix, named `fused`. Random weights are drawn for the fused
    * matrix at once; imported ones are fused when they share a format.
    */
-  const project = (x: string, prefix: string, fused: string, parts: { name: string; N: number }[], K: number, limit: number): string => {
+  const project = (x: string, prefix: string, fused: string, parts: { name: string; N: number }[], K: number, limit: number, flat = false): string => {
     if (!weights) return g.op('MatMul', [x, weight(`${prefix}.${fused}.weight`, [K, parts.reduce((sum, part) => sum + part.N, 0)], limit)]);
     const loaded = parts.map((part) => checkedShape(weights.linear(`${prefix}.${part.name}`, K, part.N), K, part.N, `${prefix}.${part.name}`));
     const merged = fuseLinear(loaded);
-    if (merged) return linearOp(x, merged, `${prefix}.${fused}`);
-    return g.op('Concat', loaded.map((w, index) => linearOp(x, w, `${prefix}.${parts[index].name}`)), { axis: -1 });
+    if (merged) return linearOp(x, merged, `${prefix}.${fused}`, flat);
+    return g.op('Concat', loaded.map((w, index) => linearOp(x, w, `${prefix}.${parts[index].name}`, flat)), { axis: -1 });
   };
   let hidden: string;
   if (quantizedEmbed) {
@@ -268,6 +287,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
       arch,
       hidden,
       positionIds,
+      shape3d: g.op('Concat', [g.op('Shape', [inputIds]), g.int64s('/const/minus_one', [-1])], { axis: 0 }),
       attentionBias,
       pastKeys,
       pastValues,
@@ -330,11 +350,13 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
 
 const QUIET_SCALE = 0.1;
 
-type Project = (x: string, prefix: string, fused: string, parts: { name: string; N: number }[], K: number, limit: number) => string;
+type Project = (x: string, prefix: string, fused: string, parts: { name: string; N: number }[], K: number, limit: number, flat?: boolean) => string;
 
 /**
  * The decoder layers and the final RMSNorm on onnxruntime's fused kernels
- * (LlamaArchitecture.fusedOps); returns the final normed hidden state. Per
+ * (LlamaArchitecture.fusedOps); returns the final normed hidden state,
+ * [batch, sequence, hidden]. Inside, activations are 2-D [rows, features]
+ * (one Gemm per block-offset product needs that) except around attention. Per
  * layer: the q/k/v projection, a Split, one RotaryEmbedding each for q and k
  * (Hugging Face's rotate-half form, cos/sin halves gathered by position_ids),
  * one Attention node (grouped-query, the past concatenated in the kernel, the
@@ -348,6 +370,8 @@ function fusedLayers(p: {
   arch: LlamaArchitecture;
   hidden: string;
   positionIds: string;
+  /** [batch, sequence, -1]: the shape that turns a [rows, n] tensor back into [batch, sequence, n]. */
+  shape3d: string;
   attentionBias: string;
   pastKeys: string[];
   pastValues: string[];
@@ -380,11 +404,18 @@ function fusedLayers(p: {
     const [normed, , , sum] = g.msNode('SkipSimplifiedLayerNormalization', [residual, x, gamma], { epsilon }, 4, [g.fresh('skip_norm'), '', '', g.fresh('residual')]);
     return [normed, sum];
   };
-  let hidden = p.hidden;
+  const rowShapes = new Map<number, string>();
+  const rows = (x: string, width: number): string => {
+    let shape = rowShapes.get(width);
+    if (!shape) rowShapes.set(width, (shape = g.int64s(`/const/rows_${width}`, [-1, width])));
+    return g.op('Reshape', [x, shape]);
+  };
+  const project: Project = (x, prefix, fusedName, parts, K, limit) => p.project(x, prefix, fusedName, parts, K, limit, true);
+  let hidden = rows(p.hidden, arch.hiddenSize);
   let normed = g.op('SimplifiedLayerNormalization', [hidden, p.gamma('model.layers.0.input_layernorm.weight')], { axis: -1, epsilon, stash_type: 1 });
   for (let layer = 0; layer < arch.numLayers; layer++) {
     const prefix = `model.layers.${layer}`;
-    const qkv = p.project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, p.limits.qkv);
+    const qkv = g.op('Reshape', [project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, p.limits.qkv), p.shape3d]);
     const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
     const query = g.op('RotaryEmbedding', [q, cos, sin, p.positionIds], { num_heads: arch.numHeads });
     const key = g.op('RotaryEmbedding', [k, cos, sin, p.positionIds], { num_heads: arch.numKvHeads });
@@ -393,16 +424,16 @@ function fusedLayers(p: {
       `present.${layer}.key`,
       `present.${layer}.value`,
     ]);
-    const attended = p.project(attention, prefix, 'self_attn.o_proj', [{ name: 'self_attn.o_proj', N: arch.hiddenSize }], qSize, p.limits.o);
+    const attended = project(rows(attention, qSize), prefix, 'self_attn.o_proj', [{ name: 'self_attn.o_proj', N: arch.hiddenSize }], qSize, p.limits.o);
     const [postNormed, afterAttention] = skipNorm(hidden, attended, p.gamma(`${prefix}.post_attention_layernorm.weight`));
-    const gateUp = p.project(postNormed, prefix, 'mlp.gate_up_proj', [{ name: 'mlp.gate_proj', N: arch.intermediateSize }, { name: 'mlp.up_proj', N: arch.intermediateSize }], arch.hiddenSize, p.limits.gateUp);
+    const gateUp = project(postNormed, prefix, 'mlp.gate_up_proj', [{ name: 'mlp.gate_proj', N: arch.intermediateSize }, { name: 'mlp.up_proj', N: arch.intermediateSize }], arch.hiddenSize, p.limits.gateUp);
     const [gate, up] = g.node('Split', [gateUp, mlpSplit], { axis: -1 }, 2);
     const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    const down = p.project(activated, prefix, 'mlp.down_proj', [{ name: 'mlp.down_proj', N: arch.hiddenSize }], arch.intermediateSize, p.limits.down);
+    const down = project(activated, prefix, 'mlp.down_proj', [{ name: 'mlp.down_proj', N: arch.hiddenSize }], arch.intermediateSize, p.limits.down);
     const nextGamma = p.gamma(layer + 1 < arch.numLayers ? `model.layers.${layer + 1}.input_layernorm.weight` : 'model.norm.weight');
     [normed, hidden] = skipNorm(afterAttention, down, nextGamma);
   }
-  return normed;
+  return g.op('Reshape', [normed, p.shape3d]);
 }
 
 function floatTensor(name: string, dims: number[], values: Float32Array): OnnxTensor {
