@@ -23,6 +23,8 @@ export interface GgufImportOptions {
   accuracyLevel?: number;
   /** Build on onnxruntime's fused kernels (LlamaArchitecture.fusedOps); default true. */
   fusedOps?: boolean;
+  /** Write the weights to onnx/model.onnx_data; default true. */
+  externalData?: boolean;
 }
 
 export interface GgufImportResult {
@@ -296,7 +298,7 @@ export function importGguf(ggufPath: string, outDir: string, options: GgufImport
     const graph = buildLlamaGraph(graphArch, 0, weights);
     const unused = [...file.tensors.keys()].filter((tensor) => !weights.used.has(tensor));
     if (unused.length > 0) throw new GgufFormatError(`tensors the llama importer does not know: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''}`);
-    const external = graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
+    const external = (options.externalData ?? true) || graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
     const { model, externalTensors } = graph.build({
       opset: llamaGraphOpset(graphArch),
       producer: 'chattensor-gguf-importer',
