@@ -65,11 +65,24 @@ export interface LlamaArchitecture {
    * 23, SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization) instead
    * of ~25 elementwise nodes per layer, and declare Optimum's
    * `num_logits_to_keep` input so a prefill computes only the logits it needs.
-   * The inputs, outputs and cache layout stay Optimum's. float32 only; the
-   * graph needs opset LLAMA_FUSED_OPSET (see llamaGraphOpset).
+   * The inputs, outputs and cache layout stay Optimum's, plus one output,
+   * NEW_KEY_VALUES, that lets a caller keep the cache itself. float32 only;
+   * the graph needs opset LLAMA_FUSED_OPSET (see llamaGraphOpset).
    */
   fusedOps?: boolean;
 }
+
+/**
+ * Output of fused graphs: the keys and values of the positions fed in this
+ * call only, [batch, sequence, layers * 2 * kv_heads * head_dim], per position
+ * layer 0's key heads, layer 0's value heads, layer 1's key heads, ... (keys
+ * after the rotary embedding, as the cache holds them). A caller that keeps
+ * the cache itself fetches this instead of every layer's whole present.N.*,
+ * which saves copying the cache out of onnxruntime at every step. The graph's
+ * attention honours any attention_mask, holes included, so such a caller can
+ * feed a cache with free slots (masked) after each row's tokens.
+ */
+export const NEW_KEY_VALUES = 'new_key_values';
 
 /** The opset fused graphs are built for: ONNX Attention and RotaryEmbedding start at 23. */
 export const LLAMA_FUSED_OPSET = 23;
@@ -120,6 +133,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     g.output(`present.${layer}.key`, T, ['batch_size', arch.numKvHeads, 'total_sequence_length', headDim]);
     g.output(`present.${layer}.value`, T, ['batch_size', arch.numKvHeads, 'total_sequence_length', headDim]);
   }
+  if (fused) g.output(NEW_KEY_VALUES, T, ['batch_size', 'sequence_length', 2 * arch.numLayers * arch.numKvHeads * headDim]);
 
   // A large logit scale on random weights keeps the next-token distribution
   // peaked, so generations vary with the context instead of being uniform noise.
@@ -399,6 +413,7 @@ function fusedLayers(p: {
   const qkvSplit = g.int64s('/const/qkv_split', [qSize, kvSize, kvSize]);
   const mlpSplit = g.int64s('/const/mlp_split', [arch.intermediateSize, arch.intermediateSize]);
   const epsilon = arch.rmsNormEps;
+  const newKeyValues: string[] = [];
   /** residual + x, then RMSNorm with `gamma`: [normed, new residual]. */
   const skipNorm = (residual: string, x: string, gamma: string): [string, string] => {
     const [normed, , , sum] = g.msNode('SkipSimplifiedLayerNormalization', [residual, x, gamma], { epsilon }, 4, [g.fresh('skip_norm'), '', '', g.fresh('residual')]);
@@ -419,6 +434,7 @@ function fusedLayers(p: {
     const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
     const query = g.op('RotaryEmbedding', [q, cos, sin, p.positionIds], { num_heads: arch.numHeads });
     const key = g.op('RotaryEmbedding', [k, cos, sin, p.positionIds], { num_heads: arch.numKvHeads });
+    newKeyValues.push(key, v);
     const [attention] = g.node('Attention', [query, key, v, p.attentionBias, p.pastKeys[layer], p.pastValues[layer]], { q_num_heads: arch.numHeads, kv_num_heads: arch.numKvHeads }, 3, [
       g.fresh('attention'),
       `present.${layer}.key`,
@@ -433,6 +449,7 @@ function fusedLayers(p: {
     const nextGamma = p.gamma(layer + 1 < arch.numLayers ? `model.layers.${layer + 1}.input_layernorm.weight` : 'model.norm.weight');
     [normed, hidden] = skipNorm(afterAttention, down, nextGamma);
   }
+  g.op('Concat', newKeyValues, { axis: -1 }, NEW_KEY_VALUES);
   return g.op('Reshape', [normed, p.shape3d]);
 }
 
