@@ -53,14 +53,36 @@ function probeModel(dir: string, arch: ProbeArchitecture, accuracyLevel: number)
   const nbits = (input: string, K: number, N: number, bits: number): string => {
     const blockSize = 32;
     const blocks = K / blockSize;
-    const q = g.initializer({ name: `w${seed}`, dataType: OnnxDataType.UINT8, dims: [N, blocks, (blockSize * bits) / 8], data: fillBytes((N * blocks * blockSize * bits) / 8, seed++) });
-    const scales = g.initializer({ name: `s${seed}`, dataType: OnnxDataType.FLOAT, dims: [N * blocks], data: Buffer.from(new Float32Array(N * blocks).fill(bits === 4 ? 0.01 : 0.001).buffer) });
-    return g.msOp('MatMulNBits', [input, q, scales], { K, N, bits, block_size: blockSize, accuracy_level: accuracyLevel });
+    const q = g.initializer({
+      name: `w${seed}`,
+      dataType: OnnxDataType.UINT8,
+      dims: [N, blocks, (blockSize * bits) / 8],
+      data: fillBytes((N * blocks * blockSize * bits) / 8, seed++),
+    });
+    const scales = g.initializer({
+      name: `s${seed}`,
+      dataType: OnnxDataType.FLOAT,
+      dims: [N * blocks],
+      data: Buffer.from(new Float32Array(N * blocks).fill(bits === 4 ? 0.01 : 0.001).buffer),
+    });
+    return g.msOp('MatMulNBits', [input, q, scales], {
+      K,
+      N,
+      bits,
+      block_size: blockSize,
+      accuracy_level: accuracyLevel,
+    });
   };
   const starts = g.int64s('/const/zero', [0]);
   const axes = g.int64s('/const/axis', [1]);
-  const first = (input: string, width: number): string => g.op('Slice', [input, starts, g.int64s(`/const/end_${width}`, [width]), axes]);
-  const gamma = g.initializer({ name: 'gamma', dataType: OnnxDataType.FLOAT, dims: [hidden], data: Buffer.from(new Float32Array(hidden).fill(1).buffer) });
+  const first = (input: string, width: number): string =>
+    g.op('Slice', [input, starts, g.int64s(`/const/end_${width}`, [width]), axes]);
+  const gamma = g.initializer({
+    name: 'gamma',
+    dataType: OnnxDataType.FLOAT,
+    dims: [hidden],
+    data: Buffer.from(new Float32Array(hidden).fill(1).buffer),
+  });
   let h = x;
   for (let layer = 0; layer < arch.numLayers; layer++) {
     const qkv = nbits(h, hidden, qkvN, 4);

@@ -89,7 +89,9 @@ async function main(): Promise<void> {
     kernelMicros += event.dur;
   }
   const runMicros = decodeRuns.reduce((total, event) => total + event.dur, 0);
-  console.log(`${modelDir} on ${deviceArg}: ${steps} decode steps of batch ${batch} after a ${promptLength}-token prefill`);
+  console.log(
+    `${modelDir} on ${deviceArg}: ${steps} decode steps of batch ${batch} after a ${promptLength}-token prefill`,
+  );
   console.log(
     `  per step: ${(wall / steps).toFixed(2)} ms wall in the forward pass, ${(runMicros / steps / 1000).toFixed(2)} ms model_run, ${(kernelMicros / steps / 1000).toFixed(2)} ms in kernels`,
   );

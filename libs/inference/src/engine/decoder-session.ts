@@ -195,7 +195,8 @@ export class DecoderSession {
         `ONNX graph has inputs this runtime does not know how to feed: ${unknown.join(', ')}`,
       );
     const presentOutputs = ['logits'];
-    for (let layer = 0; layer < numLayers; layer++) presentOutputs.push(`present.${layer}.key`, `present.${layer}.value`);
+    for (let layer = 0; layer < numLayers; layer++)
+      presentOutputs.push(`present.${layer}.key`, `present.${layer}.value`);
     const newKv = session.outputMetadata.find((meta) => meta.name === NEW_KEY_VALUES);
     const newKvWidth = newKv?.isTensor ? newKv.shape[2] : undefined;
     return new DecoderSession(
@@ -265,7 +266,12 @@ export class DecoderSession {
     return feeds;
   }
 
-  private readLogits(logits: OrtModule.Tensor, batch: number, seqLength: number, allLogits: boolean): { lastLogits: Float32Array[]; all?: Float32Array } {
+  private readLogits(
+    logits: OrtModule.Tensor,
+    batch: number,
+    seqLength: number,
+    allLogits: boolean,
+  ): { lastLogits: Float32Array[]; all?: Float32Array } {
     const [, positions, vocab] = logits.dims;
     const lastLogits: Float32Array[] = [];
     for (let row = 0; row < batch; row++) {

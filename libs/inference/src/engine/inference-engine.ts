@@ -6,7 +6,14 @@ import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, EngineOptions, FinishReason, GenerationChunk, SamplingOptions } from '../types';
 import { ChunkChannel } from './chunk-channel';
 import { DecoderSession } from './decoder-session';
-import { appendKvColumn, assembleKvCache, emptyKvCache, type KvCache, type KvRowSource, type KvTarget } from './kv-cache';
+import {
+  appendKvColumn,
+  assembleKvCache,
+  emptyKvCache,
+  type KvCache,
+  type KvRowSource,
+  type KvTarget,
+} from './kv-cache';
 
 /** Columns a self-appended batch cache grows by (see batchTarget). */
 const KV_CAPACITY_STEP = 32;
@@ -438,7 +445,12 @@ export class InferenceEngine {
 
   /** Row `row` of the batch cache, holding `sequence`. */
   private batchRow(sequence: Sequence, row: number): KvRowSource {
-    return { cache: this.cache, row, valid: sequence.cached, align: this.session.appendsNewKeyValues ? 'left' : 'right' };
+    return {
+      cache: this.cache,
+      row,
+      valid: sequence.cached,
+      align: this.session.appendsNewKeyValues ? 'left' : 'right',
+    };
   }
 
   /**
@@ -537,7 +549,14 @@ export class InferenceEngine {
       attentionMask.fill(1n, row * total, row * total + sequence.cached);
       attentionMask[row * total + past.length] = 1n;
     });
-    const result = await this.session.forwardNew({ batch, seqLength: 1, inputIds, positionIds, attentionMask, past });
+    const result = await this.session.forwardNew({
+      batch,
+      seqLength: 1,
+      inputIds,
+      positionIds,
+      attentionMask,
+      past,
+    });
     appendKvColumn(this.session.layout, past, result.newKeyValues, columns);
     this.running.forEach((sequence, row) => {
       sequence.cached += 1;

@@ -53,7 +53,11 @@ export function emptyKvCache(layout: KvLayout, batch: number): KvCache {
  * dropping finished ones). The new length is the longest row, so left
  * padding that no row needs any more disappears at the same time.
  */
-export function assembleKvCache(layout: KvLayout, rows: readonly KvRowSource[], target: KvTarget = { align: 'right' }): KvCache {
+export function assembleKvCache(
+  layout: KvLayout,
+  rows: readonly KvRowSource[],
+  target: KvTarget = { align: 'right' },
+): KvCache {
   const longest = rows.reduce((most, row) => Math.max(most, row.valid), 0);
   const length = target.align === 'left' ? Math.max(longest, target.capacity ?? longest) : longest;
   const { kvHeads, headDim } = layout;
@@ -87,7 +91,12 @@ export function assembleKvCache(layout: KvLayout, rows: readonly KvRowSource[], 
  * cache, row r's at column `columns[r]`. `fresh` is a graph's NEW_KEY_VALUES
  * for a single position: per row, per layer, the key heads then the value heads.
  */
-export function appendKvColumn(layout: KvLayout, cache: KvCache, fresh: KvArray, columns: readonly number[]): void {
+export function appendKvColumn(
+  layout: KvLayout,
+  cache: KvCache,
+  fresh: KvArray,
+  columns: readonly number[],
+): void {
   const { kvHeads, headDim, numLayers } = layout;
   const span = kvHeads * headDim;
   const rowSize = 2 * numLayers * span;
