@@ -4,7 +4,10 @@
 // execution provider, the copies between host and device, and the share of
 // each step spent outside the graph's kernels (feeding, fetching, copies).
 //
-//   node dist/bench/inference/profile-steps.js <model dir> [cpu|cuda] [steps]
+//   node dist/bench/inference/profile-steps.js <model dir> [cpu|cuda] [steps] [batch]
+//
+// With a batch above 1, that many rows decode together (the engine's
+// continuous batching at that concurrency).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DecoderSession, emptyKvCache, readModelFolder } from '@chattensor/inference';
@@ -22,11 +25,13 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
-  const [modelDir, deviceArg = 'cpu', stepsArg = '32'] = process.argv.slice(2);
-  if (!modelDir) fail('usage: profile-steps <model dir> [cpu|cuda] [steps]');
+  const [modelDir, deviceArg = 'cpu', stepsArg = '32', batchArg = '1'] = process.argv.slice(2);
+  if (!modelDir) fail('usage: profile-steps <model dir> [cpu|cuda] [steps] [batch]');
   if (deviceArg !== 'cpu' && deviceArg !== 'cuda') fail(`device must be cpu or cuda (got "${deviceArg}")`);
   const steps = Number(stepsArg);
   if (!Number.isInteger(steps) || steps < 1) fail(`steps must be a positive integer (got "${stepsArg}")`);
+  const batch = Number(batchArg);
+  if (!Number.isInteger(batch) || batch < 1) fail(`batch must be a positive integer (got "${batchArg}")`);
   const folder = readModelFolder(modelDir);
   const prefix = join(modelDir, `.profile-${process.pid}`);
   const session = await DecoderSession.create(folder.onnxPath, folder.config, {
@@ -36,16 +41,17 @@ async function main(): Promise<void> {
 
   // The engine's own forward pass: the same feeds, cache handling and logits read-back.
   const promptLength = 32;
-  let past = emptyKvCache(session.layout, 1);
+  let past = emptyKvCache(session.layout, batch);
   const run = async (ids: number[]): Promise<number> => {
     const position = past.length;
     const started = performance.now();
+    const rows = <T>(values: T[]): T[] => Array.from({ length: batch }, () => values).flat();
     const { present } = await session.forward({
-      batch: 1,
+      batch,
       seqLength: ids.length,
-      inputIds: BigInt64Array.from(ids.map(BigInt)),
-      positionIds: BigInt64Array.from(ids.map((_, i) => BigInt(position + i))),
-      attentionMask: new BigInt64Array(position + ids.length).fill(1n),
+      inputIds: BigInt64Array.from(rows(ids.map(BigInt))),
+      positionIds: BigInt64Array.from(rows(ids.map((_, i) => BigInt(position + i)))),
+      attentionMask: new BigInt64Array(batch * (position + ids.length)).fill(1n),
       past,
     });
     past = present;
@@ -83,7 +89,9 @@ async function main(): Promise<void> {
     kernelMicros += event.dur;
   }
   const runMicros = decodeRuns.reduce((total, event) => total + event.dur, 0);
-  console.log(`${modelDir} on ${deviceArg}: ${steps} decode steps after a ${promptLength}-token prefill`);
+  console.log(
+    `${modelDir} on ${deviceArg}: ${steps} decode steps of batch ${batch} after a ${promptLength}-token prefill`,
+  );
   console.log(
     `  per step: ${(wall / steps).toFixed(2)} ms wall in the forward pass, ${(runMicros / steps / 1000).toFixed(2)} ms model_run, ${(kernelMicros / steps / 1000).toFixed(2)} ms in kernels`,
   );

@@ -3,9 +3,10 @@
 // against llama.cpp (llama-cpp-python from .venv-llama) on the same GGUF file,
 // same thread count, each in its own process, in the same run.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChatTemplate } from '../../libs/inference/src/tokenizer/chat-template';
+import { measureComputeLimit } from './compute-probe';
 import { ensureDefaultModel, readModelFolder, Tokenizer } from '@chattensor/inference';
 
 export interface RealModelPlan {
@@ -43,8 +44,8 @@ function run(command: string, args: string[], cwd: string): Promise<string> {
 }
 
 export const REAL_MODEL_HEADER =
-  '| model | threads | decode tok/s ours / llama.cpp | ratio | TTFT 512 tokens ours / llama.cpp | ratio | aggregate tok/s ours at 1 / 4 / 16 | 16 concurrent vs llama.cpp batch 1 | peak RSS ours / llama.cpp | ratio |\n' +
-  '|---|---|---|---|---|---|---|---|---|---|\n';
+  '| model | threads | decode tok/s ours / llama.cpp | ratio | TTFT 512 tokens ours / llama.cpp | ratio | aggregate tok/s ours at 1 / 4 / 16 | 16 concurrent vs llama.cpp batch 1 | compute limit at 16 rows (tok/s) | 16 concurrent vs compute limit | peak RSS ours / llama.cpp | ratio |\n' +
+  '|---|---|---|---|---|---|---|---|---|---|---|---|\n';
 
 export async function measureRealModel(root: string, plan: RealModelPlan): Promise<{ row: string; results: unknown }> {
   const { dir, gguf } = await ensureDefaultModel(join(root, 'models'), (line) => console.error(`model: ${line}`));
@@ -94,6 +95,18 @@ export async function measureRealModel(root: string, plan: RealModelPlan): Promi
     ) as LlamaResult;
   }
   const aggregate = ours.aggregateTokensPerSecond;
+  // The weight products alone at the largest concurrency, same kernels, precision and threads (compute-probe.ts).
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, number>;
+  const rows = Math.max(...plan.concurrency);
+  const limit = await measureComputeLimit(join(root, '.cache', 'compute-probe'), {
+    hiddenSize: config.hidden_size,
+    intermediateSize: config.intermediate_size,
+    numLayers: config.num_hidden_layers,
+    numHeads: config.num_attention_heads,
+    numKvHeads: config.num_key_value_heads ?? config.num_attention_heads,
+    vocabSize: config.vocab_size,
+  }, { rows, threads: plan.threads, repeats: 5 });
+  const limitCells = [limit.tokensPerSecond.toFixed(0), `${(aggregate[String(rows)] / limit.tokensPerSecond).toFixed(2)}x`];
   const cells = llama
     ? [
         `${ours.decodeTokensPerSecond.toFixed(1)} / ${llama.decodeTokensPerSecond.toFixed(1)}`,
@@ -102,6 +115,7 @@ export async function measureRealModel(root: string, plan: RealModelPlan): Promi
         `${(ours.ttftSeconds / llama.ttftSeconds).toFixed(2)}x`,
         plan.concurrency.map((c) => aggregate[String(c)].toFixed(1)).join(' / '),
         `${(aggregate['16'] / llama.decodeTokensPerSecond).toFixed(2)}x`,
+        ...limitCells,
         `${ours.peakRssMiB.toFixed(0)} / ${llama.peakRssMiB.toFixed(0)} MiB`,
         `${(ours.peakRssMiB / llama.peakRssMiB).toFixed(2)}x`,
       ]
@@ -112,8 +126,9 @@ export async function measureRealModel(root: string, plan: RealModelPlan): Promi
         '–',
         plan.concurrency.map((c) => aggregate[String(c)].toFixed(1)).join(' / '),
         '–',
+        ...limitCells,
         `${ours.peakRssMiB.toFixed(0)} MiB / –`,
         missing,
       ];
-  return { row: `| SmolLM2-135M-Instruct Q4_1 (GGUF) | ${plan.threads} | ${cells.join(' | ')} |`, results: { ours, llama } };
+  return { row: `| SmolLM2-135M-Instruct Q4_1 (GGUF) | ${plan.threads} | ${cells.join(' | ')} |`, results: { ours, llama, computeLimit: limit } };
 }

@@ -1,5 +1,6 @@
 import type * as OrtModule from 'onnxruntime-node';
 import { ModelLoadError } from '../errors';
+import { NEW_KEY_VALUES } from '../generator/llama-graph';
 import type { ModelConfig } from '../model/model-folder';
 import { float16BitsToFloat32 } from '../onnx/onnx-builder';
 import { quantizeModelWeightsInt8 } from '../onnx/weight-quantizer';
@@ -65,6 +66,13 @@ export interface ForwardOutput {
   present: KvCache;
 }
 
+/** What forwardNew() returns: the logits and only the new positions' keys and values (see NEW_KEY_VALUES). */
+export interface NewKvOutput {
+  lastLogits: Float32Array[];
+  /** [batch][seqLength][layers][key heads, value heads][head_dim] */
+  newKeyValues: KvArray;
+}
+
 function decoderSessionOptions(options: DecoderSessionOptions): OrtModule.InferenceSession.SessionOptions {
   return {
     executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
@@ -95,6 +103,14 @@ export class DecoderSession {
     readonly layout: KvLayout,
     readonly vocabSize: number,
     private readonly inputs: DecoderInputs,
+    /** The outputs forward() fetches: logits and every present.N.*, not NEW_KEY_VALUES. */
+    private readonly presentOutputs: string[],
+    /**
+     * The graph also outputs NEW_KEY_VALUES and honours attention masks with
+     * holes, so a caller can keep a left-aligned cache with free columns and
+     * append to it (forwardNew) instead of taking every layer's present back.
+     */
+    readonly appendsNewKeyValues: boolean,
   ) {}
 
   static async create(
@@ -178,14 +194,52 @@ export class DecoderSession {
       throw new ModelLoadError(
         `ONNX graph has inputs this runtime does not know how to feed: ${unknown.join(', ')}`,
       );
-    return new DecoderSession(session, { numLayers, kvHeads, headDim, elementType }, vocabSize, {
-      positionIds: inputs.has('position_ids'),
-      cacheBranch: inputs.has('use_cache_branch'),
-      logitsToKeep: ['num_logits_to_keep', 'logits_to_keep'].find((name) => inputs.has(name)),
-    });
+    const presentOutputs = ['logits'];
+    for (let layer = 0; layer < numLayers; layer++)
+      presentOutputs.push(`present.${layer}.key`, `present.${layer}.value`);
+    const newKv = session.outputMetadata.find((meta) => meta.name === NEW_KEY_VALUES);
+    const newKvWidth = newKv?.isTensor ? newKv.shape[2] : undefined;
+    return new DecoderSession(
+      session,
+      { numLayers, kvHeads, headDim, elementType },
+      vocabSize,
+      {
+        positionIds: inputs.has('position_ids'),
+        cacheBranch: inputs.has('use_cache_branch'),
+        logitsToKeep: ['num_logits_to_keep', 'logits_to_keep'].find((name) => inputs.has(name)),
+      },
+      presentOutputs,
+      newKvWidth === 2 * numLayers * kvHeads * headDim && inputs.has('position_ids'),
+    );
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
+    const { batch, seqLength } = input;
+    const { numLayers } = this.layout;
+    const total = input.past.length + seqLength;
+    const outputs = await this.session.run(this.feeds(input), this.presentOutputs);
+    const { lastLogits, all } = this.readLogits(outputs.logits, batch, seqLength, input.allLogits === true);
+    const present: KvCache = { batch, length: total, keys: [], values: [] };
+    for (let layer = 0; layer < numLayers; layer++) {
+      present.keys.push(fromOrtData(outputs[`present.${layer}.key`]));
+      present.values.push(fromOrtData(outputs[`present.${layer}.value`]));
+    }
+    return { lastLogits, logits: all, present };
+  }
+
+  /**
+   * forward() for graphs that appendsNewKeyValues: returns the last logits
+   * and the fed positions' keys and values only; the caller appends them to
+   * its own cache. `past` may have free (masked) columns.
+   */
+  async forwardNew(input: ForwardInput): Promise<NewKvOutput> {
+    if (!this.appendsNewKeyValues) throw new Error(`this graph has no ${NEW_KEY_VALUES} output`);
+    const outputs = await this.session.run(this.feeds(input), ['logits', NEW_KEY_VALUES]);
+    const { lastLogits } = this.readLogits(outputs.logits, input.batch, input.seqLength, false);
+    return { lastLogits, newKeyValues: fromOrtData(outputs[NEW_KEY_VALUES]) };
+  }
+
+  private feeds(input: ForwardInput): Record<string, OrtModule.Tensor> {
     const { batch, seqLength, past } = input;
     const { kvHeads, headDim, elementType, numLayers } = this.layout;
     const total = past.length + seqLength;
@@ -209,8 +263,15 @@ export class DecoderSession {
       feeds[`past_key_values.${layer}.key`] = kvTensor(elementType, past.keys[layer], pastDims);
       feeds[`past_key_values.${layer}.value`] = kvTensor(elementType, past.values[layer], pastDims);
     }
-    const outputs = await this.session.run(feeds);
-    const logits = outputs.logits;
+    return feeds;
+  }
+
+  private readLogits(
+    logits: OrtModule.Tensor,
+    batch: number,
+    seqLength: number,
+    allLogits: boolean,
+  ): { lastLogits: Float32Array[]; all?: Float32Array } {
     const [, positions, vocab] = logits.dims;
     const lastLogits: Float32Array[] = [];
     for (let row = 0; row < batch; row++) {
@@ -223,7 +284,7 @@ export class DecoderSession {
       } else lastLogits.push((logits.data as Float32Array).slice(offset, offset + vocab));
     }
     let all: Float32Array | undefined;
-    if (input.allLogits) {
+    if (allLogits) {
       if (positions !== seqLength)
         throw new Error(`the graph returned logits for ${positions} of ${seqLength} positions`);
       all =
@@ -231,12 +292,7 @@ export class DecoderSession {
           ? Float32Array.from(halfBits(logits.data), (bits) => HALF_TO_FLOAT[bits])
           : (logits.data as Float32Array);
     }
-    const present: KvCache = { batch, length: total, keys: [], values: [] };
-    for (let layer = 0; layer < numLayers; layer++) {
-      present.keys.push(fromOrtData(outputs[`present.${layer}.key`]));
-      present.values.push(fromOrtData(outputs[`present.${layer}.value`]));
-    }
-    return { lastLogits, logits: all, present };
+    return { lastLogits, all };
   }
 
   /** Writes the profiler's trace (sessions created with profileFilePrefix). */

@@ -382,6 +382,39 @@ describe('InferenceEngine', () => {
   });
 });
 
+describe('InferenceEngine on a graph with fused operators, appending to its own cache', () => {
+  let root: string;
+  let classic: InferenceEngine;
+  let fused: InferenceEngine;
+  const prompts = ['First question', 'A much longer second question with more words in it', 'Third', 'Fourth one here', 'Fifth and last'];
+  // Up to 45 new tokens: rows cross the cache's 32-column growth steps at different times.
+  const settings = (index: number): SamplingOptions => ({ temperature: 0, maxTokens: 9 + 9 * index, ignoreEos: true });
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'inference-engine-fused-'));
+    await generateModel({ outDir: join(root, 'classic'), preset: 'tiny', seed: 11 });
+    await generateModel({ outDir: join(root, 'fused'), preset: 'tiny', seed: 11, fusedOps: true });
+    classic = await InferenceEngine.load(join(root, 'classic'), { maxBatchSize: 3 });
+    fused = await InferenceEngine.load(join(root, 'fused'), { maxBatchSize: 3 });
+  });
+
+  afterAll(async () => {
+    await classic.close();
+    await fused.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('generates what the classic graph of the same weights generates, alone and batched with requests joining and leaving', async () => {
+    const alone: number[][] = [];
+    for (const [index, prompt] of prompts.entries()) alone.push((await collect(classic.generate(chat(prompt), settings(index)))).ids);
+    const together = await Promise.all(prompts.map((prompt, index) => collect(fused.generate(chat(prompt), settings(index)))));
+    expect(together.map((result) => result.ids)).toEqual(alone);
+    const fusedAlone: number[][] = [];
+    for (const [index, prompt] of prompts.entries()) fusedAlone.push((await collect(fused.generate(chat(prompt), settings(index)))).ids);
+    expect(fusedAlone).toEqual(alone);
+  });
+});
+
 describe('InferenceEngine context window', () => {
   it('rejects prompts that do not fit and stops with "length" at the end of the window', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'inference-context-'));

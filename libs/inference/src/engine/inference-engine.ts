@@ -6,7 +6,17 @@ import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, EngineOptions, FinishReason, GenerationChunk, SamplingOptions } from '../types';
 import { ChunkChannel } from './chunk-channel';
 import { DecoderSession } from './decoder-session';
-import { assembleKvCache, emptyKvCache, type KvCache } from './kv-cache';
+import {
+  appendKvColumn,
+  assembleKvCache,
+  emptyKvCache,
+  type KvCache,
+  type KvRowSource,
+  type KvTarget,
+} from './kv-cache';
+
+/** Columns a self-appended batch cache grows by (see batchTarget). */
+const KV_CAPACITY_STEP = 32;
 import { TokenSampler, type SamplerSettings } from './sampler';
 import { resolveSamplerSettings } from './sampler-settings';
 import { StopSequenceMatcher } from './stop-matcher';
@@ -425,11 +435,34 @@ export class InferenceEngine {
   /** Adds freshly prefilled sequences to the running batch, rebuilding the batch cache once. */
   private join(entries: { sequence: Sequence; cache: KvCache; row: number }[]): void {
     if (entries.length === 0) return;
-    this.cache = assembleKvCache(this.session.layout, [
-      ...this.running.map((running, row) => ({ cache: this.cache, row, valid: running.cached })),
+    const rows = [
+      ...this.running.map((running, row) => this.batchRow(running, row)),
       ...entries.map(({ sequence, cache, row }) => ({ cache, row, valid: sequence.cached })),
-    ]);
+    ];
+    this.cache = assembleKvCache(this.session.layout, rows, this.batchTarget(rows));
     this.running.push(...entries.map(({ sequence }) => sequence));
+  }
+
+  /** Row `row` of the batch cache, holding `sequence`. */
+  private batchRow(sequence: Sequence, row: number): KvRowSource {
+    return {
+      cache: this.cache,
+      row,
+      valid: sequence.cached,
+      align: this.session.appendsNewKeyValues ? 'left' : 'right',
+    };
+  }
+
+  /**
+   * The batch cache's layout: right-aligned, as Optimum graphs concatenate
+   * past and present; left-aligned with free columns when the engine appends
+   * the graph's NEW_KEY_VALUES itself, so a decode step copies only the new
+   * position out of onnxruntime instead of the whole cache of every layer.
+   */
+  private batchTarget(rows: readonly KvRowSource[]): KvTarget {
+    if (!this.session.appendsNewKeyValues) return { align: 'right' };
+    const longest = rows.reduce((most, row) => Math.max(most, row.valid), 0);
+    return { align: 'left', capacity: Math.ceil((longest + 1) / KV_CAPACITY_STEP) * KV_CAPACITY_STEP };
   }
 
   private async prefillChunked(sequence: Sequence): Promise<void> {
@@ -465,6 +498,7 @@ export class InferenceEngine {
   }
 
   private async decodeStep(): Promise<void> {
+    if (this.session.appendsNewKeyValues) return this.decodeStepAppending();
     const batch = this.running.length;
     const past = this.cache;
     const total = past.length + 1;
@@ -485,6 +519,45 @@ export class InferenceEngine {
       past,
     });
     this.cache = result.present;
+    this.running.forEach((sequence, row) => {
+      sequence.cached += 1;
+      if (!sequence.cancelled) this.advance(sequence, result.lastLogits[row]);
+    });
+    this.dropFinished();
+  }
+
+  /**
+   * decodeStep() on a left-aligned batch cache with free columns: row r's
+   * tokens are its first `cached` columns, the rest is masked, and the new
+   * position's keys and values are written into column `cached` afterwards.
+   */
+  private async decodeStepAppending(): Promise<void> {
+    const batch = this.running.length;
+    if (this.running.some((sequence) => sequence.cached >= this.cache.length)) {
+      const rows = this.running.map((sequence, row) => this.batchRow(sequence, row));
+      this.cache = assembleKvCache(this.session.layout, rows, this.batchTarget(rows));
+    }
+    const past = this.cache;
+    const total = past.length + 1;
+    const inputIds = new BigInt64Array(batch);
+    const positionIds = new BigInt64Array(batch);
+    const attentionMask = new BigInt64Array(batch * total);
+    const columns = this.running.map((sequence) => sequence.cached);
+    this.running.forEach((sequence, row) => {
+      inputIds[row] = BigInt(sequence.nextToken);
+      positionIds[row] = BigInt(sequence.cached);
+      attentionMask.fill(1n, row * total, row * total + sequence.cached);
+      attentionMask[row * total + past.length] = 1n;
+    });
+    const result = await this.session.forwardNew({
+      batch,
+      seqLength: 1,
+      inputIds,
+      positionIds,
+      attentionMask,
+      past,
+    });
+    appendKvColumn(this.session.layout, past, result.newKeyValues, columns);
     this.running.forEach((sequence, row) => {
       sequence.cached += 1;
       if (!sequence.cancelled) this.advance(sequence, result.lastLogits[row]);
@@ -540,10 +613,8 @@ export class InferenceEngine {
     const rows = this.running
       .map((sequence, row) => ({ sequence, row }))
       .filter(({ sequence }) => !sequence.cancelled);
-    this.cache = assembleKvCache(
-      this.session.layout,
-      rows.map(({ sequence, row }) => ({ cache: this.cache, row, valid: sequence.cached })),
-    );
+    const sources = rows.map(({ sequence, row }) => this.batchRow(sequence, row));
+    this.cache = assembleKvCache(this.session.layout, sources, this.batchTarget(sources));
     this.running = rows.map(({ sequence }) => sequence);
   }
 }

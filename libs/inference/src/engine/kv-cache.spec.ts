@@ -1,4 +1,4 @@
-import { assembleKvCache, type KvCache, type KvLayout } from './kv-cache';
+import { appendKvColumn, assembleKvCache, type KvCache, type KvLayout } from './kv-cache';
 
 const layout: KvLayout = { numLayers: 1, kvHeads: 2, headDim: 1, elementType: 'float32' };
 
@@ -38,5 +38,25 @@ describe('assembleKvCache', () => {
     const merged = assembleKvCache({ ...half, elementType: 'float16' }, [{ cache: source, row: 0, valid: 2 }]);
     expect(merged.keys[0]).toBeInstanceOf(Uint16Array);
     expect(Array.from(merged.keys[0])).toEqual([0x3c00, 0x4000]);
+  });
+
+  it('left-aligns rows with free columns up to a capacity, from right- and left-aligned sources', () => {
+    const right = cache(1, 3);
+    const merged = assembleKvCache(layout, [{ cache: right, row: 0, valid: 2 }], { align: 'left', capacity: 4 });
+    expect(merged.length).toBe(4);
+    expect(Array.from(merged.keys[0])).toEqual([2, 3, 0, 0, 12, 13, 0, 0]);
+    const again = assembleKvCache(layout, [{ cache: merged, row: 0, valid: 2, align: 'left' }, { cache: right, row: 0, valid: 3 }], { align: 'left', capacity: 5 });
+    expect(Array.from(again.keys[0])).toEqual([2, 3, 0, 0, 0, 12, 13, 0, 0, 0, 1, 2, 3, 0, 0, 11, 12, 13, 0, 0]);
+  });
+});
+
+describe('appendKvColumn', () => {
+  it("writes each row's new key and value heads into the column after its tokens", () => {
+    const target: KvCache = { batch: 2, length: 3, keys: [new Float32Array(12)], values: [new Float32Array(12)] };
+    // Per row: layer 0's key heads, then its value heads.
+    const fresh = Float32Array.of(1, 2, -1, -2, 3, 4, -3, -4);
+    appendKvColumn(layout, target, fresh, [0, 2]);
+    expect(Array.from(target.keys[0])).toEqual([1, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 4]);
+    expect(Array.from(target.values[0])).toEqual([-1, 0, 0, -2, 0, 0, 0, 0, -3, 0, 0, -4]);
   });
 });

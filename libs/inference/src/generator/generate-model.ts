@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { byteLevelToBytes, LLAMA3_SPLIT_PATTERN } from '../tokenizer/byte-level';
 import { trainByteLevelBpe } from './bpe-trainer';
 import { TRAINING_CORPUS } from './corpus';
-import { buildLlamaGraph, type LlamaArchitecture } from './llama-graph';
+import { buildLlamaGraph, llamaGraphOpset, type LlamaArchitecture } from './llama-graph';
 import { writeExternalData } from '../onnx/onnx-builder';
 
 export type ModelPreset = 'tiny' | '100m' | '400m';
@@ -32,6 +32,8 @@ export interface GenerateModelOptions {
   mergedDecoder?: boolean;
   /** Model name written into config.json (`_name_or_path`). */
   name?: string;
+  /** Build on onnxruntime's fused kernels, as imported GGUF models are (LlamaArchitecture.fusedOps; float32 only). */
+  fusedOps?: boolean;
 }
 
 type Architecture = Omit<LlamaArchitecture, 'dtype'>;
@@ -309,18 +311,17 @@ export async function generateModel(options: GenerateModelOptions): Promise<void
     const byte = byteLevelToBytes(token)![0];
     return byte >= 0x80 || (byte < 0x20 && byte !== 0x0a) || byte === 0x7f ? [id] : [];
   });
-  const graph = buildLlamaGraph(
-    {
-      ...arch,
-      reservedFrom: bpe.tokens.length + specialCount,
-      quietIds,
-      mergedDecoderInputs: options.mergedDecoder,
-    },
-    seed,
-  );
+  const graphArch: LlamaArchitecture = {
+    ...arch,
+    reservedFrom: bpe.tokens.length + specialCount,
+    quietIds,
+    mergedDecoderInputs: options.mergedDecoder,
+    fusedOps: options.fusedOps,
+  };
+  const graph = buildLlamaGraph(graphArch, seed);
   const external = options.externalData || graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
   const { model, externalTensors } = graph.build({
-    opset: 17,
+    opset: llamaGraphOpset(graphArch),
     producer: 'chattensor-model-generator',
     external: external ? { location: `${graphName}_data`, thresholdBytes: 1024 } : undefined,
   });

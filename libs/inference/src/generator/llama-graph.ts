@@ -59,6 +59,37 @@ export interface LlamaArchitecture {
    * the activations to int8 blocks (as llama.cpp does), 1 keeps them float32.
    */
   nbitsAccuracyLevel?: number;
+  /**
+   * Build attention, rotary embeddings and the residual RMSNorms from
+   * onnxruntime's fused kernels (ONNX Attention and RotaryEmbedding of opset
+   * 23, SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization) instead
+   * of ~25 elementwise nodes per layer, and declare Optimum's
+   * `num_logits_to_keep` input so a prefill computes only the logits it needs.
+   * The inputs, outputs and cache layout stay Optimum's, plus one output,
+   * NEW_KEY_VALUES, that lets a caller keep the cache itself. float32 only;
+   * the graph needs opset LLAMA_FUSED_OPSET (see llamaGraphOpset).
+   */
+  fusedOps?: boolean;
+}
+
+/**
+ * Output of fused graphs: the keys and values of the positions fed in this
+ * call only, [batch, sequence, layers * 2 * kv_heads * head_dim], per position
+ * layer 0's key heads, layer 0's value heads, layer 1's key heads, ... (keys
+ * after the rotary embedding, as the cache holds them). A caller that keeps
+ * the cache itself fetches this instead of every layer's whole present.N.*,
+ * which saves copying the cache out of onnxruntime at every step. The graph's
+ * attention honours any attention_mask, holes included, so such a caller can
+ * feed a cache with free slots (masked) after each row's tokens.
+ */
+export const NEW_KEY_VALUES = 'new_key_values';
+
+/** The opset fused graphs are built for: ONNX Attention and RotaryEmbedding start at 23. */
+export const LLAMA_FUSED_OPSET = 23;
+
+/** The opset a graph built by buildLlamaGraph for `arch` must be serialised with. */
+export function llamaGraphOpset(arch: LlamaArchitecture): number {
+  return arch.fusedOps ? LLAMA_FUSED_OPSET : 17;
 }
 
 /**
@@ -72,6 +103,8 @@ export interface LlamaArchitecture {
  */
 export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?: LlamaWeights): OnnxGraphBuilder {
   if (weights && arch.dtype !== 'fp32') throw new RangeError('imported weights are built into float32 graphs');
+  if (arch.fusedOps && arch.dtype !== 'fp32') throw new RangeError('fused operators are built into float32 graphs');
+  const fused = arch.fusedOps === true;
   const g = new OnnxGraphBuilder('main_graph');
   const headDim = arch.hiddenSize / arch.numHeads;
   const groups = arch.numHeads / arch.numKvHeads;
@@ -88,6 +121,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   const attentionMask = g.input('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']);
   const positionIds = g.input('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
   if (arch.mergedDecoderInputs) g.input('use_cache_branch', OnnxDataType.BOOL, [1]);
+  const logitsToKeep = fused ? g.input('num_logits_to_keep', OnnxDataType.INT64, []) : undefined;
   const pastKeys: string[] = [];
   const pastValues: string[] = [];
   for (let layer = 0; layer < arch.numLayers; layer++) {
@@ -99,6 +133,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     g.output(`present.${layer}.key`, T, ['batch_size', arch.numKvHeads, 'total_sequence_length', headDim]);
     g.output(`present.${layer}.value`, T, ['batch_size', arch.numKvHeads, 'total_sequence_length', headDim]);
   }
+  if (fused) g.output(NEW_KEY_VALUES, T, ['batch_size', 'sequence_length', 2 * arch.numLayers * arch.numKvHeads * headDim]);
 
   // A large logit scale on random weights keeps the next-token distribution
   // peaked, so generations vary with the context instead of being uniform noise.
@@ -130,23 +165,28 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
       sinTable[base + half + i] = Math.sin(angle);
     }
   }
-  const cosInit = g.initializer(toTensor('rotary.cos_cached', [arch.maxPositions, headDim], arch.dtype, (data) => data.set(cosTable)));
-  const sinInit = g.initializer(toTensor('rotary.sin_cached', [arch.maxPositions, headDim], arch.dtype, (data) => data.set(sinTable)));
   const axis1 = g.int64s('/const/axes_1', [1]);
-  const cos = g.op('Unsqueeze', [g.op('Gather', [cosInit, positionIds]), axis1]);
-  const sin = g.op('Unsqueeze', [g.op('Gather', [sinInit, positionIds]), axis1]);
+  let cos = '';
+  let sin = '';
+  if (!fused) {
+    const cosInit = g.initializer(toTensor('rotary.cos_cached', [arch.maxPositions, headDim], arch.dtype, (data) => data.set(cosTable)));
+    const sinInit = g.initializer(toTensor('rotary.sin_cached', [arch.maxPositions, headDim], arch.dtype, (data) => data.set(sinTable)));
+    cos = g.op('Unsqueeze', [g.op('Gather', [cosInit, positionIds]), axis1]);
+    sin = g.op('Unsqueeze', [g.op('Gather', [sinInit, positionIds]), axis1]);
+  }
 
   // Additive attention bias [batch, 1, groups * seq, total]: a query row may
   // see key j when j <= its own absolute position and attention_mask[j] == 1.
   // Rows are repeated per query group because attention runs on the
-  // [batch, kv_heads, groups * seq, head_dim] layout.
+  // [batch, kv_heads, groups * seq, head_dim] layout; the fused Attention
+  // kernel takes [batch, 1, seq, total] and broadcasts it over the heads.
   const zero = g.int64s('/const/zero', [0], []);
   const one = g.int64s('/const/one', [1], []);
   const seqLen = g.op('Gather', [g.op('Shape', [inputIds]), one], { axis: 0 });
   const totalLen = g.op('Gather', [g.op('Shape', [attentionMask]), one], { axis: 0 });
   const keyIndex = g.op('Unsqueeze', [g.op('Range', [zero, totalLen, one]), g.int64s('/const/axes_0', [0])]);
   const queryIndex = g.op('Range', [g.op('Sub', [totalLen, seqLen]), totalLen, one]);
-  const queryRows = g.op('Unsqueeze', [g.op('Tile', [queryIndex, g.int64s('/const/groups', [groups])]), axis1]);
+  const queryRows = g.op('Unsqueeze', [fused ? queryIndex : g.op('Tile', [queryIndex, g.int64s('/const/groups', [groups])]), axis1]);
   const causal = g.op('LessOrEqual', [keyIndex, queryRows]);
   const padding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: OnnxDataType.BOOL }), g.int64s('/const/axes_1_2', [1, 2])]);
   const allowed = g.op('And', [causal, padding]);
@@ -155,18 +195,18 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
 
   const qSize = arch.numHeads * headDim;
   const kvSize = arch.numKvHeads * headDim;
-  const qkvSplit = g.int64s('/const/qkv_split', [qSize, kvSize, kvSize]);
-  const halfSplit = g.int64s('/const/half_split', [half, half]);
-  const mlpSplit = g.int64s('/const/mlp_split', [arch.intermediateSize, arch.intermediateSize]);
+  const qkvSplit = fused ? '' : g.int64s('/const/qkv_split', [qSize, kvSize, kvSize]);
+  const halfSplit = fused ? '' : g.int64s('/const/half_split', [half, half]);
+  const mlpSplit = fused ? '' : g.int64s('/const/mlp_split', [arch.intermediateSize, arch.intermediateSize]);
   const headsShape = (heads: number): string => g.int64s(`/const/shape_heads_${heads}`, [0, 0, heads, headDim]);
-  const qShape = headsShape(arch.numHeads);
-  const kvShape = arch.numKvHeads === arch.numHeads ? qShape : headsShape(arch.numKvHeads);
-  const groupedShape = g.int64s('/const/grouped_shape', [0, arch.numKvHeads, -1, headDim]);
-  const ungroupedShape = g.int64s('/const/ungrouped_shape', [0, arch.numHeads, -1, headDim]);
-  const mergedShape = g.int64s('/const/merged_shape', [0, 0, qSize]);
-  const queryScale = g.scalar('/const/query_scale', 1 / Math.sqrt(headDim), T);
-  const rmsEps = g.scalar('/const/rms_eps', arch.rmsNormEps, OnnxDataType.FLOAT);
-  const two = g.scalar('/const/two', 2, OnnxDataType.FLOAT);
+  const qShape = fused ? '' : headsShape(arch.numHeads);
+  const kvShape = arch.numKvHeads === arch.numHeads || fused ? qShape : headsShape(arch.numKvHeads);
+  const groupedShape = fused ? '' : g.int64s('/const/grouped_shape', [0, arch.numKvHeads, -1, headDim]);
+  const ungroupedShape = fused ? '' : g.int64s('/const/ungrouped_shape', [0, arch.numHeads, -1, headDim]);
+  const mergedShape = fused ? '' : g.int64s('/const/merged_shape', [0, 0, qSize]);
+  const queryScale = fused ? '' : g.scalar('/const/query_scale', 1 / Math.sqrt(headDim), T);
+  const rmsEps = fused ? '' : g.scalar('/const/rms_eps', arch.rmsNormEps, OnnxDataType.FLOAT);
+  const two = fused ? '' : g.scalar('/const/two', 2, OnnxDataType.FLOAT);
 
   const rmsNorm = (x: string, scale: string): string => {
     // Computed in float32 even for fp16 models, as Hugging Face's LlamaRMSNorm
@@ -188,8 +228,15 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   const projStd = 1 / Math.sqrt(arch.hiddenSize);
   let axesLast: string | undefined;
   const blockShapes = new Map<string, string>();
-  /** x times a Linear layer's weight, as MatMul (float) or MatMulNBits plus its block offsets. */
-  const linearOp = (x: string, w: LinearWeight, name: string): string => {
+  const blockOnes = new Map<string, string>();
+  /**
+   * x times a Linear layer's weight, as MatMul (float) or MatMulNBits plus its
+   * block offsets. `flat`: x is 2-D [rows, K], and the offsets take two nodes
+   * instead of four: the block sums as one MatMul with a 0/1 [K, K/bs] matrix
+   * (the same float32 sums as ReduceSum, in another order) and Gemm adding
+   * sums x offsets to MatMulNBits' output.
+   */
+  const linearOp = (x: string, w: LinearWeight, name: string, flat = false): string => {
     if (w.kind === 'float') {
       const values = new Float32Array(w.K * w.N);
       for (let n = 0; n < w.N; n++) for (let k = 0; k < w.K; k++) values[k * w.N + n] = w.rows[n * w.K + k];
@@ -199,6 +246,18 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     const q = g.initializer({ name: `${name}.weight_q${w.bits}`, dataType: OnnxDataType.UINT8, dims: [w.N, blocks, (w.blockSize * w.bits) / 8], data: w.data });
     const scales = g.initializer(floatTensor(`${name}.weight_scales`, [w.N * blocks], w.scales));
     let y = g.msOp('MatMulNBits', [x, q, scales], { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize, accuracy_level: arch.nbitsAccuracyLevel ?? 4 });
+    if (w.offsets && flat) {
+      const key = `${w.K}x${w.blockSize}`;
+      let ones = blockOnes.get(key);
+      if (!ones) {
+        const indicator = new Float32Array(w.K * blocks);
+        for (let k = 0; k < w.K; k++) indicator[k * blocks + Math.floor(k / w.blockSize)] = 1;
+        blockOnes.set(key, (ones = g.initializer(floatTensor(`/const/block_ones_${key}`, [w.K, blocks], indicator))));
+      }
+      const offsets = new Float32Array(blocks * w.N);
+      for (let n = 0; n < w.N; n++) for (let b = 0; b < blocks; b++) offsets[b * w.N + n] = w.offsets[n * blocks + b];
+      return g.op('Gemm', [g.op('MatMul', [x, ones]), g.initializer(floatTensor(`${name}.weight_block_offsets`, [blocks, w.N], offsets)), y]);
+    }
     if (w.offsets) {
       // sum over each block of x, times the block's offset: [.., K/bs] x [K/bs, N].
       const key = `${blocks}x${w.blockSize}`;
@@ -217,12 +276,12 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
    * over a fused matrix, named `fused`. Random weights are drawn for the fused
    * matrix at once; imported ones are fused when they share a format.
    */
-  const project = (x: string, prefix: string, fused: string, parts: { name: string; N: number }[], K: number, limit: number): string => {
+  const project = (x: string, prefix: string, fused: string, parts: { name: string; N: number }[], K: number, limit: number, flat = false): string => {
     if (!weights) return g.op('MatMul', [x, weight(`${prefix}.${fused}.weight`, [K, parts.reduce((sum, part) => sum + part.N, 0)], limit)]);
     const loaded = parts.map((part) => checkedShape(weights.linear(`${prefix}.${part.name}`, K, part.N), K, part.N, `${prefix}.${part.name}`));
     const merged = fuseLinear(loaded);
-    if (merged) return linearOp(x, merged, `${prefix}.${fused}`);
-    return g.op('Concat', loaded.map((w, index) => linearOp(x, w, `${prefix}.${parts[index].name}`)), { axis: -1 });
+    if (merged) return linearOp(x, merged, `${prefix}.${fused}`, flat);
+    return g.op('Concat', loaded.map((w, index) => linearOp(x, w, `${prefix}.${parts[index].name}`, flat)), { axis: -1 });
   };
   let hidden: string;
   if (quantizedEmbed) {
@@ -235,7 +294,28 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     const zeroPoints = g.initializer({ name: 'model.embed_tokens.weight_zero_points', dataType: OnnxDataType.UINT8, dims: [w.N, blocks], data: Buffer.alloc(w.N * blocks, 128) });
     hidden = g.msOp('GatherBlockQuantized', [table, inputIds, scales, zeroPoints], { gather_axis: 0, quantize_axis: 1, block_size: w.blockSize, bits: 8 });
   } else hidden = g.op('Gather', [embed, inputIds]);
-  for (let layer = 0; layer < arch.numLayers; layer++) {
+  let finalNormed = '';
+  if (fused) {
+    finalNormed = fusedLayers({
+      g,
+      arch,
+      hidden,
+      positionIds,
+      shape3d: g.op('Concat', [g.op('Shape', [inputIds]), g.int64s('/const/minus_one', [-1])], { axis: 0 }),
+      attentionBias,
+      pastKeys,
+      pastValues,
+      cosTable,
+      sinTable,
+      gamma: (name) => ones(name, arch.hiddenSize),
+      project,
+      limits: { qkv: limitForStd(projStd), o: limitForStd(1 / Math.sqrt(qSize)), gateUp: limitForStd(projStd), down: limitForStd(1 / Math.sqrt(arch.intermediateSize)) },
+    });
+    // Optimum's num_logits_to_keep: only the last n positions go through the output head.
+    const keep = g.op('Neg', [g.op('Reshape', [logitsToKeep!, g.int64s('/const/shape_1', [1])])]);
+    finalNormed = g.op('Slice', [finalNormed, keep, g.int64s('/const/slice_end', [Number.MAX_SAFE_INTEGER]), axis1]);
+  }
+  for (let layer = 0; layer < (fused ? 0 : arch.numLayers); layer++) {
     const prefix = `model.layers.${layer}`;
     const normed = rmsNorm(hidden, ones(`${prefix}.input_layernorm.weight`, arch.hiddenSize));
     const qkv = project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, limitForStd(projStd));
@@ -261,7 +341,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     const down = project(activated, prefix, 'mlp.down_proj', [{ name: 'mlp.down_proj', N: arch.hiddenSize }], arch.intermediateSize, limitForStd(1 / Math.sqrt(arch.intermediateSize)));
     hidden = g.op('Add', [hidden, down]);
   }
-  const finalNormed = rmsNorm(hidden, ones('model.norm.weight', arch.hiddenSize));
+  if (!fused) finalNormed = rmsNorm(hidden, ones('model.norm.weight', arch.hiddenSize));
   const importedHead = weights?.lmHead();
   if (importedHead) {
     g.op('Identity', [linearOp(finalNormed, checkedShape(importedHead, arch.hiddenSize, arch.vocabSize, 'lm_head'), 'lm_head')], {}, 'logits');
@@ -283,6 +363,95 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
 }
 
 const QUIET_SCALE = 0.1;
+
+type Project = (x: string, prefix: string, fused: string, parts: { name: string; N: number }[], K: number, limit: number, flat?: boolean) => string;
+
+/**
+ * The decoder layers and the final RMSNorm on onnxruntime's fused kernels
+ * (LlamaArchitecture.fusedOps); returns the final normed hidden state,
+ * [batch, sequence, hidden]. Inside, activations are 2-D [rows, features]
+ * (one Gemm per block-offset product needs that) except around attention. Per
+ * layer: the q/k/v projection, a Split, one RotaryEmbedding each for q and k
+ * (Hugging Face's rotate-half form, cos/sin halves gathered by position_ids),
+ * one Attention node (grouped-query, the past concatenated in the kernel, the
+ * additive bias of the causal and padding masks), the output projection,
+ * SkipSimplifiedLayerNormalization for residual + RMSNorm, and the MLP. The
+ * residual sum leaves each SkipSimplifiedLayerNormalization as its fourth
+ * output and feeds the next one.
+ */
+function fusedLayers(p: {
+  g: OnnxGraphBuilder;
+  arch: LlamaArchitecture;
+  hidden: string;
+  positionIds: string;
+  /** [batch, sequence, -1]: the shape that turns a [rows, n] tensor back into [batch, sequence, n]. */
+  shape3d: string;
+  attentionBias: string;
+  pastKeys: string[];
+  pastValues: string[];
+  /** Hugging Face's [maxPositions][headDim] rotate-half tables (cos, [-sin, sin]). */
+  cosTable: Float32Array;
+  sinTable: Float32Array;
+  gamma: (name: string) => string;
+  project: Project;
+  limits: { qkv: number; o: number; gateUp: number; down: number };
+}): string {
+  const { g, arch } = p;
+  const headDim = arch.hiddenSize / arch.numHeads;
+  const half = headDim / 2;
+  const qSize = arch.numHeads * headDim;
+  const kvSize = arch.numKvHeads * headDim;
+  // RotaryEmbedding reads [position][headDim / 2] caches: the first half of the cos table, the second (positive) half of the sin table.
+  const cosHalf = new Float32Array(arch.maxPositions * half);
+  const sinHalf = new Float32Array(arch.maxPositions * half);
+  for (let position = 0; position < arch.maxPositions; position++) {
+    cosHalf.set(p.cosTable.subarray(position * headDim, position * headDim + half), position * half);
+    sinHalf.set(p.sinTable.subarray(position * headDim + half, (position + 1) * headDim), position * half);
+  }
+  const cos = g.initializer(floatTensor('rotary.cos_half', [arch.maxPositions, half], cosHalf));
+  const sin = g.initializer(floatTensor('rotary.sin_half', [arch.maxPositions, half], sinHalf));
+  const qkvSplit = g.int64s('/const/qkv_split', [qSize, kvSize, kvSize]);
+  const mlpSplit = g.int64s('/const/mlp_split', [arch.intermediateSize, arch.intermediateSize]);
+  const epsilon = arch.rmsNormEps;
+  const newKeyValues: string[] = [];
+  /** residual + x, then RMSNorm with `gamma`: [normed, new residual]. */
+  const skipNorm = (residual: string, x: string, gamma: string): [string, string] => {
+    const [normed, , , sum] = g.msNode('SkipSimplifiedLayerNormalization', [residual, x, gamma], { epsilon }, 4, [g.fresh('skip_norm'), '', '', g.fresh('residual')]);
+    return [normed, sum];
+  };
+  const rowShapes = new Map<number, string>();
+  const rows = (x: string, width: number): string => {
+    let shape = rowShapes.get(width);
+    if (!shape) rowShapes.set(width, (shape = g.int64s(`/const/rows_${width}`, [-1, width])));
+    return g.op('Reshape', [x, shape]);
+  };
+  const project: Project = (x, prefix, fusedName, parts, K, limit) => p.project(x, prefix, fusedName, parts, K, limit, true);
+  let hidden = rows(p.hidden, arch.hiddenSize);
+  let normed = g.op('SimplifiedLayerNormalization', [hidden, p.gamma('model.layers.0.input_layernorm.weight')], { axis: -1, epsilon, stash_type: 1 });
+  for (let layer = 0; layer < arch.numLayers; layer++) {
+    const prefix = `model.layers.${layer}`;
+    const qkv = g.op('Reshape', [project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, p.limits.qkv), p.shape3d]);
+    const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
+    const query = g.op('RotaryEmbedding', [q, cos, sin, p.positionIds], { num_heads: arch.numHeads });
+    const key = g.op('RotaryEmbedding', [k, cos, sin, p.positionIds], { num_heads: arch.numKvHeads });
+    newKeyValues.push(key, v);
+    const [attention] = g.node('Attention', [query, key, v, p.attentionBias, p.pastKeys[layer], p.pastValues[layer]], { q_num_heads: arch.numHeads, kv_num_heads: arch.numKvHeads }, 3, [
+      g.fresh('attention'),
+      `present.${layer}.key`,
+      `present.${layer}.value`,
+    ]);
+    const attended = project(rows(attention, qSize), prefix, 'self_attn.o_proj', [{ name: 'self_attn.o_proj', N: arch.hiddenSize }], qSize, p.limits.o);
+    const [postNormed, afterAttention] = skipNorm(hidden, attended, p.gamma(`${prefix}.post_attention_layernorm.weight`));
+    const gateUp = project(postNormed, prefix, 'mlp.gate_up_proj', [{ name: 'mlp.gate_proj', N: arch.intermediateSize }, { name: 'mlp.up_proj', N: arch.intermediateSize }], arch.hiddenSize, p.limits.gateUp);
+    const [gate, up] = g.node('Split', [gateUp, mlpSplit], { axis: -1 }, 2);
+    const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
+    const down = project(activated, prefix, 'mlp.down_proj', [{ name: 'mlp.down_proj', N: arch.hiddenSize }], arch.intermediateSize, p.limits.down);
+    const nextGamma = p.gamma(layer + 1 < arch.numLayers ? `model.layers.${layer + 1}.input_layernorm.weight` : 'model.norm.weight');
+    [normed, hidden] = skipNorm(afterAttention, down, nextGamma);
+  }
+  g.op('Concat', newKeyValues, { axis: -1 }, NEW_KEY_VALUES);
+  return g.op('Reshape', [normed, p.shape3d]);
+}
 
 function floatTensor(name: string, dims: number[], values: Float32Array): OnnxTensor {
   return { name, dims, dataType: OnnxDataType.FLOAT, data: Buffer.from(values.buffer, values.byteOffset, values.byteLength) };

@@ -452,6 +452,20 @@ describe('importGguf', () => {
     expect(agree).toBeGreaterThanOrEqual(ids.length - 1);
   });
 
+  it('builds on fused kernels that compute what the elementwise graph computes, to float32 rounding', async () => {
+    // Float activations (accuracy level 1) on both sides, so only the node structure differs.
+    const fusedDir = join(dir, 'fused-float');
+    const plainDir = join(dir, 'plain-float');
+    importGguf(ggufPath, fusedDir, { accuracyLevel: 1 });
+    importGguf(ggufPath, plainDir, { accuracyLevel: 1, fusedOps: false, externalData: false });
+    expect(existsSync(join(fusedDir, 'onnx', 'model.onnx_data'))).toBe(true);
+    const ids = [1, 40, 77, 100, 150, 200, 260, 3 + 70, 9, 120, 33, 2];
+    const fused = await graphLogits(fusedDir, ids);
+    const plain = await graphLogits(plainDir, ids);
+    const { max, scale } = maxDifference(fused, plain);
+    expect(max / scale).toBeLessThan(1e-5);
+  });
+
   it('converts the vocabulary into a byte-level BPE tokenizer with the smollm pre-tokenizer', () => {
     const folder = readModelFolder(outDir);
     const tokenizer = Tokenizer.fromJson(folder.tokenizerJson);

@@ -2,14 +2,14 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ModelLoadError } from '../errors';
 import { QWEN2_SPLIT_PATTERN } from '../generator/generate-model';
-import { buildLlamaGraph, type LlamaArchitecture, type LlamaWeights } from '../generator/llama-graph';
+import { buildLlamaGraph, llamaGraphOpset, type LlamaArchitecture, type LlamaWeights } from '../generator/llama-graph';
 import { writeExternalData } from '../onnx/onnx-builder';
 import { LLAMA3_SPLIT_PATTERN } from '../tokenizer/byte-level';
 import { GgmlType, ggmlTypeName, GgufFile, GgufFormatError, type GgufValue } from './gguf-file';
 import { dequantize, permuteRows, rowBytes, toLinearWeight, type LinearWeight, type NBitsLinear } from './gguf-quant';
 
 /** Bumped whenever the importer starts writing different files for the same GGUF, so imported folders can be refreshed. */
-export const GGUF_IMPORTER_REVISION = 2;
+export const GGUF_IMPORTER_REVISION = 3;
 
 /** Written into the imported folder; tells a later import of the same file that nothing needs doing. */
 export const IMPORT_STAMP_FILE = 'chattensor-import.json';
@@ -21,6 +21,10 @@ export interface GgufImportOptions {
   stamp?: Record<string, unknown>;
   /** MatMulNBits accuracy_level (see LlamaArchitecture.nbitsAccuracyLevel). */
   accuracyLevel?: number;
+  /** Build on onnxruntime's fused kernels (LlamaArchitecture.fusedOps); default true. */
+  fusedOps?: boolean;
+  /** Write the weights to onnx/model.onnx_data; default true. */
+  externalData?: boolean;
 }
 
 export interface GgufImportResult {
@@ -290,12 +294,13 @@ export function importGguf(ggufPath: string, outDir: string, options: GgufImport
     const generalName = meta(file, 'general.name');
     const name = options.name ?? (ggufPath.split('/').pop()!.replace(/\.gguf$/i, '') || (typeof generalName === 'string' ? generalName : 'gguf-model'));
     const weights = new GgufWeights(file, arch);
-    const graph = buildLlamaGraph({ ...arch, nbitsAccuracyLevel: options.accuracyLevel }, 0, weights);
+    const graphArch: LlamaArchitecture = { ...arch, nbitsAccuracyLevel: options.accuracyLevel, fusedOps: options.fusedOps ?? true };
+    const graph = buildLlamaGraph(graphArch, 0, weights);
     const unused = [...file.tensors.keys()].filter((tensor) => !weights.used.has(tensor));
     if (unused.length > 0) throw new GgufFormatError(`tensors the llama importer does not know: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''}`);
-    const external = graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
+    const external = (options.externalData ?? true) || graph.parameterBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
     const { model, externalTensors } = graph.build({
-      opset: 17,
+      opset: llamaGraphOpset(graphArch),
       producer: 'chattensor-gguf-importer',
       external: external ? { location: 'model.onnx_data', thresholdBytes: 1024 } : undefined,
     });

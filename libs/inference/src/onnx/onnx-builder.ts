@@ -118,9 +118,25 @@ export class OnnxGraphBuilder {
 
   /** A single-output node of onnxruntime's com.microsoft domain (MatMulNBits, ...). */
   msOp(opType: string, inputs: string[], attributes: Record<string, OnnxAttribute> = {}): string {
-    const [output] = this.node(opType, inputs, attributes, 1);
+    return this.msNode(opType, inputs, attributes, 1)[0];
+  }
+
+  /** node() in onnxruntime's com.microsoft domain; an empty output name leaves that optional output out. */
+  msNode(
+    opType: string,
+    inputs: string[],
+    attributes: Record<string, OnnxAttribute>,
+    outputCount: number,
+    outputNames?: string[],
+  ): string[] {
+    const outputs = this.node(opType, inputs, attributes, outputCount, outputNames);
     this.nodes[this.nodes.length - 1].domain = MS_DOMAIN;
-    return output;
+    return outputs;
+  }
+
+  /** A value name no other call returns. */
+  fresh(base: string): string {
+    return this.unique(`/${base}`);
   }
 
   get parameterBytes(): number {
@@ -160,7 +176,9 @@ export class OnnxGraphBuilder {
     for (const output of this.outputs) graph.message(12, output);
 
     const model = new ProtoMessage();
-    model.varint(1, 8); // IR version 8: opset 17-18 era, read by every onnxruntime since 1.14
+    // IR version 8 (opset 17-18 era) is read by every onnxruntime since 1.14;
+    // opset 23 (Attention, RotaryEmbedding) came with IR version 11.
+    model.varint(1, options.opset >= 23 ? 11 : 8);
     model.string(2, options.producer);
     model.string(3, '1');
     model.message(7, graph);
