@@ -19,6 +19,7 @@ export { quantizeModelWeightsInt8, WeightQuantizationError } from './onnx/weight
 export {
   ReferenceModel,
   scoreToken,
+  type PrefixCacheStats,
   type ReferenceModelOptions,
   type ReplayedAnswer,
   type TokenScore,

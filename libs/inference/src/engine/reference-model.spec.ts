@@ -57,7 +57,6 @@ describe('ReferenceModel', () => {
     const scores = await reference.scoreTokens(prompt, answer.ids, reference.samplerSettings(sampling));
     expect(scores).toHaveLength(answer.ids.length);
     expect(scores.every((s) => s.id === s.topId && s.gap === 0)).toBe(true);
-    expect(scores.every((s) => s.logprob < 0)).toBe(true);
   });
 
   it('finds a token the engine would not have picked far from the top', async () => {

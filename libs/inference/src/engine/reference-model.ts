@@ -134,8 +134,6 @@ export interface TokenScore {
   topId: number;
   /** Logit of the top token minus the returned token's (0 when it is the top token). */
   gap: number;
-  /** Log-probability of the token under the raw distribution (temperature 1, no filtering, penalties applied). */
-  logprob: number;
   /**
    * Sampled requests: how far (in logits) the token lies below the weakest
    * token that the request's min-p / top-k / top-p kept; 0 when inside.
@@ -323,9 +321,6 @@ export class ReferenceModel {
   }
 }
 
-/** Below the top logit by more than this, exp() adds under 5e-18 of the top token's weight: skipped in the raw log-sum-exp. */
-const RAW_CUTOFF = 40;
-
 let keptScratch = new Int32Array(0);
 
 /**
@@ -351,17 +346,11 @@ export function scoreToken(
     }
   }
   const { temperature, topK, topP, minP } = settings;
-  // At temperature 1 the sampling pass below gives the raw sum too.
-  let rawSum = 0;
-  if (temperature !== 1) {
-    const rawCutoff = max - RAW_CUTOFF;
-    for (let i = 0; i < vocab; i++) if (logits[i] >= rawCutoff) rawSum += Math.exp(logits[i] - max);
-  }
+  // Only what the checks read: a greedy answer needs the top token alone, so no exp() pass runs for it.
   const score: TokenScore = {
     id,
     topId,
     gap: max - logits[id],
-    logprob: logits[id] - max - Math.log(rawSum),
     outsideBy: 0,
     sampledLogprob: 0,
     expectedLogprob: 0,
@@ -378,7 +367,6 @@ export function scoreToken(
     probs[i] = p;
     total += p;
   }
-  if (temperature === 1) score.logprob = logits[id] - max - Math.log(total);
   const minKeep = minP > 0 ? minP : 0;
   if (keptScratch.length < vocab) keptScratch = new Int32Array(vocab);
   const kept = keptScratch;

@@ -64,7 +64,7 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const { referenceModelDir, referenceQuantize, threads } = this.config.verification;
+    const { referenceModelDir, referenceQuantize, threads, promptCacheBytes } = this.config.verification;
     if (!referenceModelDir) {
       this.log.warn('REFERENCE_MODEL_DIR is not set: answers are not verified (any miner output is paid)');
       return;
@@ -73,6 +73,7 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
       this.reference = await ReferenceModel.load(referenceModelDir, {
         quantize: referenceQuantize,
         intraOpThreads: threads,
+        prefixCacheBytes: promptCacheBytes,
       });
     } catch (error) {
       throw new ConfigError([{ variable: 'REFERENCE_MODEL_DIR', problem: (error as Error).message }]);
@@ -88,7 +89,7 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
     return this.reference?.modelName;
   }
 
-  /** Whether an answer of this origin is to be verified: every synthetic one, a sampled share of organic ones. */
+  /** Whether the answers to a request of this origin are to be verified: every synthetic one, a sampled share of organic requests (all the answers of one: they share a prompt). */
   selects(origin: AnswerOrigin, random: () => number = Math.random): boolean {
     if (!this.reference) return false;
     return origin === 'synthetic' || random() < this.config.verification.organicShare;
