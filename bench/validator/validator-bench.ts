@@ -104,7 +104,10 @@ interface Answer extends ReturnedAnswer {
 /** llama-cpp-python on the GGUF (test/interop/python/llama_oracle.py), one JSON line per request. */
 class LlamaCpp {
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: Error) => void }
+  >();
   private next = 1;
 
   constructor() {
@@ -174,7 +177,11 @@ async function answer(engine: InferenceEngine, question: Question): Promise<Answ
   return out;
 }
 
-async function answersOf(modelDir: string, qs: Question[], quantize: 'none' | 'int8' = 'none'): Promise<Answer[]> {
+async function answersOf(
+  modelDir: string,
+  qs: Question[],
+  quantize: 'none' | 'int8' = 'none',
+): Promise<Answer[]> {
   const engine = await InferenceEngine.load(modelDir, { quantize, intraOpThreads: THREADS, maxBatchSize: 1 });
   try {
     const out: Answer[] = [];
@@ -210,12 +217,25 @@ function served(reference: ReferenceModel, question: Question, ids: number[], re
 }
 
 /** Answers of llama.cpp on a GGUF: the request's resolved sampler settings, its seed, a fresh cache each. */
-async function llamaAnswers(llama: LlamaCpp, gguf: string, reference: ReferenceModel, qs: Question[]): Promise<Answer[]> {
+async function llamaAnswers(
+  llama: LlamaCpp,
+  gguf: string,
+  reference: ReferenceModel,
+  qs: Question[],
+): Promise<Answer[]> {
   const jobs = qs.map((q) => {
     const prompt = reference.encodeChat(q.messages);
     const s = reference.samplerSettings(q.sampling);
     const n = reference.replay(prompt.length, [], q.sampling).maxTokens;
-    return { prompt, n, temp: s.temperature, top_k: s.topK, top_p: s.topP, min_p: s.minP, seed: q.sampling.seed ?? 0 };
+    return {
+      prompt,
+      n,
+      temp: s.temperature,
+      top_k: s.topK,
+      top_p: s.topP,
+      min_p: s.minP,
+      seed: q.sampling.seed ?? 0,
+    };
   });
   const ids = await llama.call<number[][]>('generate', { gguf, jobs, n_threads: THREADS, n_ctx: 2048 });
   return qs.map((q, index) => served(reference, q, ids[index], false));
@@ -274,9 +294,17 @@ async function measure(reference: ReferenceModel, label: string, answers: Answer
   return row;
 }
 
-async function tolerances(root: string, modelDir: string, gguf: string | undefined, llama: LlamaCpp | undefined): Promise<void> {
+async function tolerances(
+  root: string,
+  modelDir: string,
+  gguf: string | undefined,
+  llama: LlamaCpp | undefined,
+): Promise<void> {
   const qs = questions(QUESTIONS, 7);
-  const reference = await ReferenceModel.load(modelDir, { intraOpThreads: THREADS, prefixCacheBytes: PROMPT_CACHE_BYTES });
+  const reference = await ReferenceModel.load(modelDir, {
+    intraOpThreads: THREADS,
+    prefixCacheBytes: PROMPT_CACHE_BYTES,
+  });
   const rows: Row[] = [];
   const honest = await answersOf(modelDir, qs);
   rows.push(await measure(reference, 'honest: the Q4_1 import (the reference itself)', honest));
@@ -285,11 +313,34 @@ async function tolerances(root: string, modelDir: string, gguf: string | undefin
     await llama.call('dequantize', { gguf, out: f32Gguf });
     const f32Dir = join(root, 'f32');
     importGguf(f32Gguf, f32Dir, { name: 'float32 form' });
-    rows.push(await measure(reference, 'honest: float32 (dequantised GGUF, imported)', await answersOf(f32Dir, qs)));
-    rows.push(await measure(reference, 'honest: int8 weights of the float32 form', await answersOf(f32Dir, qs, 'int8')));
-    rows.push(await measure(reference, 'honest: llama.cpp on the Q4_1 GGUF', await llamaAnswers(llama, gguf, reference, qs)));
-    rows.push(await measure(reference, 'honest: llama.cpp on the float32 GGUF', await llamaAnswers(llama, f32Gguf, reference, qs)));
-  } else console.error('llama.cpp (.venv-llama) or the GGUF is missing: the float32, int8 and llama.cpp rows are left out');
+    rows.push(
+      await measure(reference, 'honest: float32 (dequantised GGUF, imported)', await answersOf(f32Dir, qs)),
+    );
+    rows.push(
+      await measure(
+        reference,
+        'honest: int8 weights of the float32 form',
+        await answersOf(f32Dir, qs, 'int8'),
+      ),
+    );
+    rows.push(
+      await measure(
+        reference,
+        'honest: llama.cpp on the Q4_1 GGUF',
+        await llamaAnswers(llama, gguf, reference, qs),
+      ),
+    );
+    rows.push(
+      await measure(
+        reference,
+        'honest: llama.cpp on the float32 GGUF',
+        await llamaAnswers(llama, f32Gguf, reference, qs),
+      ),
+    );
+  } else
+    console.error(
+      'llama.cpp (.venv-llama) or the GGUF is missing: the float32, int8 and llama.cpp rows are left out',
+    );
 
   const otherDir = join(root, 'other');
   await generateModel({ outDir: otherDir, seed: 101, ...OTHER_MODEL });
@@ -306,7 +357,14 @@ async function tolerances(root: string, modelDir: string, gguf: string | undefin
     await measure(
       reference,
       'cheat: random tokens',
-      honest.map((a) => served(reference, a.question, a.tokenIds.map(() => Math.floor(random() * reference.vocabSize)), true)),
+      honest.map((a) =>
+        served(
+          reference,
+          a.question,
+          a.tokenIds.map(() => Math.floor(random() * reference.vocabSize)),
+          true,
+        ),
+      ),
     ),
   );
   // The first half of an honest answer, claimed finished: no stop ended it.
@@ -334,7 +392,9 @@ async function tolerances(root: string, modelDir: string, gguf: string | undefin
   );
   await reference.close();
 
-  console.log(`\n### Tolerances: the reference (${reference.modelName}) against each miner, ${QUESTIONS} synthetic questions each\n`);
+  console.log(
+    `\n### Tolerances: the reference (${reference.modelName}) against each miner, ${QUESTIONS} synthetic questions each\n`,
+  );
   console.log(
     '| miner | answers | greedy: worst gap per answer (max / min) | greedy: mean gap per answer | sampled: worst distance outside the kept set | sampled: \\|z\\| | pass the tolerances | failed for |',
   );
@@ -353,7 +413,10 @@ interface Case {
 }
 
 /** CPU and wall time of verifying every case once. */
-async function timeVerification(reference: ReferenceModel, cases: Case[]): Promise<{ cpu: number; wall: number; failed: number }> {
+async function timeVerification(
+  reference: ReferenceModel,
+  cases: Case[],
+): Promise<{ cpu: number; wall: number; failed: number }> {
   const cpu = cpuMs();
   const started = performance.now();
   let failed = 0;
@@ -373,7 +436,11 @@ async function cost(modelDir: string, gguf: string | undefined, llama: LlamaCpp 
     quantize: REFERENCE_QUANTIZE,
     prefixCacheBytes: PROMPT_CACHE_BYTES,
   });
-  const cases: Case[] = all.map((a) => ({ question: a.question, answer: a, promptIds: reference.encodeChat(a.question.messages) }));
+  const cases: Case[] = all.map((a) => ({
+    question: a.question,
+    answer: a,
+    promptIds: reference.encodeChat(a.question.messages),
+  }));
   const warm = cases.pop()!;
   const answerTokens = cases.reduce((sum, c) => sum + c.answer.tokenIds.length, 0);
   const promptTokens = cases.reduce((sum, c) => sum + c.promptIds.length, 0);
@@ -387,14 +454,22 @@ async function cost(modelDir: string, gguf: string | undefined, llama: LlamaCpp 
   const again = await timeVerification(reference, cases);
   await reference.close();
 
-  const uncached = await ReferenceModel.load(modelDir, { intraOpThreads: THREADS, quantize: REFERENCE_QUANTIZE, prefixCacheBytes: 0 });
+  const uncached = await ReferenceModel.load(modelDir, {
+    intraOpThreads: THREADS,
+    quantize: REFERENCE_QUANTIZE,
+    prefixCacheBytes: 0,
+  });
   await verifyCompletion(uncached, warm.question, warm.answer, DEFAULTS);
   const plain = await timeVerification(uncached, cases);
   await uncached.close();
 
   // Peer: the engine's own prefill of the same tokens (its graph, one pass over prompt + answer).
   const folder = readModelFolder(modelDir);
-  const session = await DecoderSession.create(folder.onnxPath, folder.config, { device: 'cpu', intraOpThreads: THREADS, quantize: REFERENCE_QUANTIZE });
+  const session = await DecoderSession.create(folder.onnxPath, folder.config, {
+    device: 'cpu',
+    intraOpThreads: THREADS,
+    quantize: REFERENCE_QUANTIZE,
+  });
   const sequences = [warm, ...cases].map((c) => [...c.promptIds, ...c.answer.tokenIds.slice(0, -1)]);
   let prefillCpu = 0;
   for (const [index, fed] of sequences.entries()) {
@@ -412,7 +487,12 @@ async function cost(modelDir: string, gguf: string | undefined, llama: LlamaCpp 
   await session.release();
   let llamaCpu: number | undefined;
   if (llama && gguf) {
-    const seconds = await llama.call<number[]>('prefill_cpu', { gguf, sequences, n_threads: THREADS, n_ctx: 2048 });
+    const seconds = await llama.call<number[]>('prefill_cpu', {
+      gguf,
+      sequences,
+      n_threads: THREADS,
+      n_ctx: 2048,
+    });
     llamaCpu = seconds.slice(1).reduce((sum, s) => sum + s, 0) * 1000;
   }
 
@@ -423,16 +503,26 @@ async function cost(modelDir: string, gguf: string | undefined, llama: LlamaCpp 
   console.log(
     `\n### Verification cost on ${reference.modelName} (VERIFY_THREADS=${THREADS}, REFERENCE_QUANTIZE=${REFERENCE_QUANTIZE}, ${n} synthetic answers: ${(answerTokens / n).toFixed(1)} answer and ${(promptTokens / n).toFixed(1)} prompt tokens on average)\n`,
   );
-  console.log('| pass over the same answers | CPU per 100 answer tokens | CPU per answer | x engine prefill |');
+  console.log(
+    '| pass over the same answers | CPU per 100 answer tokens | CPU per answer | x engine prefill |',
+  );
   console.log('|---|---|---|---|');
-  console.log(`| engine prefill of prompt + answer (peer) | ${per100(prefillCpu)} | ${perAnswer(prefillCpu)} | 1.00 |`);
+  console.log(
+    `| engine prefill of prompt + answer (peer) | ${per100(prefillCpu)} | ${perAnswer(prefillCpu)} | 1.00 |`,
+  );
   if (llamaCpu !== undefined)
-    console.log(`| llama.cpp prefill of prompt + answer (peer, llama-cpp-python) | ${per100(llamaCpu)} | ${perAnswer(llamaCpu)} | ${ratio(llamaCpu)} |`);
-  console.log(`| verification, no prompt cache | ${per100(plain.cpu)} | ${perAnswer(plain.cpu)} | ${ratio(plain.cpu)} |`);
+    console.log(
+      `| llama.cpp prefill of prompt + answer (peer, llama-cpp-python) | ${per100(llamaCpu)} | ${perAnswer(llamaCpu)} | ${ratio(llamaCpu)} |`,
+    );
+  console.log(
+    `| verification, no prompt cache | ${per100(plain.cpu)} | ${perAnswer(plain.cpu)} | ${ratio(plain.cpu)} |`,
+  );
   console.log(
     `| verification, prompt cache (distinct prompts: ${computed.toFixed(1)} tokens run per answer of ${((promptTokens + answerTokens - n) / n).toFixed(1)}) | ${per100(first.cpu)} | ${perAnswer(first.cpu)} | ${ratio(first.cpu)} |`,
   );
-  console.log(`| verification of a second answer to a cached prompt | ${per100(again.cpu)} | ${perAnswer(again.cpu)} | ${ratio(again.cpu)} |`);
+  console.log(
+    `| verification of a second answer to a cached prompt | ${per100(again.cpu)} | ${perAnswer(again.cpu)} | ${ratio(again.cpu)} |`,
+  );
   const verifiedRequests = REQUESTS_PER_SECOND * ORGANIC_SHARE;
   const firstMs = first.cpu / n;
   const againMs = again.cpu / n;
@@ -441,7 +531,9 @@ async function cost(modelDir: string, gguf: string | undefined, llama: LlamaCpp 
   const load = (miners: number, firstAnswer: number, laterAnswer: number): number =>
     SYNTHETIC_PER_SECOND * firstAnswer + verifiedRequests * (firstAnswer + (miners - 1) * laterAnswer);
   const percent = (ms: number): string => `${(ms / 10).toFixed(1)} %`;
-  console.log(`\nHonest answers failed at the tolerances in force: ${first.failed + again.failed + plain.failed} of ${3 * n}.`);
+  console.log(
+    `\nHonest answers failed at the tolerances in force: ${first.failed + again.failed + plain.failed} of ${3 * n}.`,
+  );
   console.log(
     `Answers verified per second by one replica: ${((n * 1000) / first.wall).toFixed(1)} (wall clock, VERIFY_THREADS=${THREADS}); ${((n * 1000) / first.cpu).toFixed(1)} per second of CPU.`,
   );

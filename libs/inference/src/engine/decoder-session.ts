@@ -245,7 +245,9 @@ export class DecoderSession {
     }
     let all: Float32Array | undefined;
     if (input.allLogits) {
-      const wanted = this.inputs.logitsToKeep ? Math.min(seqLength, input.keepLogits ?? seqLength) : seqLength;
+      const wanted = this.inputs.logitsToKeep
+        ? Math.min(seqLength, input.keepLogits ?? seqLength)
+        : seqLength;
       if (positions !== wanted)
         throw new Error(`the graph returned logits for ${positions} of ${wanted} positions`);
       all =

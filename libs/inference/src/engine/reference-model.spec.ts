@@ -119,7 +119,10 @@ describe('ReferenceModel', () => {
 
   it('gives the logits of one plain full pass, whether or not a cached prompt start is reused', async () => {
     const folder = readModelFolder(join(root, 'tiny'));
-    const plain = await DecoderSession.create(folder.onnxPath, folder.config, { device: 'cpu', intraOpThreads: 1 });
+    const plain = await DecoderSession.create(folder.onnxPath, folder.config, {
+      device: 'cpu',
+      intraOpThreads: 1,
+    });
     const fresh = await ReferenceModel.load(join(root, 'tiny'), { intraOpThreads: 1 });
     try {
       const vocab = fresh.vocabSize;
@@ -160,7 +163,10 @@ describe('ReferenceModel', () => {
   });
 
   it('keeps no prompt cache with prefixCacheBytes 0', async () => {
-    const uncached = await ReferenceModel.load(join(root, 'tiny'), { intraOpThreads: 1, prefixCacheBytes: 0 });
+    const uncached = await ReferenceModel.load(join(root, 'tiny'), {
+      intraOpThreads: 1,
+      prefixCacheBytes: 0,
+    });
     try {
       const prompt = uncached.encodeChat(chat);
       const answer = (await generate({ maxTokens: 4, temperature: 0 })).ids;
@@ -174,15 +180,21 @@ describe('ReferenceModel', () => {
 });
 
 /** The sampler's filters by sorting the whole vocabulary: the kept ids and their unnormalised probabilities. */
-function keptByFullSort(logits: Float32Array, s: { temperature: number; topK: number; topP: number; minP: number }): { kept: number[]; probs: number[] } {
+function keptByFullSort(
+  logits: Float32Array,
+  s: { temperature: number; topK: number; topP: number; minP: number },
+): { kept: number[]; probs: number[] } {
   let max = -Infinity;
   for (const value of logits) max = Math.max(max, value);
-  const probs = Array.from(logits, (value) => (value < max - 104 * s.temperature ? 0 : Math.exp((value - max) / s.temperature)));
+  const probs = Array.from(logits, (value) =>
+    value < max - 104 * s.temperature ? 0 : Math.exp((value - max) / s.temperature),
+  );
   const order = probs.map((_, i) => i).filter((i) => probs[i] > 0 && probs[i] >= s.minP);
   order.sort((a, b) => probs[b] - probs[a] || a - b);
   let kept = s.topK > 0 ? order.slice(0, s.topK) : order;
   if (s.topP < 1) {
-    const mass = s.topK > 0 ? kept.reduce((sum, i) => sum + probs[i], 0) : probs.reduce((sum, p) => sum + p, 0);
+    const mass =
+      s.topK > 0 ? kept.reduce((sum, i) => sum + probs[i], 0) : probs.reduce((sum, p) => sum + p, 0);
     let cumulative = 0;
     const cut = kept.findIndex((i) => (cumulative += probs[i]) >= s.topP * mass);
     if (cut >= 0) kept = kept.slice(0, cut + 1);

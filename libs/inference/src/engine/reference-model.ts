@@ -42,7 +42,10 @@ function kvPrefix(layout: KvLayout, cache: KvCache, length: number): KvCache {
   if (length === cache.length) return cache;
   const { kvHeads, headDim } = layout;
   const cut = (data: KvArray): KvArray => {
-    const out = data instanceof Uint16Array ? new Uint16Array(kvHeads * length * headDim) : new Float32Array(kvHeads * length * headDim);
+    const out =
+      data instanceof Uint16Array
+        ? new Uint16Array(kvHeads * length * headDim)
+        : new Float32Array(kvHeads * length * headDim);
     for (let head = 0; head < kvHeads; head++) {
       const from = head * cache.length * headDim;
       out.set(data.subarray(from, from + length * headDim), head * length * headDim);
@@ -96,7 +99,9 @@ class PromptCache {
   /** Keeps the first `ids.length` positions of `present` (a cache that starts with `ids`). */
   store(ids: readonly number[], present: KvCache): void {
     if (this.budget <= 0) return;
-    const same = this.entries.find((entry) => entry.ids.length === ids.length && entry.ids.every((id, i) => id === ids[i]));
+    const same = this.entries.find(
+      (entry) => entry.ids.length === ids.length && entry.ids.every((id, i) => id === ids[i]),
+    );
     if (same) return this.touch(same);
     const { numLayers, kvHeads, headDim, elementType } = this.layout;
     const bytes = 2 * numLayers * kvHeads * ids.length * headDim * (elementType === 'float16' ? 2 : 4);
@@ -107,7 +112,12 @@ class PromptCache {
   }
 
   stats(): PrefixCacheStats {
-    return { entries: this.entries.length, bytes: this.bytes, reusedTokens: this.reusedTokens, computedTokens: this.computedTokens };
+    return {
+      entries: this.entries.length,
+      bytes: this.bytes,
+      reusedTokens: this.reusedTokens,
+      computedTokens: this.computedTokens,
+    };
   }
 
   private touch(entry: CachedPrompt): void {
@@ -217,6 +227,11 @@ export class ReferenceModel {
       );
     }
     return this.tokenizer.encode(prompt);
+  }
+
+  /** Whether the tokenizer marks this id special (control tokens such as <|endoftext|>; the text path skips them). */
+  isSpecialToken(id: number): boolean {
+    return this.tokenizer.isSpecial(id);
   }
 
   /** Encodes plain text (no template), for answers that arrive without token ids. */

@@ -36,7 +36,8 @@ export function withLogitsToKeep(model: Buffer): Buffer | undefined {
     .map((f) => stringValue(parseProto(f.payload!), VALUE_INFO.name));
   if (inputNames.some((name) => name === 'logits_to_keep' || name === 'num_logits_to_keep')) return undefined;
   const normNodes = graphFields.filter(
-    (f) => f.field === GRAPH.node && stringValues(parseProto(f.payload!), NODE.input).includes(FINAL_NORM_WEIGHT),
+    (f) =>
+      f.field === GRAPH.node && stringValues(parseProto(f.payload!), NODE.input).includes(FINAL_NORM_WEIGHT),
   );
   if (normNodes.length !== 1) return undefined;
   const normFields = parseProto(normNodes[0].payload!);
@@ -57,9 +58,27 @@ export function withLogitsToKeep(model: Buffer): Buffer | undefined {
   };
   const prefix = '/logits_to_keep';
   const added = [
-    encodeNode({ opType: 'Reshape', name: `${prefix}/reshape`, inputs: [LOGITS_TO_KEEP_INPUT, `${prefix}/one`], outputs: [`${prefix}/keep`], attributes: {} }),
-    encodeNode({ opType: 'Neg', name: `${prefix}/neg`, inputs: [`${prefix}/keep`], outputs: [`${prefix}/start`], attributes: {} }),
-    encodeNode({ opType: 'Slice', name: `${prefix}/slice`, inputs: [all, `${prefix}/start`, `${prefix}/end`, `${prefix}/axis`], outputs: [normed], attributes: {} }),
+    encodeNode({
+      opType: 'Reshape',
+      name: `${prefix}/reshape`,
+      inputs: [LOGITS_TO_KEEP_INPUT, `${prefix}/one`],
+      outputs: [`${prefix}/keep`],
+      attributes: {},
+    }),
+    encodeNode({
+      opType: 'Neg',
+      name: `${prefix}/neg`,
+      inputs: [`${prefix}/keep`],
+      outputs: [`${prefix}/start`],
+      attributes: {},
+    }),
+    encodeNode({
+      opType: 'Slice',
+      name: `${prefix}/slice`,
+      inputs: [all, `${prefix}/start`, `${prefix}/end`, `${prefix}/axis`],
+      outputs: [normed],
+      attributes: {},
+    }),
   ];
 
   const graph = new ProtoMessage();
