@@ -180,7 +180,7 @@ async function answer(engine: InferenceEngine, question: Question): Promise<Answ
 async function answersOf(
   modelDir: string,
   qs: Question[],
-  quantize: 'none' | 'int8' = 'none',
+  quantize: 'none' | 'int8' | 'int4' = 'none',
 ): Promise<Answer[]> {
   const engine = await InferenceEngine.load(modelDir, { quantize, intraOpThreads: THREADS, maxBatchSize: 1 });
   try {
@@ -210,7 +210,8 @@ function served(reference: ReferenceModel, question: Question, ids: number[], re
     text: final.text,
     tokenIds: kept,
     tokenCount: kept.length,
-    finishReason: final.finishReason ?? 'length',
+    // A server stops before the limit only at an end of generation: llama.cpp's set is wider than the engine's.
+    finishReason: final.finishReason ?? (kept.length < final.maxTokens ? 'stop' : 'length'),
     usage: { promptTokens: promptIds.length, completionTokens: kept.length },
     idsFromMiner: true,
   };
@@ -289,6 +290,12 @@ async function measure(reference: ReferenceModel, label: string, answers: Answer
     const verdict = await verifyCompletion(reference, a.question, a, DEFAULTS);
     if (verdict.outcome !== 'failed') row.passDefaults++;
     else row.failures.set(verdict.reason, (row.failures.get(verdict.reason) ?? 0) + 1);
+    // What a cheater that slips through, or an honest answer that fails, looks like.
+    if ((verdict.outcome === 'failed') === label.startsWith('honest')) {
+      const seen = { ...measured, sampling: a.question.sampling, text: a.text.slice(0, 80) };
+      const json = JSON.stringify(seen, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      console.error(`  ${label}: ${verdict.outcome === 'failed' ? verdict.reason : 'passed'} ${json}`);
+    }
   }
   console.error(`measured ${label}`);
   return row;
@@ -309,37 +316,40 @@ async function tolerances(
   const honest = await answersOf(modelDir, qs);
   rows.push(await measure(reference, 'honest: the Q4_1 import (the reference itself)', honest));
   if (llama && gguf) {
-    const f32Gguf = join(root, 'f32.gguf');
-    await llama.call('dequantize', { gguf, out: f32Gguf });
+    // Every form a miner can make of the published GGUF: float32 (dequantised by llama.cpp) and what
+    // llama.cpp's quantizer makes of that (a requantized 4-bit form rounds twice: the worst case).
+    const requantized = async (name: string, ftype: number): Promise<string> => {
+      const out = join(root, `${name}.gguf`);
+      await llama.call('quantize', { gguf, out, ftype });
+      return out;
+    };
+    const f32Gguf = await requantized('f32', 0);
+    const q40Gguf = await requantized('q4_0', 2);
     const f32Dir = join(root, 'f32');
     importGguf(f32Gguf, f32Dir, { name: 'float32 form' });
-    rows.push(
-      await measure(reference, 'honest: float32 (dequantised GGUF, imported)', await answersOf(f32Dir, qs)),
-    );
-    rows.push(
-      await measure(
-        reference,
-        'honest: int8 weights of the float32 form',
-        await answersOf(f32Dir, qs, 'int8'),
-      ),
-    );
-    rows.push(
-      await measure(
-        reference,
-        'honest: llama.cpp on the Q4_1 GGUF',
-        await llamaAnswers(llama, gguf, reference, qs),
-      ),
-    );
-    rows.push(
-      await measure(
-        reference,
-        'honest: llama.cpp on the float32 GGUF',
-        await llamaAnswers(llama, f32Gguf, reference, qs),
-      ),
-    );
+    const q40Dir = join(root, 'q4_0');
+    importGguf(q40Gguf, q40Dir, { name: 'Q4_0 form' });
+    const forms: [string, () => Promise<Answer[]>][] = [
+      ['honest: float32 (dequantised GGUF, imported)', () => answersOf(f32Dir, qs)],
+      ['honest: MINER_QUANTIZE=int8 of the float32 form', () => answersOf(f32Dir, qs, 'int8')],
+      ['honest: MINER_QUANTIZE=int4 of the float32 form', () => answersOf(f32Dir, qs, 'int4')],
+      ['honest: Q4_0 requantized by llama.cpp, imported', () => answersOf(q40Dir, qs)],
+      ['honest: llama.cpp on the Q4_1 GGUF', () => llamaAnswers(llama, gguf, reference, qs)],
+      ['honest: llama.cpp on the float32 GGUF', () => llamaAnswers(llama, f32Gguf, reference, qs)],
+      ['honest: llama.cpp on Q4_0 (requantized)', () => llamaAnswers(llama, q40Gguf, reference, qs)],
+      [
+        'honest: llama.cpp on Q8_0 (requantized)',
+        async () => llamaAnswers(llama, await requantized('q8_0', 7), reference, qs),
+      ],
+      [
+        'honest: llama.cpp on Q4_K_M (requantized)',
+        async () => llamaAnswers(llama, await requantized('q4_k_m', 15), reference, qs),
+      ],
+    ];
+    for (const [label, make] of forms) rows.push(await measure(reference, label, await make()));
   } else
     console.error(
-      'llama.cpp (.venv-llama) or the GGUF is missing: the float32, int8 and llama.cpp rows are left out',
+      'llama.cpp (.venv-llama) or the GGUF is missing: the float32, int8, int4, Q4_0 and llama.cpp rows are left out',
     );
 
   const otherDir = join(root, 'other');

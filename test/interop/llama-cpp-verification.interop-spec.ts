@@ -47,7 +47,11 @@ let reference: ReferenceModel;
  * `relabel` sets max_tokens to the ids' length, so that a cheater's ids look
  * finished and only the token checks can catch them.
  */
-function served(question: Question, ids: number[], relabel = false): { question: Question; answer: ReturnedAnswer } {
+function served(
+  question: Question,
+  ids: number[],
+  relabel = false,
+): { question: Question; answer: ReturnedAnswer } {
   const promptIds = reference.encodeChat(question.messages);
   const sampling = relabel ? { ...question.sampling, maxTokens: Math.max(1, ids.length) } : question.sampling;
   const replayed = reference.replay(promptIds.length, ids, sampling);
@@ -59,7 +63,8 @@ function served(question: Question, ids: number[], relabel = false): { question:
       text: final.text,
       tokenIds: kept,
       tokenCount: kept.length,
-      finishReason: final.finishReason ?? 'length',
+      // A server stops before the limit only at an end of generation: llama.cpp's set is wider than the engine's.
+      finishReason: final.finishReason ?? (kept.length < final.maxTokens ? 'stop' : 'length'),
       usage: { promptTokens: promptIds.length, completionTokens: kept.length },
       idsFromMiner: true,
     },
@@ -72,7 +77,15 @@ async function llamaAnswers(qs: Question[]): Promise<number[][]> {
     const prompt = reference.encodeChat(q.messages);
     const s = reference.samplerSettings(q.sampling);
     const n = reference.replay(prompt.length, [], q.sampling).maxTokens;
-    return { prompt, n, temp: s.temperature, top_k: s.topK, top_p: s.topP, min_p: s.minP, seed: q.sampling.seed ?? 0 };
+    return {
+      prompt,
+      n,
+      temp: s.temperature,
+      top_k: s.topK,
+      top_p: s.topP,
+      min_p: s.minP,
+      seed: q.sampling.seed ?? 0,
+    };
   });
   return llama.call<number[][]>('generate', { gguf, jobs, n_threads: THREADS });
 }
@@ -107,7 +120,11 @@ describe('answer verification on SmolLM2-135M-Instruct against llama.cpp as a mi
     expect(greedy).toBeLessThan(qs.length);
     for (const [index, q] of qs.entries()) {
       const verdict = await verify(served(q, honest[index]));
-      expect({ question: index, verdict: verdict.outcome, why: verdict.outcome === 'failed' ? verdict.detail : '' }).toEqual({
+      expect({
+        question: index,
+        verdict: verdict.outcome,
+        why: verdict.outcome === 'failed' ? verdict.detail : '',
+      }).toEqual({
         question: index,
         verdict: 'verified',
         why: '',
@@ -119,7 +136,11 @@ describe('answer verification on SmolLM2-135M-Instruct against llama.cpp as a mi
     const random = seededRandom(5);
     for (const [index, q] of qs.entries()) {
       const ids = honest[index];
-      const noise = served(q, ids.map(() => Math.floor(random() * reference.vocabSize)), true);
+      const noise = served(
+        q,
+        ids.map(() => Math.floor(random() * reference.vocabSize)),
+        true,
+      );
       expect(await verify(noise)).toMatchObject({ outcome: 'failed' });
       if (ids.length >= 4) {
         // The first half of an honest answer, claimed finished although nothing ended it.

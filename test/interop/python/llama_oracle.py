@@ -138,10 +138,11 @@ def op_generate(req):
     return results
 
 
-def op_dequantize(req):
-    """Writes req["out"], the GGUF with every tensor dequantised to float32 by llama.cpp's own quantizer."""
+def op_quantize(req):
+    """Writes req["out"]: the GGUF requantized by llama.cpp's own quantizer to req["ftype"] (a
+    llama_ftype: 0 all float32, 2 Q4_0, 7 Q8_0, 15 Q4_K_M, ...), dequantising quantized tensors first."""
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = 0  # LLAMA_FTYPE_ALL_F32
+    params.ftype = int(req.get("ftype", 0))
     params.allow_requantize = True
     params.nthread = req.get("n_threads", 2)
     code = llama_cpp.llama_model_quantize(req["gguf"].encode(), req["out"].encode(), ctypes.byref(params))
