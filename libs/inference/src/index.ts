@@ -22,6 +22,7 @@ export {
   type PrefixCacheStats,
   type ReferenceModelOptions,
   type ReplayedAnswer,
+  type SampledScore,
   type TokenScore,
 } from './engine/reference-model';
 export { resolveSamplerSettings } from './engine/sampler-settings';

@@ -179,15 +179,20 @@ describe('ReferenceModel', () => {
   });
 });
 
-/** The sampler's filters by sorting the whole vocabulary: the kept ids and their unnormalised probabilities. */
+/**
+ * The sampler's filters by sorting the whole vocabulary, applied to the probabilities at
+ * `filterTemperature`: the kept ids, their weights at the request's temperature, their total
+ * and entropy, and the weakest kept logit.
+ */
 function keptByFullSort(
   logits: Float32Array,
   s: { temperature: number; topK: number; topP: number; minP: number },
-): { kept: number[]; probs: number[] } {
+  filterTemperature: number,
+) {
   let max = -Infinity;
   for (const value of logits) max = Math.max(max, value);
   const probs = Array.from(logits, (value) =>
-    value < max - 104 * s.temperature ? 0 : Math.exp((value - max) / s.temperature),
+    value < max - 104 * filterTemperature ? 0 : Math.exp((value - max) / filterTemperature),
   );
   const order = probs.map((_, i) => i).filter((i) => probs[i] > 0 && probs[i] >= s.minP);
   order.sort((a, b) => probs[b] - probs[a] || a - b);
@@ -199,11 +204,15 @@ function keptByFullSort(
     const cut = kept.findIndex((i) => (cumulative += probs[i]) >= s.topP * mass);
     if (cut >= 0) kept = kept.slice(0, cut + 1);
   }
-  return { kept, probs };
+  const weight = (i: number) => Math.exp((logits[i] - max) / s.temperature);
+  const mass = kept.reduce((sum, i) => sum + weight(i), 0);
+  const entropy = kept.reduce((sum, i) => sum + (weight(i) / mass) * Math.log(weight(i) / mass), 0);
+  const weakest = Math.min(...kept.map((i) => logits[i]));
+  return { kept, weight, mass, entropy, weakest };
 }
 
 describe('scoreToken', () => {
-  it('keeps exactly the tokens a full sort keeps, on flat and peaked distributions of a large vocabulary', () => {
+  it('keeps exactly the tokens a full sort keeps, in both sampler orders, on flat and peaked distributions', () => {
     const rng = new Xoshiro128(17);
     const vocab = 8192;
     const settings = [
@@ -211,6 +220,7 @@ describe('scoreToken', () => {
       { temperature: 1, topK: 20, topP: 0.9, minP: 0 },
       { temperature: 0.8, topK: 0, topP: 0.7, minP: 0 },
       { temperature: 1.2, topK: 0, topP: 1, minP: 0.05 },
+      { temperature: 0.5, topK: 40, topP: 0.9, minP: 0.1 },
       { temperature: 1, topK: 0, topP: 1, minP: 0 },
     ];
     let checked = 0;
@@ -220,19 +230,28 @@ describe('scoreToken', () => {
       const logits = Float32Array.from({ length: vocab }, () => Math.round(rng.nextFloat() * spread * 4) / 4);
       for (let i = 0; i < 5; i++) logits[Math.floor(rng.nextFloat() * vocab)] += 8;
       for (const s of settings) {
-        const { kept, probs } = keptByFullSort(logits, s);
-        const mass = kept.reduce((sum, i) => sum + probs[i], 0);
-        const weakest = Math.min(...kept.map((i) => logits[i]));
-        const entropy = kept.reduce((sum, i) => sum + (probs[i] / mass) * Math.log(probs[i] / mass), 0);
-        for (const id of [kept[0], kept[kept.length - 1], Math.floor(rng.nextFloat() * vocab)]) {
+        // The engine's order (temperature, then filters) and llama.cpp's (filters, then temperature).
+        const first = keptByFullSort(logits, s, s.temperature);
+        const last = keptByFullSort(logits, s, 1);
+        for (const id of [
+          first.kept[0],
+          first.kept[first.kept.length - 1],
+          Math.floor(rng.nextFloat() * vocab),
+        ]) {
           const score = scoreToken(logits, id, s);
-          expect(score.outsideBy).toBeCloseTo(Math.max(0, weakest - logits[id]), 5);
-          expect(score.expectedLogprob).toBeCloseTo(entropy, 5);
-          if (probs[id] > 0) expect(score.sampledLogprob).toBeCloseTo(Math.log(probs[id] / mass), 5);
+          expect(score.outsideBy).toBeCloseTo(
+            Math.max(0, Math.min(first.weakest, last.weakest) - logits[id]),
+            5,
+          );
+          expect(score.expectedLogprob).toBeCloseTo(first.entropy, 5);
+          expect(score.sampledLogprob).toBeCloseTo(Math.log(first.weight(id) / first.mass), 5);
+          const other = score.temperatureLast ?? score;
+          expect(other.expectedLogprob).toBeCloseTo(last.entropy, 5);
+          expect(other.sampledLogprob).toBeCloseTo(Math.log(last.weight(id) / last.mass), 5);
           checked++;
         }
       }
     }
-    expect(checked).toBe(9 * 5 * 3);
+    expect(checked).toBe(9 * settings.length * 3);
   });
 });

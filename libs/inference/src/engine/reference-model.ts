@@ -138,23 +138,33 @@ export interface ReplayedAnswer {
 }
 
 /** The reference model's view of one returned token, from a teacher-forced pass. */
-export interface TokenScore {
+/** Where a sampled token lies against the set a sampler's filters kept, and its log-probability under that sampler. */
+export interface SampledScore {
+  /** How far (in logits) the token lies below the weakest token the min-p / top-k / top-p filters kept; 0 when inside. */
+  outsideBy: number;
+  /** Log-probability of the token under the sampling distribution (temperature, filters). */
+  sampledLogprob: number;
+  /** Expected log-probability of a token drawn from that distribution (minus its entropy)... */
+  expectedLogprob: number;
+  /** ...and the variance of that log-probability. */
+  logprobVariance: number;
+}
+
+/**
+ * The reference model's view of one returned token, from a teacher-forced
+ * pass. Sampled requests are scored under both orders samplers use: the
+ * engine's (and Hugging Face's) temperature before the filters, in the
+ * top-level fields, and llama.cpp's filters before temperature, in
+ * `temperatureLast`; `outsideBy` is the smaller of the two distances.
+ */
+export interface TokenScore extends SampledScore {
   id: number;
   /** The reference's most likely token at this position (penalties applied). */
   topId: number;
   /** Logit of the top token minus the returned token's (0 when it is the top token). */
   gap: number;
-  /**
-   * Sampled requests: how far (in logits) the token lies below the weakest
-   * token that the request's min-p / top-k / top-p kept; 0 when inside.
-   */
-  outsideBy: number;
-  /** Sampled requests: log-probability under the request's sampling distribution (temperature, filters). */
-  sampledLogprob: number;
-  /** Sampled requests: expected log-probability of a token drawn from that distribution (minus its entropy)... */
-  expectedLogprob: number;
-  /** ...and the variance of that log-probability. */
-  logprobVariance: number;
+  /** Sampled requests: the same with the filters applied before temperature (llama.cpp's default order). */
+  temperatureLast?: SampledScore;
 }
 
 /**
@@ -360,25 +370,40 @@ export function scoreToken(
       topId = i;
     }
   }
-  const { temperature, topK, topP, minP } = settings;
   // Only what the checks read: a greedy answer needs the top token alone, so no exp() pass runs for it.
-  const score: TokenScore = {
-    id,
-    topId,
-    gap: max - logits[id],
-    outsideBy: 0,
-    sampledLogprob: 0,
-    expectedLogprob: 0,
-    logprobVariance: 0,
-  };
-  if (temperature <= 0) return score;
+  const head = { id, topId, gap: max - logits[id] };
+  const { temperature, topP, minP } = settings;
+  if (temperature <= 0)
+    return { ...head, outsideBy: 0, sampledLogprob: 0, expectedLogprob: 0, logprobVariance: 0 };
+  const first = sampledScore(logits, id, max, temperature, temperature, settings, scratch);
+  // The two orders keep the same set at temperature 1 and without filters (top-k alone keeps the same tokens either way).
+  if (temperature === 1 || (topP >= 1 && minP <= 0)) return { ...head, ...first };
+  const last = sampledScore(logits, id, max, 1, temperature, settings, scratch);
+  return { ...head, ...first, outsideBy: Math.min(first.outsideBy, last.outsideBy), temperatureLast: last };
+}
+
+/**
+ * The filters applied to probabilities at `filterTemperature` (the request's
+ * temperature: the engine's order; 1: llama.cpp's), then the kept tokens
+ * weighted at `sampleTemperature`.
+ */
+function sampledScore(
+  logits: Float32Array,
+  id: number,
+  max: number,
+  filterTemperature: number,
+  sampleTemperature: number,
+  settings: Pick<SamplerSettings, 'topK' | 'topP' | 'minP'>,
+  probs: Float32Array,
+): SampledScore {
+  const vocab = logits.length;
+  const { topK, topP, minP } = settings;
   // The same unnormalised probabilities and filters as TokenSampler.sample(), underflow cut-off included.
-  const probs = scratch;
   let total = 0;
-  const cutoff = max - 104 * temperature;
+  const cutoff = max - 104 * filterTemperature;
   for (let i = 0; i < vocab; i++) {
     const logit = logits[i];
-    const p = logit < cutoff ? 0 : Math.exp((logit - max) / temperature);
+    const p = logit < cutoff ? 0 : Math.exp((logit - max) / filterTemperature);
     probs[i] = p;
     total += p;
   }
@@ -423,27 +448,31 @@ export function scoreToken(
     count = keep;
     for (let i = 0; i < keep; i++) kept[i] = candidates[i];
   }
+  // The kept tokens' weights at the sampling temperature.
+  const same = filterTemperature === sampleTemperature;
+  const weight = (i: number): number => (same ? probs[i] : Math.exp((logits[i] - max) / sampleTemperature));
   let keptMass = 0;
   let weakest = Infinity;
   for (let k = 0; k < count; k++) {
     const i = kept[k];
-    keptMass += probs[i];
+    keptMass += weight(i);
     if (logits[i] < weakest) weakest = logits[i];
   }
-  score.outsideBy = Math.max(0, weakest - logits[id]);
-  score.sampledLogprob = Math.log(probs[id] / keptMass);
   let mean = 0;
   let square = 0;
   for (let k = 0; k < count; k++) {
-    const q = probs[kept[k]] / keptMass;
+    const q = weight(kept[k]) / keptMass;
     if (q <= 0) continue;
     const lq = Math.log(q);
     mean += q * lq;
     square += q * lq * lq;
   }
-  score.expectedLogprob = mean;
-  score.logprobVariance = Math.max(0, square - mean * mean);
-  return score;
+  return {
+    outsideBy: Math.max(0, weakest - logits[id]),
+    sampledLogprob: Math.log(weight(id) / keptMass),
+    expectedLogprob: mean,
+    logprobVariance: Math.max(0, square - mean * mean),
+  };
 }
 
 /**
