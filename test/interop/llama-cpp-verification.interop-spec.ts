@@ -20,7 +20,8 @@ import { DEFAULT_TOLERANCES, QuestionBank, requestSampling, seededRandom } from 
 import { LLAMA_PYTHON, PythonOracle } from './support/python';
 
 const MODELS = resolve(__dirname, '..', '..', 'models');
-const THREADS = 2;
+/** One thread each: llama.cpp's threads spin, and on a busy machine a second one costs more than it gives. */
+const THREADS = 1;
 
 interface Question {
   messages: ChatTurn[];
@@ -106,12 +107,12 @@ afterAll(async () => {
 });
 
 describe('answer verification on SmolLM2-135M-Instruct against llama.cpp as a miner', () => {
-  const qs = questions(24, 23);
+  const qs = questions(16, 23);
   let honest: number[][];
 
   beforeAll(async () => {
     honest = await llamaAnswers(qs);
-  }, 600_000);
+  }, 900_000);
 
   it('verifies every answer llama.cpp gives on the published GGUF, greedy and seeded sampling', async () => {
     const greedy = qs.filter((q) => !q.sampling.temperature).length;
@@ -150,12 +151,21 @@ describe('answer verification on SmolLM2-135M-Instruct against llama.cpp as a mi
         expect(await verify(truncated)).toMatchObject({ outcome: 'failed', reason: 'cut_short' });
       }
     }
-    // Another question's honest answer, relabelled to fit this request.
-    let replayedFailed = 0;
+    // Another question's honest answer, relabelled to fit this request. A greedy request leaves one
+    // right token at each position, so a replay of a few tokens or more cannot pass; a sampled one
+    // allows many, and a replay of fluent model text can stay inside them (docs/verification.md).
+    let greedyReplays = 0;
+    let failed = 0;
     for (const [index, q] of qs.entries()) {
-      const verdict = await verify(served(q, honest[(index + 1) % qs.length], true));
-      if (verdict.outcome === 'failed') replayedFailed++;
+      const replay = served(q, honest[(index + 1) % qs.length], true);
+      const verdict = await verify(replay);
+      if (verdict.outcome === 'failed') failed++;
+      if (!q.sampling.temperature && replay.answer.tokenIds.length >= 4) {
+        greedyReplays++;
+        expect(verdict).toMatchObject({ outcome: 'failed', reason: 'not_top_token' });
+      }
     }
-    expect(replayedFailed).toBe(qs.length);
+    expect(greedyReplays).toBeGreaterThan(0);
+    expect(failed).toBeGreaterThanOrEqual(qs.length / 2);
   }, 600_000);
 });

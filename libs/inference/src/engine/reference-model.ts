@@ -37,6 +37,27 @@ export interface PrefixCacheStats {
 
 const DEFAULT_PREFIX_CACHE_BYTES = 64 * 2 ** 20;
 
+/**
+ * Special tokens that llama.cpp ends generation at wherever a vocabulary has them (it recognises
+ * them by name, with the end-of-turn and the fill-in-the-middle repository / file separators),
+ * while the engine ends only at the model's end of turn.
+ */
+const END_OF_GENERATION_TOKENS = [
+  '<|endoftext|>',
+  '<|im_end|>',
+  '<|eot_id|>',
+  '<|eom_id|>',
+  '<|end|>',
+  '<end_of_turn>',
+  '<|end_of_text|>',
+  '<EOT>',
+  '<end_of_utterance>',
+  '<reponame>',
+  '<|repo_name|>',
+  '<|fim_pad|>',
+  '<|file_sep|>',
+];
+
 /** The first `length` positions of a batch-1 cache (layout [1][kv_heads][positions][head_dim]). */
 function kvPrefix(layout: KvLayout, cache: KvCache, length: number): KvCache {
   if (length === cache.length) return cache;
@@ -239,9 +260,15 @@ export class ReferenceModel {
     return this.tokenizer.encode(prompt);
   }
 
-  /** Whether the tokenizer marks this id special (control tokens such as <|endoftext|>; the text path skips them). */
-  isSpecialToken(id: number): boolean {
-    return this.tokenizer.isSpecial(id);
+  /**
+   * Whether generation may end at this token: the engine's end-of-turn ids, and the special
+   * tokens llama.cpp also ends generation at (END_OF_GENERATION_TOKENS; for SmolLM2
+   * <|endoftext|> and <reponame> beside <|im_end|>).
+   */
+  endsGeneration(id: number): boolean {
+    if (this.eosIds.has(id)) return true;
+    if (!this.tokenizer.isSpecial(id)) return false;
+    return END_OF_GENERATION_TOKENS.some((name) => this.tokenizer.tokenId(name) === id);
   }
 
   /** Encodes plain text (no template), for answers that arrive without token ids. */

@@ -123,12 +123,12 @@ describe('verifyCompletion', () => {
     expect(await verify(answer, { ...sampling, maxTokens: 8 })).toMatchObject({ reason: 'ignored_stop' });
   });
 
-  it('takes an answer that stops at a special token as finished (llama.cpp stops at more of them), and still checks that token', async () => {
+  it('takes an answer that stops at a token llama.cpp ends generation at as finished, and still checks that token', async () => {
     const sampling = { maxTokens: 12, temperature: 0 };
     const answer = await honest(sampling);
     const prompt = reference.encodeChat(messages);
     const special = Array.from({ length: reference.vocabSize }, (_, id) => id).filter((id) =>
-      reference.isSpecialToken(id),
+      reference.endsGeneration(id),
     );
     expect(special.length).toBeGreaterThan(0);
     const logits = await reference.logits(prompt, [...answer.tokenIds.slice(0, 6), 0]);

@@ -118,9 +118,9 @@ export async function verifyCompletion(
     if (replayed.text !== answer.text)
       return fail('text_mismatch', 'the text is not the detokenized token ids', n);
     // llama.cpp ends generation at more tokens than the engine's end of turn (for SmolLM2 also
-    // <|endoftext|> and <reponame>, its end-of-generation set): an answer that stops at a special
-    // token is finished. That token is still checked against the reference below like any other.
-    const endsAtSpecial = answer.finishReason === 'stop' && reference.isSpecialToken(ids[n - 1]);
+    // <|endoftext|> and <reponame>): an answer that stops at one of them is finished. That token
+    // is still checked against the reference below like any other.
+    const endsAtSpecial = answer.finishReason === 'stop' && reference.endsGeneration(ids[n - 1]);
     if (replayed.finishedAt === undefined && !endsAtSpecial)
       return fail(
         'cut_short',
