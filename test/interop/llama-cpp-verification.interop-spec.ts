@@ -136,7 +136,8 @@ describe('answer verification on SmolLM2-135M-Instruct against llama.cpp as a mi
   it('fails random tokens, truncated answers and answers replayed to other questions', async () => {
     const random = seededRandom(5);
     for (const [index, q] of qs.entries()) {
-      const ids = honest[index];
+      // The answer as served: llama.cpp's ids cut where a stop string ended it.
+      const ids = served(q, honest[index]).answer.tokenIds;
       const noise = served(
         q,
         ids.map(() => Math.floor(random() * reference.vocabSize)),
@@ -157,7 +158,8 @@ describe('answer verification on SmolLM2-135M-Instruct against llama.cpp as a mi
     let greedyReplays = 0;
     let failed = 0;
     for (const [index, q] of qs.entries()) {
-      const replay = served(q, honest[(index + 1) % qs.length], true);
+      const other = (index + 1) % qs.length;
+      const replay = served(q, served(qs[other], honest[other]).answer.tokenIds, true);
       const verdict = await verify(replay);
       if (verdict.outcome === 'failed') failed++;
       if (!q.sampling.temperature && replay.answer.tokenIds.length >= 4) {

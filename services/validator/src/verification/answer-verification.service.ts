@@ -49,6 +49,11 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
     name: 'chattensor_validator_verified_tokens_total',
     help: 'Completion tokens checked against the reference model',
   });
+  private readonly promptTokens = counter({
+    name: 'chattensor_validator_verification_prompt_tokens_total',
+    help: 'Prompt and answer tokens of verified answers: run through the reference (computed) or taken from its prompt cache (reused)',
+    labelNames: ['part'],
+  });
   private readonly queueGauge = gauge({
     name: 'chattensor_validator_verification_queue',
     help: 'Answers waiting for verification',
@@ -111,10 +116,14 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
       this.pending++;
       const run = this.tail.then(async () => {
         const started = performance.now();
+        const before = reference.prefixCache;
         try {
           return await verifyAnswer(reference, request, answer, this.config.verification.tolerances);
         } finally {
           this.verifySeconds.observe((performance.now() - started) / 1000);
+          const after = reference.prefixCache;
+          this.promptTokens.inc({ part: 'reused' }, after.reusedTokens - before.reusedTokens);
+          this.promptTokens.inc({ part: 'computed' }, after.computedTokens - before.computedTokens);
         }
       });
       this.tail = run.catch(() => undefined);
