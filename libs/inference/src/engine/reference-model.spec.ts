@@ -192,7 +192,7 @@ function keptByFullSort(
   let max = -Infinity;
   for (const value of logits) max = Math.max(max, value);
   const probs = Array.from(logits, (value) =>
-    value < max - 104 * filterTemperature ? 0 : Math.exp((value - max) / filterTemperature),
+    value < max - 30 * filterTemperature ? 0 : Math.exp((value - max) / filterTemperature),
   );
   const order = probs.map((_, i) => i).filter((i) => probs[i] > 0 && probs[i] >= s.minP);
   order.sort((a, b) => probs[b] - probs[a] || a - b);
@@ -204,11 +204,15 @@ function keptByFullSort(
     const cut = kept.findIndex((i) => (cumulative += probs[i]) >= s.topP * mass);
     if (cut >= 0) kept = kept.slice(0, cut + 1);
   }
-  const weight = (i: number) => Math.exp((logits[i] - max) / s.temperature);
+  // Weights at the request's temperature: the filter's own probabilities when that is the filter's temperature.
+  const weight = (i: number) =>
+    filterTemperature === s.temperature ? probs[i] : Math.exp((logits[i] - max) / s.temperature);
   const mass = kept.reduce((sum, i) => sum + weight(i), 0);
   const entropy = kept.reduce((sum, i) => sum + (weight(i) / mass) * Math.log(weight(i) / mass), 0);
-  const weakest = Math.min(...kept.map((i) => logits[i]));
-  return { kept, weight, mass, entropy, weakest };
+  const filtered = s.topK > 0 || s.topP < 1 || s.minP > 0;
+  const weakest = filtered ? Math.min(...kept.map((i) => logits[i])) : -Infinity;
+  const logprob = (id: number) => (logits[id] - max) / s.temperature - Math.log(mass);
+  return { kept, mass, entropy, weakest, logprob };
 }
 
 describe('scoreToken', () => {
@@ -244,10 +248,10 @@ describe('scoreToken', () => {
             5,
           );
           expect(score.expectedLogprob).toBeCloseTo(first.entropy, 5);
-          expect(score.sampledLogprob).toBeCloseTo(Math.log(first.weight(id) / first.mass), 5);
+          expect(score.sampledLogprob).toBeCloseTo(first.logprob(id), 5);
           const other = score.temperatureLast ?? score;
           expect(other.expectedLogprob).toBeCloseTo(last.entropy, 5);
-          expect(other.sampledLogprob).toBeCloseTo(Math.log(last.weight(id) / last.mass), 5);
+          expect(other.sampledLogprob).toBeCloseTo(last.logprob(id), 5);
           checked++;
         }
       }
