@@ -9,11 +9,13 @@
  *    (one plain forward pass over prompt + answer) and llama.cpp's prefill
  *    (llama-cpp-python on the GGUF, where .venv-llama exists). Then answers
  *    verified per second by one replica and what verifying every synthetic
- *    answer and 10 % of organic ones costs at 10 chat requests per second.
+ *    answer and the answers to 10 % of organic requests cost at 10 chat
+ *    requests per second, with one and with two miners per request.
  * 2. Tolerances (`--tolerances`, or TOLERANCES=1): honest miners on every
  *    honest form of the default model (the Q4_1 import the reference is, a
- *    float32 form dequantised from the GGUF by llama.cpp, int8 weights of that
- *    float form, and llama.cpp itself on the Q4_1 and float32 GGUFs) answer
+ *    float32 form dequantised from the GGUF by llama.cpp, int8 and int4 weights
+ *    of that float form, a Q4_0 requantized by llama.cpp, and llama.cpp itself
+ *    on the Q4_1, float32 and requantized Q4_0, Q8_0 and Q4_K_M GGUFs) answer
  *    the validator's synthetic questions; so do cheaters (random tokens,
  *    another model's text, truncated answers, answers replayed to other
  *    questions). Reported: the largest and smallest per-answer statistic of
@@ -21,7 +23,7 @@
  *
  * Variables: MODEL_DIR (default models/smollm2-135m-instruct; `npm run
  * model:fetch` brings it), GGUF (default models/gguf/<its GGUF>), QUESTIONS
- * (default 24 for the cost, 32 for the tolerances), VERIFY_THREADS (default 1),
+ * (default 24 for the cost, 48 for the tolerances), VERIFY_THREADS (default 1),
  * REFERENCE_QUANTIZE (none or int8), VERIFY_PROMPT_CACHE_MB (default 64),
  * LLAMA_PYTHON (default .venv-llama/bin/python; the llama.cpp rows are left
  * out without it), and the tolerances as the validator reads them
@@ -51,7 +53,7 @@ import { DEFAULT_TOLERANCES, QuestionBank, requestSampling, seededRandom } from 
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const WITH_TOLERANCES = process.argv.includes('--tolerances') || process.env.TOLERANCES === '1';
-const QUESTIONS = Number(process.env.QUESTIONS ?? (WITH_TOLERANCES ? 32 : 24));
+const QUESTIONS = Number(process.env.QUESTIONS ?? (WITH_TOLERANCES ? 48 : 24));
 const THREADS = Number(process.env.VERIFY_THREADS ?? 1);
 const REFERENCE_QUANTIZE = process.env.REFERENCE_QUANTIZE === 'int8' ? 'int8' : 'none';
 const PROMPT_CACHE_BYTES = Number(process.env.VERIFY_PROMPT_CACHE_MB ?? 64) * 2 ** 20;
