@@ -19,8 +19,10 @@ export { quantizeModelWeightsInt8, WeightQuantizationError } from './onnx/weight
 export {
   ReferenceModel,
   scoreToken,
+  type PrefixCacheStats,
   type ReferenceModelOptions,
   type ReplayedAnswer,
+  type SampledScore,
   type TokenScore,
 } from './engine/reference-model';
 export { resolveSamplerSettings } from './engine/sampler-settings';

@@ -7,9 +7,11 @@ own code on the same GGUF file: its tokenizer, its forward pass, and
 llama-cpp-python's Jinja2 chat formatter for the GGUF's template.
 """
 
+import ctypes
 import json
 import os
 import sys
+import time
 import traceback
 
 _answers = os.fdopen(os.dup(1), "w")
@@ -106,6 +108,59 @@ def op_greedy(req):
             llm.eval([token])
         results.append({"tokens": out, "margins": margins})
     return results
+
+
+def op_generate(req):
+    """Answers as an honest miner running llama.cpp on the GGUF gives them: llama-cpp-python's own
+    sampler chain (top-k, top-p, min-p, then temperature; argmax at temperature 0), no repetition
+    penalty, the job's seed and a fresh cache per prompt. Stops after the end-of-generation token
+    or n tokens; stop strings are the serving layer's business and left to the caller."""
+    llm = model(req, False)
+    results = []
+    for job in req["jobs"]:
+        llm.reset()
+        llm.set_seed(int(job.get("seed", 0)))
+        tokens = []
+        if job["n"] > 0:
+            for token in llm.generate(
+                job["prompt"],
+                top_k=int(job.get("top_k", 0)),
+                top_p=float(job.get("top_p", 1.0)),
+                min_p=float(job.get("min_p", 0.0)),
+                temp=float(job.get("temp", 0.0)),
+                repeat_penalty=1.0,
+                reset=True,
+            ):
+                tokens.append(int(token))
+                if llama_cpp.llama_token_is_eog(llm._model.vocab, token) or len(tokens) >= job["n"]:
+                    break
+        results.append(tokens)
+    return results
+
+
+def op_quantize(req):
+    """Writes req["out"]: the GGUF requantized by llama.cpp's own quantizer to req["ftype"] (a
+    llama_ftype: 0 all float32, 2 Q4_0, 7 Q8_0, 15 Q4_K_M, ...), dequantising quantized tensors first."""
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = int(req.get("ftype", 0))
+    params.allow_requantize = True
+    params.nthread = req.get("n_threads", 2)
+    code = llama_cpp.llama_model_quantize(req["gguf"].encode(), req["out"].encode(), ctypes.byref(params))
+    if code != 0:
+        raise RuntimeError(f"llama_model_quantize returned {code}")
+    return req["out"]
+
+
+def op_prefill_cpu(req):
+    """Process CPU seconds (all threads) of llama.cpp's prefill of each sequence, a fresh cache each."""
+    llm = model(req, False)
+    seconds = []
+    for ids in req["sequences"]:
+        llm.reset()
+        started = time.process_time()
+        llm.eval(ids)
+        seconds.append(time.process_time() - started)
+    return seconds
 
 
 def main():

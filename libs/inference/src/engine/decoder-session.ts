@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import type * as OrtModule from 'onnxruntime-node';
 import { ModelLoadError } from '../errors';
 import { NEW_KEY_VALUES } from '../generator/llama-graph';
 import type { ModelConfig } from '../model/model-folder';
+import { withLogitsToKeep } from '../onnx/logits-to-keep';
 import { float16BitsToFloat32 } from '../onnx/onnx-builder';
 import { quantizeModelWeightsInt8 } from '../onnx/weight-quantizer';
 import type { KvArray, KvCache, KvLayout } from './kv-cache';
@@ -22,6 +24,11 @@ export interface DecoderSessionOptions {
   intraOpThreads?: number;
   /** `int8` / `int4`: load the graph with its MatMul weights quantized to 8 or 4 bits (see weight-quantizer.ts). */
   quantize?: 'none' | 'int8' | 'int4';
+  /**
+   * Adds a `logits_to_keep` input where the graph has none (onnx/logits-to-keep.ts), so that a
+   * teacher-forced pass computes the lm_head only for the positions it checks (ForwardInput.keepLogits).
+   */
+  logitsToKeep?: boolean;
   /** Turns onnxruntime's profiler on; the trace goes to `<prefix>_<timestamp>.json` at endProfiling(). */
   profileFilePrefix?: string;
 }
@@ -38,6 +45,11 @@ export interface ForwardInput {
   past: KvCache;
   /** Also return the logits of every position (teacher forcing), not only the last one. */
   allLogits?: boolean;
+  /**
+   * With `allLogits` on a graph with a logits_to_keep input: only the last this many positions
+   * (`logits` is then [batch][keepLogits][vocab]); graphs without one return every position.
+   */
+  keepLogits?: number;
 }
 
 /** Optional inputs that exports differ on. */
@@ -61,8 +73,10 @@ const KNOWN_INPUTS = new Set([
 export interface ForwardOutput {
   /** Logits of the last position of each row, as float32 [batch][vocab]. */
   lastLogits: Float32Array[];
-  /** With `allLogits`: float32 [batch][seqLength][vocab], row-major. */
+  /** With `allLogits`: float32 [batch][positions][vocab], row-major, the last `positions` fed. */
   logits?: Float32Array;
+  /** How many positions `logits` covers: seqLength, or keepLogits where the graph can keep fewer. */
+  positions: number;
   present: KvCache;
 }
 
@@ -128,12 +142,19 @@ export class DecoderSession {
         );
     }
     const sessionOptions = decoderSessionOptions(options);
-    let quantized: Uint8Array | undefined;
+    let quantized: Buffer | undefined;
     if (options.quantize === 'int8' || options.quantize === 'int4') {
       try {
         quantized = quantizeModelWeightsInt8(onnxPath, options.quantize === 'int4' ? 4 : 8).model;
       } catch (error) {
         throw new ModelLoadError(`${options.quantize} weights: ${(error as Error).message}`);
+      }
+    }
+    if (options.logitsToKeep) {
+      try {
+        quantized = withLogitsToKeep(quantized ?? readFileSync(onnxPath)) ?? quantized;
+      } catch (error) {
+        throw new ModelLoadError(`onnxruntime could not load ${onnxPath}: ${(error as Error).message}`);
       }
     }
     let session: OrtModule.InferenceSession;
@@ -218,13 +239,14 @@ export class DecoderSession {
     const { numLayers } = this.layout;
     const total = input.past.length + seqLength;
     const outputs = await this.session.run(this.feeds(input), this.presentOutputs);
-    const { lastLogits, all } = this.readLogits(outputs.logits, batch, seqLength, input.allLogits === true);
+    const wanted = this.inputs.logitsToKeep ? Math.min(seqLength, input.keepLogits ?? seqLength) : seqLength;
+    const { lastLogits, all, positions } = this.readLogits(outputs.logits, batch, wanted, input.allLogits === true);
     const present: KvCache = { batch, length: total, keys: [], values: [] };
     for (let layer = 0; layer < numLayers; layer++) {
       present.keys.push(fromOrtData(outputs[`present.${layer}.key`]));
       present.values.push(fromOrtData(outputs[`present.${layer}.value`]));
     }
-    return { lastLogits, logits: all, present };
+    return { lastLogits, logits: all, positions, present };
   }
 
   /**
@@ -235,7 +257,7 @@ export class DecoderSession {
   async forwardNew(input: ForwardInput): Promise<NewKvOutput> {
     if (!this.appendsNewKeyValues) throw new Error(`this graph has no ${NEW_KEY_VALUES} output`);
     const outputs = await this.session.run(this.feeds(input), ['logits', NEW_KEY_VALUES]);
-    const { lastLogits } = this.readLogits(outputs.logits, input.batch, input.seqLength, false);
+    const { lastLogits } = this.readLogits(outputs.logits, input.batch, 1, false);
     return { lastLogits, newKeyValues: fromOrtData(outputs[NEW_KEY_VALUES]) };
   }
 
@@ -255,7 +277,7 @@ export class DecoderSession {
     if (this.inputs.logitsToKeep)
       feeds[this.inputs.logitsToKeep] = new Tensor(
         'int64',
-        BigInt64Array.of(input.allLogits ? BigInt(seqLength) : 1n),
+        BigInt64Array.of(input.allLogits ? BigInt(Math.min(seqLength, input.keepLogits ?? seqLength)) : 1n),
         [],
       );
     const pastDims = [batch, kvHeads, past.length, headDim];
@@ -269,9 +291,9 @@ export class DecoderSession {
   private readLogits(
     logits: OrtModule.Tensor,
     batch: number,
-    seqLength: number,
+    wanted: number,
     allLogits: boolean,
-  ): { lastLogits: Float32Array[]; all?: Float32Array } {
+  ): { lastLogits: Float32Array[]; all?: Float32Array; positions: number } {
     const [, positions, vocab] = logits.dims;
     const lastLogits: Float32Array[] = [];
     for (let row = 0; row < batch; row++) {
@@ -285,14 +307,14 @@ export class DecoderSession {
     }
     let all: Float32Array | undefined;
     if (allLogits) {
-      if (positions !== seqLength)
-        throw new Error(`the graph returned logits for ${positions} of ${seqLength} positions`);
+      if (positions !== wanted)
+        throw new Error(`the graph returned logits for ${positions} of ${wanted} positions`);
       all =
         logits.type === 'float16'
           ? Float32Array.from(halfBits(logits.data), (bits) => HALF_TO_FLOAT[bits])
           : (logits.data as Float32Array);
     }
-    return { lastLogits, all };
+    return { lastLogits, all, positions };
   }
 
   /** Writes the profiler's trace (sessions created with profileFilePrefix). */

@@ -5,7 +5,7 @@ import { ChatTemplate } from '../tokenizer/chat-template';
 import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, FinishReason, SamplingOptions } from '../types';
 import { DecoderSession } from './decoder-session';
-import { emptyKvCache } from './kv-cache';
+import { emptyKvCache, type KvArray, type KvCache, type KvLayout } from './kv-cache';
 import { TokenSampler, type SamplerSettings } from './sampler';
 import { resolveSamplerSettings } from './sampler-settings';
 import { StopSequenceMatcher } from './stop-matcher';
@@ -17,6 +17,134 @@ export interface ReferenceModelOptions {
   onnxFile?: string;
   /** Caps the context window as the miners' engines do (EngineOptions.contextLength). */
   contextLength?: number;
+  /**
+   * Bytes of prompt key/value caches kept for later answers (default 64 MiB; 0 keeps none): an
+   * answer whose prompt starts like a cached one (the same request answered by several miners, a
+   * failover round, the same system prompt) runs only the tokens after the shared part.
+   */
+  prefixCacheBytes?: number;
+}
+
+/** What the prompt cache holds and how often it saved work, for metrics and the bench. */
+export interface PrefixCacheStats {
+  entries: number;
+  bytes: number;
+  /** Prompt tokens that were not run again because a cached prompt started with them. */
+  reusedTokens: number;
+  /** Tokens run through the model (prompt remainders and answers). */
+  computedTokens: number;
+}
+
+const DEFAULT_PREFIX_CACHE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Special tokens that llama.cpp ends generation at wherever a vocabulary has them (it recognises
+ * them by name, with the end-of-turn and the fill-in-the-middle repository / file separators),
+ * while the engine ends only at the model's end of turn.
+ */
+const END_OF_GENERATION_TOKENS = [
+  '<|endoftext|>',
+  '<|im_end|>',
+  '<|eot_id|>',
+  '<|eom_id|>',
+  '<|end|>',
+  '<end_of_turn>',
+  '<|end_of_text|>',
+  '<EOT>',
+  '<end_of_utterance>',
+  '<reponame>',
+  '<|repo_name|>',
+  '<|fim_pad|>',
+  '<|file_sep|>',
+];
+
+/** The first `length` positions of a batch-1 cache (layout [1][kv_heads][positions][head_dim]). */
+function kvPrefix(layout: KvLayout, cache: KvCache, length: number): KvCache {
+  if (length === cache.length) return cache;
+  const { kvHeads, headDim } = layout;
+  const cut = (data: KvArray): KvArray => {
+    const out =
+      data instanceof Uint16Array
+        ? new Uint16Array(kvHeads * length * headDim)
+        : new Float32Array(kvHeads * length * headDim);
+    for (let head = 0; head < kvHeads; head++) {
+      const from = head * cache.length * headDim;
+      out.set(data.subarray(from, from + length * headDim), head * length * headDim);
+    }
+    return out;
+  };
+  return { batch: 1, length, keys: cache.keys.map(cut), values: cache.values.map(cut) };
+}
+
+interface CachedPrompt {
+  ids: readonly number[];
+  cache: KvCache;
+  bytes: number;
+}
+
+/**
+ * The key/value caches of recently verified prompts, least recently used
+ * first, within a byte budget. A lookup finds the cached prompt sharing the
+ * longest start with the new one; that many positions need not run again
+ * (keys and values of a position depend only on the tokens up to it).
+ */
+class PromptCache {
+  private entries: CachedPrompt[] = [];
+  private bytes = 0;
+  reusedTokens = 0;
+  computedTokens = 0;
+
+  constructor(
+    private readonly layout: KvLayout,
+    private readonly budget: number,
+  ) {}
+
+  /** The longest cached start of `ids`, at most `limit` positions, as a cache of that length. */
+  lookup(ids: readonly number[], limit: number): KvCache | undefined {
+    let best: CachedPrompt | undefined;
+    let bestLength = 0;
+    for (const entry of this.entries) {
+      const most = Math.min(limit, entry.ids.length);
+      let length = 0;
+      while (length < most && entry.ids[length] === ids[length]) length++;
+      if (length > bestLength) {
+        best = entry;
+        bestLength = length;
+      }
+    }
+    if (!best) return undefined;
+    this.touch(best);
+    return kvPrefix(this.layout, best.cache, bestLength);
+  }
+
+  /** Keeps the first `ids.length` positions of `present` (a cache that starts with `ids`). */
+  store(ids: readonly number[], present: KvCache): void {
+    if (this.budget <= 0) return;
+    const same = this.entries.find(
+      (entry) => entry.ids.length === ids.length && entry.ids.every((id, i) => id === ids[i]),
+    );
+    if (same) return this.touch(same);
+    const { numLayers, kvHeads, headDim, elementType } = this.layout;
+    const bytes = 2 * numLayers * kvHeads * ids.length * headDim * (elementType === 'float16' ? 2 : 4);
+    if (bytes > this.budget) return;
+    while (this.bytes + bytes > this.budget) this.bytes -= this.entries.shift()!.bytes;
+    this.entries.push({ ids: [...ids], cache: kvPrefix(this.layout, present, ids.length), bytes });
+    this.bytes += bytes;
+  }
+
+  stats(): PrefixCacheStats {
+    return {
+      entries: this.entries.length,
+      bytes: this.bytes,
+      reusedTokens: this.reusedTokens,
+      computedTokens: this.computedTokens,
+    };
+  }
+
+  private touch(entry: CachedPrompt): void {
+    this.entries.splice(this.entries.indexOf(entry), 1);
+    this.entries.push(entry);
+  }
 }
 
 /** What the engine's text path makes of a list of generated token ids. */
@@ -31,36 +159,46 @@ export interface ReplayedAnswer {
 }
 
 /** The reference model's view of one returned token, from a teacher-forced pass. */
-export interface TokenScore {
-  id: number;
-  /** The reference's most likely token at this position (penalties applied). */
-  topId: number;
-  /** Logit of the top token minus the returned token's (0 when it is the top token). */
-  gap: number;
-  /** Log-probability of the token under the raw distribution (temperature 1, no filtering, penalties applied). */
-  logprob: number;
-  /**
-   * Sampled requests: how far (in logits) the token lies below the weakest
-   * token that the request's min-p / top-k / top-p kept; 0 when inside.
-   */
+/** Where a sampled token lies against the set a sampler's filters kept, and its log-probability under that sampler. */
+export interface SampledScore {
+  /** How far (in logits) the token lies below the weakest token the min-p / top-k / top-p filters kept; 0 when inside. */
   outsideBy: number;
-  /** Sampled requests: log-probability under the request's sampling distribution (temperature, filters). */
+  /** Log-probability of the token under the sampling distribution (temperature, filters). */
   sampledLogprob: number;
-  /** Sampled requests: expected log-probability of a token drawn from that distribution (minus its entropy)... */
+  /** Expected log-probability of a token drawn from that distribution (minus its entropy)... */
   expectedLogprob: number;
   /** ...and the variance of that log-probability. */
   logprobVariance: number;
 }
 
 /**
+ * The reference model's view of one returned token, from a teacher-forced
+ * pass. Sampled requests are scored under both orders samplers use: the
+ * engine's (and Hugging Face's) temperature before the filters, in the
+ * top-level fields, and llama.cpp's filters before temperature, in
+ * `temperatureLast`; `outsideBy` is the smaller of the two distances.
+ */
+export interface TokenScore extends SampledScore {
+  id: number;
+  /** The reference's most likely token at this position (penalties applied). */
+  topId: number;
+  /** Logit of the top token minus the returned token's (0 when it is the top token). */
+  gap: number;
+  /** Sampled requests: the same with the filters applied before temperature (llama.cpp's default order). */
+  temperatureLast?: SampledScore;
+}
+
+/**
  * The model a validator holds to check miners' answers: the same folder,
  * tokenizer, chat template and sampling rules as the InferenceEngine, but
  * instead of generating it scores a given completion with one teacher-forced
- * forward pass over prompt + completion (the logits of every position at
- * once, no KV cache kept).
+ * forward pass over prompt + completion. The pass computes the lm_head only
+ * for the completion's positions (onnx/logits-to-keep.ts) and starts after
+ * the longest cached start of the prompt (PromptCache).
  */
 export class ReferenceModel {
   private readonly eosIds: Set<number>;
+  private readonly prompts: PromptCache;
 
   private constructor(
     readonly modelName: string,
@@ -69,8 +207,10 @@ export class ReferenceModel {
     private readonly template: ChatTemplate,
     private readonly session: DecoderSession,
     private readonly defaults: GenerationDefaults,
+    prefixCacheBytes: number,
   ) {
     this.eosIds = new Set(defaults.eosTokenIds);
+    this.prompts = new PromptCache(session.layout, prefixCacheBytes);
   }
 
   /** Loads a model folder; throws ModelLoadError naming what is missing or unsupported. */
@@ -82,15 +222,29 @@ export class ReferenceModel {
       device: 'cpu',
       intraOpThreads: options.intraOpThreads,
       quantize: options.quantize ?? 'none',
+      logitsToKeep: true,
     });
     // The engine's own end-of-turn ids and context length.
     addEndOfTurnId(folder, (token) => tokenizer.tokenId(token));
     const contextLength = contextLengthOf(folder.config, folder.tokenizerConfig, options.contextLength);
-    return new ReferenceModel(folder.name, contextLength, tokenizer, template, session, folder.generation);
+    return new ReferenceModel(
+      folder.name,
+      contextLength,
+      tokenizer,
+      template,
+      session,
+      folder.generation,
+      options.prefixCacheBytes ?? DEFAULT_PREFIX_CACHE_BYTES,
+    );
   }
 
   get vocabSize(): number {
     return this.session.vocabSize;
+  }
+
+  /** What the prompt cache holds and how many prompt tokens it saved so far. */
+  get prefixCache(): PrefixCacheStats {
+    return this.prompts.stats();
   }
 
   /** The prompt token ids the engine feeds for these messages. */
@@ -104,6 +258,17 @@ export class ReferenceModel {
       );
     }
     return this.tokenizer.encode(prompt);
+  }
+
+  /**
+   * Whether generation may end at this token: the engine's end-of-turn ids, and the special
+   * tokens llama.cpp also ends generation at (END_OF_GENERATION_TOKENS; for SmolLM2
+   * <|endoftext|> and <reponame> beside <|im_end|>).
+   */
+  endsGeneration(id: number): boolean {
+    if (this.eosIds.has(id)) return true;
+    if (!this.tokenizer.isSpecial(id)) return false;
+    return END_OF_GENERATION_TOKENS.some((name) => this.tokenizer.tokenId(name) === id);
   }
 
   /** Encodes plain text (no template), for answers that arrive without token ids. */
@@ -159,17 +324,27 @@ export class ReferenceModel {
     for (const id of completionIds)
       if (!Number.isInteger(id) || id < 0 || id >= vocab)
         throw new InvalidRequestError(`token id ${id} is outside the vocabulary (${vocab})`);
+    // Keys and values of the prompt's first positions may be cached from an earlier answer; the
+    // position that predicts the first completion token must run, so at most the prompt less one.
+    const past = this.prompts.lookup(promptIds, promptIds.length - 1) ?? emptyKvCache(this.session.layout, 1);
+    const start = past.length;
+    const fresh = fed.slice(start);
     const result = await this.session.forward({
       batch: 1,
-      seqLength: fed.length,
-      inputIds: BigInt64Array.from(fed, BigInt),
-      positionIds: BigInt64Array.from(fed, (_, index) => BigInt(index)),
+      seqLength: fresh.length,
+      inputIds: BigInt64Array.from(fresh, BigInt),
+      positionIds: BigInt64Array.from(fresh, (_, index) => BigInt(start + index)),
       attentionMask: new BigInt64Array(fed.length).fill(1n),
-      past: emptyKvCache(this.session.layout, 1),
+      past,
       allLogits: true,
+      keepLogits: completionIds.length,
     });
-    const first = (promptIds.length - 1) * vocab;
-    return result.logits!.slice(first, first + completionIds.length * vocab);
+    this.prompts.reusedTokens += start;
+    this.prompts.computedTokens += fresh.length;
+    this.prompts.store(promptIds, result.present);
+    // The last completion.length positions fed are the ones that predicted the completion.
+    const first = (result.positions - completionIds.length) * vocab;
+    return result.logits!.subarray(first, first + completionIds.length * vocab);
   }
 
   /**
@@ -198,7 +373,18 @@ export class ReferenceModel {
   }
 }
 
-/** One position: the token against the top token and against what the sampler's filters kept. */
+let keptScratch = new Int32Array(0);
+
+/** Logits (at the filter temperature) below the top by more than this count as probability 0. */
+const SAMPLED_CUTOFF = 30;
+
+/**
+ * One position: the token against the top token and against what the
+ * sampler's filters kept. Linear in the vocabulary except for the top-k /
+ * top-p candidates (the tokens above a probability floor, as the sampler
+ * gathers them), which are sorted; exp() is skipped where it underflows, as
+ * in the sampler.
+ */
 export function scoreToken(
   logits: Float32Array,
   id: number,
@@ -214,81 +400,142 @@ export function scoreToken(
       topId = i;
     }
   }
-  let rawSum = 0;
-  for (let i = 0; i < vocab; i++) rawSum += Math.exp(logits[i] - max);
-  const score: TokenScore = {
-    id,
-    topId,
-    gap: max - logits[id],
-    logprob: logits[id] - max - Math.log(rawSum),
-    outsideBy: 0,
-    sampledLogprob: 0,
-    expectedLogprob: 0,
-    logprobVariance: 0,
-  };
-  const { temperature, topK, topP, minP } = settings;
-  if (temperature <= 0) return score;
-  // The same unnormalised probabilities and filters as TokenSampler.sample().
-  const probs = scratch;
+  // Only what the checks read: a greedy answer needs the top token alone, so no exp() pass runs for it.
+  const head = { id, topId, gap: max - logits[id] };
+  const { temperature, topP, minP } = settings;
+  if (temperature <= 0)
+    return { ...head, outsideBy: 0, sampledLogprob: 0, expectedLogprob: 0, logprobVariance: 0 };
+  const first = sampledScore(logits, id, max, temperature, temperature, settings, scratch);
+  // The two orders keep the same set at temperature 1 and without filters (top-k alone keeps the same tokens either way).
+  if (temperature === 1 || (topP >= 1 && minP <= 0)) return { ...head, ...first };
+  const last = sampledScore(logits, id, max, 1, temperature, settings, scratch);
+  return { ...head, ...first, outsideBy: Math.min(first.outsideBy, last.outsideBy), temperatureLast: last };
+}
+
+/**
+ * The filters applied to probabilities at `filterTemperature` (the request's
+ * temperature: the engine's order; 1: llama.cpp's), then the kept tokens
+ * weighted at `sampleTemperature`.
+ */
+function sampledScore(
+  logits: Float32Array,
+  id: number,
+  max: number,
+  filterTemperature: number,
+  sampleTemperature: number,
+  settings: Pick<SamplerSettings, 'topK' | 'topP' | 'minP'>,
+  probs: Float32Array,
+): SampledScore {
+  const vocab = logits.length;
+  const { topK, topP, minP } = settings;
+  // The same unnormalised probabilities and filters as TokenSampler.sample(), with exp() skipped
+  // below e^-30 of the top token's weight rather than where float32 underflows (e^-104): all such
+  // tokens together weigh under 1e-8 of the top one on a 49 152-token vocabulary, and a sampler
+  // draws one about once in 10^13 tokens; skipping them halves this pass on a trained model.
   let total = 0;
+  const cutoff = max - SAMPLED_CUTOFF * filterTemperature;
   for (let i = 0; i < vocab; i++) {
-    const p = Math.exp((logits[i] - max) / temperature);
+    const logit = logits[i];
+    const p = logit < cutoff ? 0 : Math.exp((logit - max) / filterTemperature);
     probs[i] = p;
     total += p;
   }
   const minKeep = minP > 0 ? minP : 0;
-  let kept: number[];
+  if (keptScratch.length < vocab) keptScratch = new Int32Array(vocab);
+  const kept = keptScratch;
+  let count = 0;
   if (topK <= 0 && topP >= 1) {
-    kept = [];
-    for (let i = 0; i < vocab; i++) if (probs[i] >= minKeep) kept.push(i);
+    for (let i = 0; i < vocab; i++) if (probs[i] > 0 && probs[i] >= minKeep) kept[count++] = i;
   } else {
-    let candidates: number[] = [];
     for (const floor of [1e-3, 1e-5, 1e-8, 0]) {
       const effective = Math.max(floor, minKeep);
-      candidates = [];
+      count = 0;
       let mass = 0;
       for (let i = 0; i < vocab; i++) {
         if (probs[i] >= effective) {
-          candidates.push(i);
+          kept[count++] = i;
           mass += probs[i];
         }
       }
-      if (effective === minKeep || (topK > 0 ? candidates.length >= topK : mass >= topP * total)) break;
+      if (effective === minKeep || (topK > 0 ? count >= topK : mass >= topP * total)) break;
     }
-    candidates.sort((a, b) => probs[b] - probs[a] || a - b);
-    let count = topK > 0 ? Math.min(candidates.length, topK) : candidates.length;
+    // A top-k set among many candidates (a flat distribution lowered the floor) is selected, not sorted whole.
+    if (topK > 0 && count > 4 * topK + 64) {
+      selectFirst(kept, count, topK, probs);
+      count = topK;
+    }
+    const candidates = Array.from(kept.subarray(0, count)).sort((a, b) => probs[b] - probs[a] || a - b);
+    let keep = topK > 0 ? Math.min(candidates.length, topK) : candidates.length;
     if (topP < 1) {
       let keptMass = topK > 0 ? 0 : total;
-      if (topK > 0) for (let i = 0; i < count; i++) keptMass += probs[candidates[i]];
+      if (topK > 0) for (let i = 0; i < keep; i++) keptMass += probs[candidates[i]];
       let cumulative = 0;
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < keep; i++) {
         cumulative += probs[candidates[i]];
         if (cumulative >= topP * keptMass) {
-          count = i + 1;
+          keep = i + 1;
           break;
         }
       }
     }
-    kept = candidates.slice(0, count);
+    count = keep;
+    for (let i = 0; i < keep; i++) kept[i] = candidates[i];
   }
+  // The kept tokens' weights at the sampling temperature.
+  const same = filterTemperature === sampleTemperature;
+  const weight = (i: number): number => (same ? probs[i] : Math.exp((logits[i] - max) / sampleTemperature));
   let keptMass = 0;
   let weakest = Infinity;
-  for (const i of kept) {
-    keptMass += probs[i];
+  for (let k = 0; k < count; k++) {
+    const i = kept[k];
+    keptMass += weight(i);
     if (logits[i] < weakest) weakest = logits[i];
   }
-  score.outsideBy = Math.max(0, weakest - logits[id]);
-  score.sampledLogprob = Math.log(probs[id] / keptMass);
   let mean = 0;
   let square = 0;
-  for (const i of kept) {
-    const q = probs[i] / keptMass;
+  for (let k = 0; k < count; k++) {
+    const q = weight(kept[k]) / keptMass;
     if (q <= 0) continue;
     const lq = Math.log(q);
     mean += q * lq;
     square += q * lq * lq;
   }
-  score.expectedLogprob = mean;
-  score.logprobVariance = Math.max(0, square - mean * mean);
-  return score;
+  // Without a filter every token is allowed, those under the cut-off included; and the token's own
+  // weight is exact even there, so an honest draw from far down the tail costs log-probability only.
+  const filtered = topK > 0 || topP < 1 || minKeep > 0;
+  return {
+    outsideBy: filtered ? Math.max(0, weakest - logits[id]) : 0,
+    sampledLogprob: Math.log(Math.exp((logits[id] - max) / sampleTemperature) / keptMass),
+    expectedLogprob: mean,
+    logprobVariance: Math.max(0, square - mean * mean),
+  };
+}
+
+/**
+ * Moves the `k` most probable of `indices[0..count)` (ties: lower id first, the sampler's order)
+ * to its front, in no particular order: a quickselect, linear on average.
+ */
+function selectFirst(indices: Int32Array, count: number, k: number, probs: Float32Array): void {
+  const before = (a: number, b: number): boolean => probs[a] > probs[b] || (probs[a] === probs[b] && a < b);
+  let lo = 0;
+  let hi = count - 1;
+  while (lo < hi) {
+    const pivot = indices[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (before(indices[i], pivot)) i++;
+      while (before(pivot, indices[j])) j--;
+      if (i <= j) {
+        const t = indices[i];
+        indices[i] = indices[j];
+        indices[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k - 1 <= j) hi = j;
+    else if (k - 1 >= i) lo = i;
+    else return;
+  }
 }

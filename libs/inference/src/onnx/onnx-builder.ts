@@ -195,7 +195,7 @@ export class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(name: string, dataType: OnnxDataType, dims: OnnxDim[]): ProtoMessage {
+export function valueInfo(name: string, dataType: OnnxDataType, dims: OnnxDim[]): ProtoMessage {
   const shape = new ProtoMessage();
   for (const dim of dims) {
     const dimension = new ProtoMessage();

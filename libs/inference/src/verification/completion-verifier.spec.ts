@@ -123,6 +123,45 @@ describe('verifyCompletion', () => {
     expect(await verify(answer, { ...sampling, maxTokens: 8 })).toMatchObject({ reason: 'ignored_stop' });
   });
 
+  it('takes an answer that stops at a token llama.cpp ends generation at as finished, and still checks that token', async () => {
+    const sampling = { maxTokens: 12, temperature: 0 };
+    const answer = await honest(sampling);
+    const prompt = reference.encodeChat(messages);
+    const special = Array.from({ length: reference.vocabSize }, (_, id) => id).filter((id) =>
+      reference.endsGeneration(id),
+    );
+    expect(special.length).toBeGreaterThan(0);
+    const logits = await reference.logits(prompt, [...answer.tokenIds.slice(0, 6), 0]);
+    const row = logits.subarray(6 * reference.vocabSize, 7 * reference.vocabSize);
+    // The special token the reference likes most after six tokens, and the one it likes least.
+    const ranked = [...special].sort((a, b) => row[b] - row[a]);
+    for (const [id, expected] of [
+      [ranked[0], row[ranked[0]] >= Math.max(...row) - TOLERANCES.greedyLogitGap ? 'verified' : 'failed'],
+      [ranked[ranked.length - 1], 'failed'],
+    ] as const) {
+      const ids = [...answer.tokenIds.slice(0, 6), id];
+      const stopped = {
+        ...answer,
+        tokenIds: ids,
+        tokenCount: ids.length,
+        text: reference.replay(prompt.length, ids, sampling).text,
+        usage: { ...answer.usage!, completionTokens: ids.length },
+        finishReason: 'stop',
+      };
+      const verdict = await verify(stopped, sampling);
+      expect(verdict.outcome).toBe(expected);
+      if (verdict.outcome === 'failed') expect(verdict.reason).toBe('not_top_token');
+      // Without the special token it was cut short.
+      const cut = {
+        ...stopped,
+        tokenIds: ids.slice(0, -1),
+        tokenCount: 6,
+        usage: { ...answer.usage!, completionTokens: 6 },
+      };
+      expect(await verify(cut, sampling)).toMatchObject({ reason: 'cut_short' });
+    }
+  });
+
   it('fails a greedy answer with a token far from the top one, and an id outside the vocabulary', async () => {
     const sampling = { maxTokens: 12, temperature: 0 };
     const answer = await honest(sampling);

@@ -95,10 +95,13 @@ export class AnswerScoring implements OnApplicationShutdown {
     request: minerV1.GenerateRequest,
     observed: ObservedAnswer[],
   ): Promise<ScoredAnswer[]> {
+    // Chosen per request, not per answer: the answers of the miners that raced for one request
+    // share its prompt, so every answer after the first reuses the prompt's cached keys and values.
+    const selected = this.verification.selects(origin);
     return Promise.all(
       observed.map(async (o) => {
         const verdict =
-          o.completed && this.verification.selects(origin)
+          o.completed && selected
             ? await this.verification.verify(origin, { uid: o.uid, hotkey: o.hotkey }, request, o.answer)
             : undefined;
         // A miner caught cheating earns nothing until its exclusion ends, verified or not:

@@ -49,6 +49,11 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
     name: 'chattensor_validator_verified_tokens_total',
     help: 'Completion tokens checked against the reference model',
   });
+  private readonly promptTokens = counter({
+    name: 'chattensor_validator_verification_prompt_tokens_total',
+    help: 'Prompt and answer tokens of verified answers: run through the reference (computed) or taken from its prompt cache (reused)',
+    labelNames: ['part'],
+  });
   private readonly queueGauge = gauge({
     name: 'chattensor_validator_verification_queue',
     help: 'Answers waiting for verification',
@@ -64,7 +69,7 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const { referenceModelDir, referenceQuantize, threads } = this.config.verification;
+    const { referenceModelDir, referenceQuantize, threads, promptCacheBytes } = this.config.verification;
     if (!referenceModelDir) {
       this.log.warn('REFERENCE_MODEL_DIR is not set: answers are not verified (any miner output is paid)');
       return;
@@ -73,6 +78,7 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
       this.reference = await ReferenceModel.load(referenceModelDir, {
         quantize: referenceQuantize,
         intraOpThreads: threads,
+        prefixCacheBytes: promptCacheBytes,
       });
     } catch (error) {
       throw new ConfigError([{ variable: 'REFERENCE_MODEL_DIR', problem: (error as Error).message }]);
@@ -88,7 +94,7 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
     return this.reference?.modelName;
   }
 
-  /** Whether an answer of this origin is to be verified: every synthetic one, a sampled share of organic ones. */
+  /** Whether the answers to a request of this origin are to be verified: every synthetic one, a sampled share of organic requests (all the answers of one: they share a prompt). */
   selects(origin: AnswerOrigin, random: () => number = Math.random): boolean {
     if (!this.reference) return false;
     return origin === 'synthetic' || random() < this.config.verification.organicShare;
@@ -110,10 +116,14 @@ export class AnswerVerification implements OnApplicationBootstrap, OnApplication
       this.pending++;
       const run = this.tail.then(async () => {
         const started = performance.now();
+        const before = reference.prefixCache;
         try {
           return await verifyAnswer(reference, request, answer, this.config.verification.tolerances);
         } finally {
           this.verifySeconds.observe((performance.now() - started) / 1000);
+          const after = reference.prefixCache;
+          this.promptTokens.inc({ part: 'reused' }, after.reusedTokens - before.reusedTokens);
+          this.promptTokens.inc({ part: 'computed' }, after.computedTokens - before.computedTokens);
         }
       });
       this.tail = run.catch(() => undefined);

@@ -12,10 +12,12 @@ export const verificationEnvShape = {
   REFERENCE_QUANTIZE: z.enum(['none', 'int8'], { message: 'must be none or int8' }).default('none'),
   /** onnxruntime threads of the reference model: the most cores verification takes. */
   VERIFY_THREADS: env.int(1, 64).default(1),
-  /** Share of organic answers verified (every synthetic one is). */
+  /** Share of organic requests whose answers are verified (every synthetic one is). */
   VERIFY_ORGANIC_SHARE: env.number(0, 1).default(0.1),
   /** Answers waiting for verification before organic ones are skipped. */
   VERIFY_QUEUE: env.int(1, 100_000).default(64),
+  /** MiB of prompt key/value caches the reference keeps, so answers to prompts that start alike skip the shared start; 0 keeps none. */
+  VERIFY_PROMPT_CACHE_MB: env.int(0, 65_536).default(64),
   /** How long a miner that failed verification gets no user traffic; 0 disables. */
   VERIFY_EXCLUSION_SECONDS: env.int(0, 30 * 86_400).default(600),
   VERIFY_GREEDY_LOGIT_GAP: env.number(0, 100).default(DEFAULT_TOLERANCES.greedyLogitGap),
@@ -44,6 +46,7 @@ export interface VerificationConfig {
   threads: number;
   organicShare: number;
   queueLimit: number;
+  promptCacheBytes: number;
   exclusionSeconds: number;
   tolerances: Tolerances;
   synthetic: { perMiner: number; tempoSeconds: number; maxTokens: number };
@@ -64,6 +67,7 @@ export function verificationConfigOf(e: VerificationEnv): VerificationConfig {
     threads: e.VERIFY_THREADS,
     organicShare: e.VERIFY_ORGANIC_SHARE,
     queueLimit: e.VERIFY_QUEUE,
+    promptCacheBytes: e.VERIFY_PROMPT_CACHE_MB * 2 ** 20,
     exclusionSeconds: e.VERIFY_EXCLUSION_SECONDS,
     tolerances: {
       greedyLogitGap: e.VERIFY_GREEDY_LOGIT_GAP,
