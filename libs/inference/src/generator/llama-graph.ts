@@ -1,5 +1,6 @@
 import { float32ToFloat16Bits, OnnxDataType, OnnxGraphBuilder, type OnnxTensor } from '../onnx/onnx-builder';
 import type { LinearWeight, NBitsLinear } from '../gguf/gguf-quant';
+import { blockIndicator, exactRotaryAngles, ggmlRotaryAngles, roundToHalf, type GgmlNumerics } from './ggml-numerics';
 import { Xoshiro128 } from './prng';
 
 /**
@@ -59,6 +60,8 @@ export interface LlamaArchitecture {
    * the activations to int8 blocks (as llama.cpp does), 1 keeps them float32.
    */
   nbitsAccuracyLevel?: number;
+  /** Which of llama.cpp's CPU roundings the graph reproduces (GGUF imports); none by default. */
+  ggml?: GgmlNumerics;
 }
 
 /**
@@ -121,9 +124,10 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   const half = headDim / 2;
   const cosTable = new Float32Array(arch.maxPositions * headDim);
   const sinTable = new Float32Array(arch.maxPositions * headDim);
+  const angles = (arch.ggml?.rotary ? ggmlRotaryAngles : exactRotaryAngles)(arch.maxPositions, headDim, arch.ropeTheta);
   for (let position = 0; position < arch.maxPositions; position++) {
     for (let i = 0; i < half; i++) {
-      const angle = position / arch.ropeTheta ** ((2 * i) / headDim);
+      const angle = angles[position * half + i];
       const base = position * headDim;
       cosTable[base + i] = cosTable[base + half + i] = Math.cos(angle);
       sinTable[base + i] = -Math.sin(angle);
@@ -188,6 +192,31 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   const projStd = 1 / Math.sqrt(arch.hiddenSize);
   let axesLast: string | undefined;
   const blockShapes = new Map<string, string>();
+  const indicators = new Map<string, { q: string; scales: string }>();
+  /**
+   * The per-block sums of x, [.., K / blockSize]. Where llama.cpp's rounding is asked for, they are
+   * the sums of x's int8 blocks as MatMulNBits quantizes them (a block-indicator MatMulNBits),
+   * as ggml's Q8_1 blocks carry them for the Q4_1 minimum.
+   */
+  const blockSums = (x: string, blocks: number, blockSize: number): string => {
+    const key = `${blocks}x${blockSize}`;
+    if (arch.ggml?.quantizedBlockSums && (arch.nbitsAccuracyLevel ?? 4) === 4) {
+      let indicator = indicators.get(key);
+      if (!indicator) {
+        const w = blockIndicator(blocks * blockSize, blockSize);
+        indicator = {
+          q: g.initializer({ name: `/const/block_indicator_${key}_q4`, dataType: OnnxDataType.UINT8, dims: [blocks, blocks, blockSize / 2], data: w.data }),
+          scales: g.initializer(floatTensor(`/const/block_indicator_${key}_scales`, [blocks * blocks], w.scales)),
+        };
+        indicators.set(key, indicator);
+      }
+      return g.msOp('MatMulNBits', [x, indicator.q, indicator.scales], { K: blocks * blockSize, N: blocks, bits: 4, block_size: blockSize, accuracy_level: 4 });
+    }
+    let shape = blockShapes.get(key);
+    if (!shape) blockShapes.set(key, (shape = g.int64s(`/const/blocks_${key}`, [0, 0, blocks, blockSize])));
+    axesLast ??= g.int64s('/const/axes_last', [-1]);
+    return g.op('ReduceSum', [g.op('Reshape', [x, shape]), axesLast], { keepdims: 0 });
+  };
   /** x times a Linear layer's weight, as MatMul (float) or MatMulNBits plus its block offsets. */
   const linearOp = (x: string, w: LinearWeight, name: string): string => {
     if (w.kind === 'float') {
@@ -201,11 +230,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     let y = g.msOp('MatMulNBits', [x, q, scales], { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize, accuracy_level: arch.nbitsAccuracyLevel ?? 4 });
     if (w.offsets) {
       // sum over each block of x, times the block's offset: [.., K/bs] x [K/bs, N].
-      const key = `${blocks}x${w.blockSize}`;
-      let shape = blockShapes.get(key);
-      if (!shape) blockShapes.set(key, (shape = g.int64s(`/const/blocks_${key}`, [0, 0, blocks, w.blockSize])));
-      axesLast ??= g.int64s('/const/axes_last', [-1]);
-      const sums = g.op('ReduceSum', [g.op('Reshape', [x, shape]), axesLast], { keepdims: 0 });
+      const sums = blockSums(x, blocks, w.blockSize);
       const offsets = new Float32Array(blocks * w.N);
       for (let n = 0; n < w.N; n++) for (let b = 0; b < blocks; b++) offsets[b * w.N + n] = w.offsets[n * blocks + b];
       y = g.op('Add', [y, g.op('MatMul', [sums, g.initializer(floatTensor(`${name}.weight_block_offsets`, [blocks, w.N], offsets))])]);
@@ -240,15 +265,16 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     const normed = rmsNorm(hidden, ones(`${prefix}.input_layernorm.weight`, arch.hiddenSize));
     const qkv = project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, limitForStd(projStd));
     const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
-    const query = rotate(toHeads(g.op('Mul', [q, queryScale]), qShape));
-    const key = rotate(toHeads(k, kvShape));
-    const value = toHeads(v, kvShape);
+    const half16 = (x: string): string => (arch.ggml?.halfAttention ? roundToHalf(g, x) : x);
+    const query = half16(rotate(toHeads(g.op('Mul', [q, queryScale]), qShape)));
+    const key = half16(rotate(toHeads(k, kvShape)));
+    const value = toHeads(half16(v), kvShape);
     const presentKey = g.op('Concat', [pastKeys[layer], key], { axis: 2 }, `present.${layer}.key`);
     const presentValue = g.op('Concat', [pastValues[layer], value], { axis: 2 }, `present.${layer}.value`);
 
     const groupedQuery = g.op('Reshape', [query, groupedShape]);
     const scores = g.op('MatMul', [groupedQuery, g.op('Transpose', [presentKey], { perm: [0, 1, 3, 2] })]);
-    const probs = g.op('Softmax', [g.op('Add', [scores, attentionBias])], { axis: -1 });
+    const probs = half16(g.op('Softmax', [g.op('Add', [scores, attentionBias])], { axis: -1 }));
     const context = g.op('Reshape', [g.op('MatMul', [probs, presentValue]), ungroupedShape]);
     const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergedShape]);
     const attended = project(merged, prefix, 'self_attn.o_proj', [{ name: 'self_attn.o_proj', N: arch.hiddenSize }], qSize, limitForStd(1 / Math.sqrt(qSize)));
