@@ -69,7 +69,8 @@ describe('ggml numerics', () => {
       (g, input) => {
         const q = g.initializer({ name: 'q', dataType: OnnxDataType.UINT8, dims: [blocks, blocks, blockSize / 2], data: w.data });
         const scales = g.initializer({ name: 's', dataType: OnnxDataType.FLOAT, dims: [blocks * blocks], data: Buffer.from(w.scales.buffer) });
-        return g.msOp('MatMulNBits', [input, q, scales], { K, N: blocks, bits: 4, block_size: blockSize, accuracy_level: 4 });
+        const zeroPoints = g.initializer({ name: 'z', dataType: OnnxDataType.UINT8, dims: [w.zeroPoints.length], data: w.zeroPoints });
+        return g.msOp('MatMulNBits', [input, q, scales, zeroPoints], { K, N: blocks, bits: 4, block_size: blockSize, accuracy_level: 4 });
       },
       x,
       [1, 1, blocks],
@@ -88,8 +89,8 @@ describe('ggml numerics', () => {
         float += v;
       }
       const expected = Math.fround(Math.fround(amax / 127) * quantized);
-      // Up to float32 accumulation order.
-      expect(Math.abs(sums[b] - expected)).toBeLessThan(2e-6 * Math.abs(expected) + 1e-6);
+      // Exact up to float32 accumulation order (a few units in the last place).
+      expect(Math.abs(sums[b] - expected)).toBeLessThanOrEqual(5e-7 * Math.abs(expected));
       // ... which is not the float sum: the quantization error is visible.
       expect(Math.abs(sums[b] - float)).toBeGreaterThan(1e-4);
     }

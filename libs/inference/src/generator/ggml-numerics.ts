@@ -72,16 +72,16 @@ export function roundToHalf(g: OnnxGraphBuilder, x: string): string {
 
 /**
  * A K x (K / blockSize) matrix in MatMulNBits' 4-bit layout whose column b is
- * 1 on block b and 0 elsewhere. Multiplied with accuracy_level 4, it yields
- * each block's sum of the int8-quantized activations (their scale times the
- * sum of the int8 values): what the quantized product of the same activations
- * uses.
+ * 1 on block b and 0 elsewhere, with zero points 0 (`zeroPoints`, packed two
+ * per byte) so that no weight is stored relative to 8. Multiplied with
+ * accuracy_level 4, it yields each block's sum of the int8-quantized
+ * activations (their scale times the sum of the int8 values): what the
+ * quantized product of the same activations uses.
  */
-export function blockIndicator(K: number, blockSize: number): NBitsLinear {
+export function blockIndicator(K: number, blockSize: number): NBitsLinear & { zeroPoints: Buffer } {
   const blocks = K / blockSize;
   const blob = blockSize / 2;
-  // Nibble 8 is the default zero point (weight 0); nibble 9 is weight 1 at scale 1.
-  const data = Buffer.alloc(blocks * blocks * blob, 0x88);
-  for (let b = 0; b < blocks; b++) data.fill(0x99, (b * blocks + b) * blob, (b * blocks + b + 1) * blob);
-  return { kind: 'nbits', K, N: blocks, bits: 4, blockSize, data, scales: new Float32Array(blocks * blocks).fill(1) };
+  const data = Buffer.alloc(blocks * blocks * blob, 0);
+  for (let b = 0; b < blocks; b++) data.fill(0x11, (b * blocks + b) * blob, (b * blocks + b + 1) * blob);
+  return { kind: 'nbits', K, N: blocks, bits: 4, blockSize, data, scales: new Float32Array(blocks * blocks).fill(1), zeroPoints: Buffer.alloc(blocks * Math.ceil(blocks / 2), 0) };
 }

@@ -192,7 +192,7 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   const projStd = 1 / Math.sqrt(arch.hiddenSize);
   let axesLast: string | undefined;
   const blockShapes = new Map<string, string>();
-  const indicators = new Map<string, { q: string; scales: string }>();
+  const indicators = new Map<string, { q: string; scales: string; zeroPoints: string }>();
   /**
    * The per-block sums of x, [.., K / blockSize]. Where llama.cpp's rounding is asked for, they are
    * the sums of x's int8 blocks as MatMulNBits quantizes them (a block-indicator MatMulNBits),
@@ -207,10 +207,11 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
         indicator = {
           q: g.initializer({ name: `/const/block_indicator_${key}_q4`, dataType: OnnxDataType.UINT8, dims: [blocks, blocks, blockSize / 2], data: w.data }),
           scales: g.initializer(floatTensor(`/const/block_indicator_${key}_scales`, [blocks * blocks], w.scales)),
+          zeroPoints: g.initializer({ name: `/const/block_indicator_${key}_zero_points`, dataType: OnnxDataType.UINT8, dims: [w.zeroPoints.length], data: w.zeroPoints }),
         };
         indicators.set(key, indicator);
       }
-      return g.msOp('MatMulNBits', [x, indicator.q, indicator.scales], { K: blocks * blockSize, N: blocks, bits: 4, block_size: blockSize, accuracy_level: 4 });
+      return g.msOp('MatMulNBits', [x, indicator.q, indicator.scales, indicator.zeroPoints], { K: blocks * blockSize, N: blocks, bits: 4, block_size: blockSize, accuracy_level: 4 });
     }
     let shape = blockShapes.get(key);
     if (!shape) blockShapes.set(key, (shape = g.int64s(`/const/blocks_${key}`, [0, 0, blocks, blockSize])));
