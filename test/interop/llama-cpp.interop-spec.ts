@@ -250,6 +250,7 @@ describe('SmolLM2-135M-Instruct imported from GGUF agrees with llama.cpp', () =>
           `  ours vs llama.cpp:                  top-1 ${ours.summary()}; llama.cpp's widest top-2 gap where the two differ ${widestGap.toFixed(3)}`,
           `    largest logit difference at passage ${ours.largestAt.sequence}, position ${ours.largestAt.position} (after ${token(ours.largestAt)})`,
           `  llama.cpp token by token vs batch:  top-1 ${self.summary()} (identical at ${self.identical} positions)`,
+          `  (issue #11 asked for >= 97 % top-1 against llama.cpp)`,
         ].join('\n'),
       );
       expect(ours.total).toBe(PASSAGES.length * POSITIONS);
@@ -304,7 +305,7 @@ describe('SmolLM2-135M-Instruct imported from GGUF agrees with llama.cpp', () =>
     }
     const selfSame = stepwise.filter((run, index) => parting(run.tokens, index) < 0).length;
     console.log(
-      `llama.cpp agreement, greedy first 16 tokens identical: ours vs llama.cpp ${same}/${QUESTIONS.length} (${sameUpToTie}/${QUESTIONS.length} up to a near-tie); llama.cpp token-by-token prompt vs batch prompt ${selfSame}/${QUESTIONS.length}`,
+      `llama.cpp agreement, greedy first 16 tokens identical: ours vs llama.cpp ${same}/${QUESTIONS.length} (${sameUpToTie}/${QUESTIONS.length} up to a near-tie); llama.cpp token-by-token prompt vs batch prompt ${selfSame}/${QUESTIONS.length} (issue #11 asked for >= 15/20)`,
     );
     // Every parting is at a llama.cpp near-tie. The issue asked for 15/20 identical; llama.cpp reaches
     // 12/20 against itself on these prompts, so strict identity is held to 10/20.
