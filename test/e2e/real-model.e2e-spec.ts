@@ -15,8 +15,10 @@ import { expectEventually } from '../support/expect-eventually';
  * with the official OpenAI client at temperature 0: its answers must make
  * sense. The other suites keep generated models, which are fast and exact.
  */
+// Questions the model answers at temperature 0 in llama.cpp too (same GGUF, greedy): asked for the
+// capital of France, it lists "L'Étoile, la Cité, la Nation, ..." there and never names Paris.
 const QUESTIONS: { question: string; expected: RegExp }[] = [
-  { question: 'What is the capital of France?', expected: /\bParis\b/ },
+  { question: 'What language is spoken in Brazil?', expected: /\bPortuguese\b/ },
   { question: 'What is the capital of Japan?', expected: /\bTokyo\b/ },
   { question: 'Which planet is known as the Red Planet?', expected: /\bMars\b/ },
   { question: 'Who wrote the play Romeo and Juliet?', expected: /\bShakespeare\b/ },

@@ -65,15 +65,26 @@ def op_chat_template(req):
     return [formatter(messages=messages).prompt for messages in req["conversations"]]
 
 
+def evaluate(llm, ids, stepwise):
+    """Evaluates ids after a reset: in one batch (as a prompt), or one token at a time (as decoding does)."""
+    llm.reset()
+    if stepwise:
+        for token in ids:
+            llm.eval([token])
+    else:
+        llm.eval(ids)
+
+
 def op_teacher_forced(req):
-    """Logits at every position of each sequence, written as float32 to req["out"] ([sequence][position][vocab])."""
+    """Logits at every position of each sequence, written as float32 to req["out"] ([sequence][position][vocab]).
+    With "stepwise", llama.cpp evaluates the sequence one token at a time instead of in one batch: the same
+    model and weights, only the order of llama.cpp's float operations in attention differs."""
     llm = model(req, True)
     top1 = []
     margins = []
     with open(req["out"], "wb") as out:
         for ids in req["sequences"]:
-            llm.reset()
-            llm.eval(ids)
+            evaluate(llm, ids, req.get("stepwise", False))
             scores = np.asarray(llm.scores[: len(ids)], dtype=np.float32)
             out.write(scores.tobytes())
             top1.append([int(i) for i in scores.argmax(axis=1)])
@@ -89,12 +100,12 @@ def last_logits(llm):
 
 def op_greedy(req):
     """Greedy continuations (argmax of llama.cpp's logits, no penalties), a fresh cache per prompt,
-    with the gap between llama.cpp's two best logits at each step."""
+    with the gap between llama.cpp's two best logits at each step. With "stepwise_prompt" the prompt is
+    evaluated one token at a time instead of in one batch."""
     llm = model(req, False)
     results = []
     for ids in req["prompts"]:
-        llm.reset()
-        llm.eval(ids)
+        evaluate(llm, ids, req.get("stepwise_prompt", False))
         out = []
         margins = []
         for _ in range(req["n"]):

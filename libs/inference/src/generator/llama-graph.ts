@@ -1,5 +1,6 @@
 import { float32ToFloat16Bits, OnnxDataType, OnnxGraphBuilder, type OnnxTensor } from '../onnx/onnx-builder';
 import type { LinearWeight, NBitsLinear } from '../gguf/gguf-quant';
+import { blockIndicator, exactRotaryAngles, ggmlRotaryAngles, roundToHalf, type GgmlNumerics } from './ggml-numerics';
 import { Xoshiro128 } from './prng';
 
 /**
@@ -70,6 +71,8 @@ export interface LlamaArchitecture {
    * the graph needs opset LLAMA_FUSED_OPSET (see llamaGraphOpset).
    */
   fusedOps?: boolean;
+  /** Which of llama.cpp's CPU roundings the graph reproduces (GGUF imports); none by default. */
+  ggml?: GgmlNumerics;
 }
 
 /**
@@ -156,9 +159,10 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   const half = headDim / 2;
   const cosTable = new Float32Array(arch.maxPositions * headDim);
   const sinTable = new Float32Array(arch.maxPositions * headDim);
+  const angles = (arch.ggml?.rotary ? ggmlRotaryAngles : exactRotaryAngles)(arch.maxPositions, headDim, arch.ropeTheta);
   for (let position = 0; position < arch.maxPositions; position++) {
     for (let i = 0; i < half; i++) {
-      const angle = position / arch.ropeTheta ** ((2 * i) / headDim);
+      const angle = angles[position * half + i];
       const base = position * headDim;
       cosTable[base + i] = cosTable[base + half + i] = Math.cos(angle);
       sinTable[base + i] = -Math.sin(angle);
@@ -229,12 +233,50 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
   let axesLast: string | undefined;
   const blockShapes = new Map<string, string>();
   const blockOnes = new Map<string, string>();
+  const indicators = new Map<string, { q: string; scales: string; zeroPoints: string }>();
+  /**
+   * The per-block sums of x, [.., K / blockSize]. Where llama.cpp's rounding
+   * is asked for, they are the sums of x's int8 blocks as MatMulNBits
+   * quantizes them (a block-indicator MatMulNBits), as ggml's Q8_1 blocks
+   * carry them for the Q4_1 minimum. Otherwise float32 sums: `flat` (x is
+   * 2-D [rows, K]) as one MatMul with a 0/1 [K, K/bs] matrix, else Reshape
+   * and ReduceSum.
+   */
+  const blockSums = (x: string, blocks: number, blockSize: number, flat: boolean): string => {
+    const key = `${blocks}x${blockSize}`;
+    if (arch.ggml?.quantizedBlockSums && (arch.nbitsAccuracyLevel ?? 4) === 4) {
+      let indicator = indicators.get(key);
+      if (!indicator) {
+        const w = blockIndicator(blocks * blockSize, blockSize);
+        indicator = {
+          q: g.initializer({ name: `/const/block_indicator_${key}_q4`, dataType: OnnxDataType.UINT8, dims: [blocks, blocks, blockSize / 2], data: w.data }),
+          scales: g.initializer(floatTensor(`/const/block_indicator_${key}_scales`, [blocks * blocks], w.scales)),
+          zeroPoints: g.initializer({ name: `/const/block_indicator_${key}_zero_points`, dataType: OnnxDataType.UINT8, dims: [w.zeroPoints.length], data: w.zeroPoints }),
+        };
+        indicators.set(key, indicator);
+      }
+      return g.msOp('MatMulNBits', [x, indicator.q, indicator.scales, indicator.zeroPoints], { K: blocks * blockSize, N: blocks, bits: 4, block_size: blockSize, accuracy_level: 4 });
+    }
+    if (flat) {
+      let ones = blockOnes.get(key);
+      if (!ones) {
+        const K = blocks * blockSize;
+        const indicator = new Float32Array(K * blocks);
+        for (let k = 0; k < K; k++) indicator[k * blocks + Math.floor(k / blockSize)] = 1;
+        blockOnes.set(key, (ones = g.initializer(floatTensor(`/const/block_ones_${key}`, [K, blocks], indicator))));
+      }
+      return g.op('MatMul', [x, ones]);
+    }
+    let shape = blockShapes.get(key);
+    if (!shape) blockShapes.set(key, (shape = g.int64s(`/const/blocks_${key}`, [0, 0, blocks, blockSize])));
+    axesLast ??= g.int64s('/const/axes_last', [-1]);
+    return g.op('ReduceSum', [g.op('Reshape', [x, shape]), axesLast], { keepdims: 0 });
+  };
   /**
    * x times a Linear layer's weight, as MatMul (float) or MatMulNBits plus its
-   * block offsets. `flat`: x is 2-D [rows, K], and the offsets take two nodes
-   * instead of four: the block sums as one MatMul with a 0/1 [K, K/bs] matrix
-   * (the same float32 sums as ReduceSum, in another order) and Gemm adding
-   * sums x offsets to MatMulNBits' output.
+   * block offsets, sum over each block of x times the block's offset
+   * ([.., K/bs] x [K/bs, N]). `flat`: x is 2-D [rows, K], and the offsets are
+   * added by one Gemm onto MatMulNBits' output.
    */
   const linearOp = (x: string, w: LinearWeight, name: string, flat = false): string => {
     if (w.kind === 'float') {
@@ -247,24 +289,12 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     const scales = g.initializer(floatTensor(`${name}.weight_scales`, [w.N * blocks], w.scales));
     let y = g.msOp('MatMulNBits', [x, q, scales], { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize, accuracy_level: arch.nbitsAccuracyLevel ?? 4 });
     if (w.offsets && flat) {
-      const key = `${w.K}x${w.blockSize}`;
-      let ones = blockOnes.get(key);
-      if (!ones) {
-        const indicator = new Float32Array(w.K * blocks);
-        for (let k = 0; k < w.K; k++) indicator[k * blocks + Math.floor(k / w.blockSize)] = 1;
-        blockOnes.set(key, (ones = g.initializer(floatTensor(`/const/block_ones_${key}`, [w.K, blocks], indicator))));
-      }
       const offsets = new Float32Array(blocks * w.N);
       for (let n = 0; n < w.N; n++) for (let b = 0; b < blocks; b++) offsets[b * w.N + n] = w.offsets[n * blocks + b];
-      return g.op('Gemm', [g.op('MatMul', [x, ones]), g.initializer(floatTensor(`${name}.weight_block_offsets`, [blocks, w.N], offsets)), y]);
+      return g.op('Gemm', [blockSums(x, blocks, w.blockSize, true), g.initializer(floatTensor(`${name}.weight_block_offsets`, [blocks, w.N], offsets)), y]);
     }
     if (w.offsets) {
-      // sum over each block of x, times the block's offset: [.., K/bs] x [K/bs, N].
-      const key = `${blocks}x${w.blockSize}`;
-      let shape = blockShapes.get(key);
-      if (!shape) blockShapes.set(key, (shape = g.int64s(`/const/blocks_${key}`, [0, 0, blocks, w.blockSize])));
-      axesLast ??= g.int64s('/const/axes_last', [-1]);
-      const sums = g.op('ReduceSum', [g.op('Reshape', [x, shape]), axesLast], { keepdims: 0 });
+      const sums = blockSums(x, blocks, w.blockSize, false);
       const offsets = new Float32Array(blocks * w.N);
       for (let n = 0; n < w.N; n++) for (let b = 0; b < blocks; b++) offsets[b * w.N + n] = w.offsets[n * blocks + b];
       y = g.op('Add', [y, g.op('MatMul', [sums, g.initializer(floatTensor(`${name}.weight_block_offsets`, [blocks, w.N], offsets))])]);
@@ -320,15 +350,16 @@ export function buildLlamaGraph(arch: LlamaArchitecture, seed: number, weights?:
     const normed = rmsNorm(hidden, ones(`${prefix}.input_layernorm.weight`, arch.hiddenSize));
     const qkv = project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, limitForStd(projStd));
     const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
-    const query = rotate(toHeads(g.op('Mul', [q, queryScale]), qShape));
-    const key = rotate(toHeads(k, kvShape));
-    const value = toHeads(v, kvShape);
+    const half16 = (x: string): string => (arch.ggml?.halfAttention ? roundToHalf(g, x) : x);
+    const query = half16(rotate(toHeads(g.op('Mul', [q, queryScale]), qShape)));
+    const key = half16(rotate(toHeads(k, kvShape)));
+    const value = toHeads(half16(v), kvShape);
     const presentKey = g.op('Concat', [pastKeys[layer], key], { axis: 2 }, `present.${layer}.key`);
     const presentValue = g.op('Concat', [pastValues[layer], value], { axis: 2 }, `present.${layer}.value`);
 
     const groupedQuery = g.op('Reshape', [query, groupedShape]);
     const scores = g.op('MatMul', [groupedQuery, g.op('Transpose', [presentKey], { perm: [0, 1, 3, 2] })]);
-    const probs = g.op('Softmax', [g.op('Add', [scores, attentionBias])], { axis: -1 });
+    const probs = half16(g.op('Softmax', [g.op('Add', [scores, attentionBias])], { axis: -1 }));
     const context = g.op('Reshape', [g.op('MatMul', [probs, presentValue]), ungroupedShape]);
     const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergedShape]);
     const attended = project(merged, prefix, 'self_attn.o_proj', [{ name: 'self_attn.o_proj', N: arch.hiddenSize }], qSize, limitForStd(1 / Math.sqrt(qSize)));
@@ -432,10 +463,13 @@ function fusedLayers(p: {
     const prefix = `model.layers.${layer}`;
     const qkv = g.op('Reshape', [project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, p.limits.qkv), p.shape3d]);
     const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
-    const query = g.op('RotaryEmbedding', [q, cos, sin, p.positionIds], { num_heads: arch.numHeads });
-    const key = g.op('RotaryEmbedding', [k, cos, sin, p.positionIds], { num_heads: arch.numKvHeads });
-    newKeyValues.push(key, v);
-    const [attention] = g.node('Attention', [query, key, v, p.attentionBias, p.pastKeys[layer], p.pastValues[layer]], { q_num_heads: arch.numHeads, kv_num_heads: arch.numKvHeads }, 3, [
+    // llama.cpp's float16 cache and query (ggml-numerics.ts); the softmax weights' rounding happens inside Attention and is not reproduced here.
+    const half16 = (x: string): string => (arch.ggml?.halfAttention ? roundToHalf(g, x) : x);
+    const query = half16(g.op('RotaryEmbedding', [q, cos, sin, p.positionIds], { num_heads: arch.numHeads }));
+    const key = half16(g.op('RotaryEmbedding', [k, cos, sin, p.positionIds], { num_heads: arch.numKvHeads }));
+    const value = half16(v);
+    newKeyValues.push(key, value);
+    const [attention] = g.node('Attention', [query, key, value, p.attentionBias, p.pastKeys[layer], p.pastValues[layer]], { q_num_heads: arch.numHeads, kv_num_heads: arch.numKvHeads }, 3, [
       g.fresh('attention'),
       `present.${layer}.key`,
       `present.${layer}.value`,

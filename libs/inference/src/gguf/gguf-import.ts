@@ -2,6 +2,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ModelLoadError } from '../errors';
 import { QWEN2_SPLIT_PATTERN } from '../generator/generate-model';
+import { LLAMA_CPP_NUMERICS, type GgmlNumerics } from '../generator/ggml-numerics';
 import { buildLlamaGraph, llamaGraphOpset, type LlamaArchitecture, type LlamaWeights } from '../generator/llama-graph';
 import { writeExternalData } from '../onnx/onnx-builder';
 import { LLAMA3_SPLIT_PATTERN } from '../tokenizer/byte-level';
@@ -9,7 +10,7 @@ import { GgmlType, ggmlTypeName, GgufFile, GgufFormatError, type GgufValue } fro
 import { dequantize, permuteRows, rowBytes, toLinearWeight, type LinearWeight, type NBitsLinear } from './gguf-quant';
 
 /** Bumped whenever the importer starts writing different files for the same GGUF, so imported folders can be refreshed. */
-export const GGUF_IMPORTER_REVISION = 3;
+export const GGUF_IMPORTER_REVISION = 4;
 
 /** Written into the imported folder; tells a later import of the same file that nothing needs doing. */
 export const IMPORT_STAMP_FILE = 'chattensor-import.json';
@@ -25,6 +26,8 @@ export interface GgufImportOptions {
   fusedOps?: boolean;
   /** Write the weights to onnx/model.onnx_data; default true. */
   externalData?: boolean;
+  /** Which of llama.cpp's CPU roundings the graph reproduces; all of them by default (see ggml-numerics.ts). */
+  ggml?: GgmlNumerics;
 }
 
 export interface GgufImportResult {
@@ -294,7 +297,12 @@ export function importGguf(ggufPath: string, outDir: string, options: GgufImport
     const generalName = meta(file, 'general.name');
     const name = options.name ?? (ggufPath.split('/').pop()!.replace(/\.gguf$/i, '') || (typeof generalName === 'string' ? generalName : 'gguf-model'));
     const weights = new GgufWeights(file, arch);
-    const graphArch: LlamaArchitecture = { ...arch, nbitsAccuracyLevel: options.accuracyLevel, fusedOps: options.fusedOps ?? true };
+    const graphArch: LlamaArchitecture = {
+      ...arch,
+      nbitsAccuracyLevel: options.accuracyLevel,
+      fusedOps: options.fusedOps ?? true,
+      ggml: options.ggml ?? LLAMA_CPP_NUMERICS,
+    };
     const graph = buildLlamaGraph(graphArch, 0, weights);
     const unused = [...file.tensors.keys()].filter((tensor) => !weights.used.has(tensor));
     if (unused.length > 0) throw new GgufFormatError(`tensors the llama importer does not know: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''}`);
