@@ -453,11 +453,13 @@ describe('importGguf', () => {
   });
 
   it('builds on fused kernels that compute what the elementwise graph computes, to float32 rounding', async () => {
-    // Float activations (accuracy level 1) on both sides, so only the node structure differs.
+    // Float activations (accuracy level 1) and float32 attention on both sides, so only the node
+    // structure differs (the fused Attention kernel cannot round its softmax weights to float16).
     const fusedDir = join(dir, 'fused-float');
     const plainDir = join(dir, 'plain-float');
-    importGguf(ggufPath, fusedDir, { accuracyLevel: 1 });
-    importGguf(ggufPath, plainDir, { accuracyLevel: 1, fusedOps: false, externalData: false });
+    const numerics = { rotary: true };
+    importGguf(ggufPath, fusedDir, { accuracyLevel: 1, ggml: numerics });
+    importGguf(ggufPath, plainDir, { accuracyLevel: 1, ggml: numerics, fusedOps: false, externalData: false });
     expect(existsSync(join(fusedDir, 'onnx', 'model.onnx_data'))).toBe(true);
     const ids = [1, 40, 77, 100, 150, 200, 260, 3 + 70, 9, 120, 33, 2];
     const fused = await graphLogits(fusedDir, ids);
