@@ -50,6 +50,7 @@ import {
   type Tolerances,
 } from '@chattensor/inference';
 import { DEFAULT_TOLERANCES, QuestionBank, requestSampling, seededRandom } from '@chattensor/scoring';
+import { llamaGenerateJobs, servedAnswer } from './served-answer';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const WITH_TOLERANCES = process.argv.includes('--tolerances') || process.env.TOLERANCES === '1';
@@ -194,52 +195,15 @@ async function answersOf(
   }
 }
 
-/**
- * What a serving layer makes of a model's raw token ids for this request: cut
- * where the engine's text path ends generation (end of turn, stop string,
- * length), with that text, finish reason and usage. `relabel` also sets the
- * request's max_tokens to the ids' length, so that a cheater's ids of any
- * length look finished: then only the token checks can catch them.
- */
+/** The served form of ids for a question (served-answer.ts), as a bench Answer. */
 function served(reference: ReferenceModel, question: Question, ids: number[], relabel: boolean): Answer {
-  const promptIds = reference.encodeChat(question.messages);
-  const sampling = relabel ? { ...question.sampling, maxTokens: Math.max(1, ids.length) } : question.sampling;
-  const replayed = reference.replay(promptIds.length, ids, sampling);
-  const kept = ids.slice(0, (replayed.finishedAt ?? ids.length - 1) + 1);
-  const final = reference.replay(promptIds.length, kept, sampling);
-  return {
-    question: { ...question, sampling },
-    text: final.text,
-    tokenIds: kept,
-    tokenCount: kept.length,
-    // A server stops before the limit only at an end of generation: llama.cpp's set is wider than the engine's.
-    finishReason: final.finishReason ?? (kept.length < final.maxTokens ? 'stop' : 'length'),
-    usage: { promptTokens: promptIds.length, completionTokens: kept.length },
-    idsFromMiner: true,
-  };
+  const { sampling, answer } = servedAnswer(reference, question, ids, relabel);
+  return { ...answer, question: { ...question, sampling } };
 }
 
 /** Answers of llama.cpp on a GGUF: the request's resolved sampler settings, its seed, a fresh cache each. */
-async function llamaAnswers(
-  llama: LlamaCpp,
-  gguf: string,
-  reference: ReferenceModel,
-  qs: Question[],
-): Promise<Answer[]> {
-  const jobs = qs.map((q) => {
-    const prompt = reference.encodeChat(q.messages);
-    const s = reference.samplerSettings(q.sampling);
-    const n = reference.replay(prompt.length, [], q.sampling).maxTokens;
-    return {
-      prompt,
-      n,
-      temp: s.temperature,
-      top_k: s.topK,
-      top_p: s.topP,
-      min_p: s.minP,
-      seed: q.sampling.seed ?? 0,
-    };
-  });
+async function llamaAnswers(llama: LlamaCpp, gguf: string, reference: ReferenceModel, qs: Question[]): Promise<Answer[]> {
+  const jobs = llamaGenerateJobs(reference, qs);
   const ids = await llama.call<number[][]>('generate', { gguf, jobs, n_threads: THREADS, n_ctx: 2048 });
   return qs.map((q, index) => served(reference, q, ids[index], false));
 }

@@ -17,6 +17,7 @@ import {
   type SamplingOptions,
 } from '@chattensor/inference';
 import { DEFAULT_TOLERANCES, QuestionBank, requestSampling, seededRandom } from '@chattensor/scoring';
+import { llamaGenerateJobs, servedAnswer } from '../../bench/validator/served-answer';
 import { LLAMA_PYTHON, PythonOracle } from './support/python';
 
 const MODELS = resolve(__dirname, '..', '..', 'models');
@@ -42,53 +43,15 @@ let llama: PythonOracle;
 let gguf: string;
 let reference: ReferenceModel;
 
-/**
- * What a serving layer streams for a model's raw ids: cut where the engine's
- * text path ends generation, with that text, finish reason and usage.
- * `relabel` sets max_tokens to the ids' length, so that a cheater's ids look
- * finished and only the token checks can catch them.
- */
-function served(
-  question: Question,
-  ids: number[],
-  relabel = false,
-): { question: Question; answer: ReturnedAnswer } {
-  const promptIds = reference.encodeChat(question.messages);
-  const sampling = relabel ? { ...question.sampling, maxTokens: Math.max(1, ids.length) } : question.sampling;
-  const replayed = reference.replay(promptIds.length, ids, sampling);
-  const kept = ids.slice(0, (replayed.finishedAt ?? ids.length - 1) + 1);
-  const final = reference.replay(promptIds.length, kept, sampling);
-  return {
-    question: { ...question, sampling },
-    answer: {
-      text: final.text,
-      tokenIds: kept,
-      tokenCount: kept.length,
-      // A server stops before the limit only at an end of generation: llama.cpp's set is wider than the engine's.
-      finishReason: final.finishReason ?? (kept.length < final.maxTokens ? 'stop' : 'length'),
-      usage: { promptTokens: promptIds.length, completionTokens: kept.length },
-      idsFromMiner: true,
-    },
-  };
+/** The served form of ids for a question (bench/validator/served-answer.ts), with the request as relabelled. */
+function served(question: Question, ids: number[], relabel = false): { question: Question; answer: ReturnedAnswer } {
+  const { sampling, answer } = servedAnswer(reference, question, ids, relabel);
+  return { question: { ...question, sampling }, answer };
 }
 
 /** llama.cpp's answers to the questions, with each request's resolved sampler settings and seed. */
 async function llamaAnswers(qs: Question[]): Promise<number[][]> {
-  const jobs = qs.map((q) => {
-    const prompt = reference.encodeChat(q.messages);
-    const s = reference.samplerSettings(q.sampling);
-    const n = reference.replay(prompt.length, [], q.sampling).maxTokens;
-    return {
-      prompt,
-      n,
-      temp: s.temperature,
-      top_k: s.topK,
-      top_p: s.topP,
-      min_p: s.minP,
-      seed: q.sampling.seed ?? 0,
-    };
-  });
-  return llama.call<number[][]>('generate', { gguf, jobs, n_threads: THREADS });
+  return llama.call<number[][]>('generate', { gguf, jobs: llamaGenerateJobs(reference, qs), n_threads: THREADS });
 }
 
 const verify = ({ question, answer }: { question: Question; answer: ReturnedAnswer }) =>
