@@ -6,7 +6,7 @@ import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, FinishReason, SamplingOptions } from '../types';
 import { DecoderSession } from './decoder-session';
 import { emptyKvCache, type KvArray, type KvCache, type KvLayout } from './kv-cache';
-import { TokenSampler, type SamplerSettings } from './sampler';
+import { keptByTopKTopP, TokenSampler, type SamplerSettings } from './sampler';
 import { resolveSamplerSettings } from './sampler-settings';
 import { StopSequenceMatcher } from './stop-matcher';
 
@@ -446,41 +446,7 @@ function sampledScore(
   let count = 0;
   if (topK <= 0 && topP >= 1) {
     for (let i = 0; i < vocab; i++) if (probs[i] > 0 && probs[i] >= minKeep) kept[count++] = i;
-  } else {
-    for (const floor of [1e-3, 1e-5, 1e-8, 0]) {
-      const effective = Math.max(floor, minKeep);
-      count = 0;
-      let mass = 0;
-      for (let i = 0; i < vocab; i++) {
-        if (probs[i] >= effective) {
-          kept[count++] = i;
-          mass += probs[i];
-        }
-      }
-      if (effective === minKeep || (topK > 0 ? count >= topK : mass >= topP * total)) break;
-    }
-    // A top-k set among many candidates (a flat distribution lowered the floor) is selected, not sorted whole.
-    if (topK > 0 && count > 4 * topK + 64) {
-      selectFirst(kept, count, topK, probs);
-      count = topK;
-    }
-    const candidates = Array.from(kept.subarray(0, count)).sort((a, b) => probs[b] - probs[a] || a - b);
-    let keep = topK > 0 ? Math.min(candidates.length, topK) : candidates.length;
-    if (topP < 1) {
-      let keptMass = topK > 0 ? 0 : total;
-      if (topK > 0) for (let i = 0; i < keep; i++) keptMass += probs[candidates[i]];
-      let cumulative = 0;
-      for (let i = 0; i < keep; i++) {
-        cumulative += probs[candidates[i]];
-        if (cumulative >= topP * keptMass) {
-          keep = i + 1;
-          break;
-        }
-      }
-    }
-    count = keep;
-    for (let i = 0; i < keep; i++) kept[i] = candidates[i];
-  }
+  } else count = keptByTopKTopP(probs, vocab, total, topK, topP, minKeep, kept);
   // The kept tokens' weights at the sampling temperature.
   const same = filterTemperature === sampleTemperature;
   const weight = (i: number): number => (same ? probs[i] : Math.exp((logits[i] - max) / sampleTemperature));
@@ -511,31 +477,3 @@ function sampledScore(
   };
 }
 
-/**
- * Moves the `k` most probable of `indices[0..count)` (ties: lower id first, the sampler's order)
- * to its front, in no particular order: a quickselect, linear on average.
- */
-function selectFirst(indices: Int32Array, count: number, k: number, probs: Float32Array): void {
-  const before = (a: number, b: number): boolean => probs[a] > probs[b] || (probs[a] === probs[b] && a < b);
-  let lo = 0;
-  let hi = count - 1;
-  while (lo < hi) {
-    const pivot = indices[(lo + hi) >>> 1];
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (before(indices[i], pivot)) i++;
-      while (before(pivot, indices[j])) j--;
-      if (i <= j) {
-        const t = indices[i];
-        indices[i] = indices[j];
-        indices[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k - 1 <= j) hi = j;
-    else if (k - 1 >= i) lo = i;
-    else return;
-  }
-}

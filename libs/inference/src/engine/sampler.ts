@@ -81,45 +81,16 @@ export class TokenSampler {
       }
       return last;
     }
-    // Top-k and top-p need tokens in order. Rather than sorting the whole
-    // vocabulary, gather the tokens above a probability floor, lowering the
-    // floor until they provably contain the top-k set or the top-p nucleus.
-    let count = 0;
-    for (const floor of [1e-3, 1e-5, 1e-8, 0]) {
-      const effective = Math.max(floor, minKeep);
-      count = 0;
-      let mass = 0;
-      for (let i = 0; i < vocab; i++) {
-        if (probs[i] >= effective) {
-          this.indices[count++] = i;
-          mass += probs[i];
-        }
-      }
-      if (effective === minKeep || (topK > 0 ? count >= topK : mass >= topP * total)) break;
-    }
-    const candidates = Array.from(this.indices.subarray(0, count)).sort((a, b) => probs[b] - probs[a] || a - b);
-    let kept = topK > 0 ? Math.min(candidates.length, topK) : candidates.length;
-    if (topP < 1) {
-      // As in Hugging Face, top-p applies to the distribution left by top-k.
-      let keptMass = topK > 0 ? 0 : total;
-      if (topK > 0) for (let i = 0; i < kept; i++) keptMass += probs[candidates[i]];
-      let cumulative = 0;
-      for (let i = 0; i < kept; i++) {
-        cumulative += probs[candidates[i]];
-        if (cumulative >= topP * keptMass) {
-          kept = i + 1;
-          break;
-        }
-      }
-    }
+    const indices = this.indices;
+    const kept = keptByTopKTopP(probs, vocab, total, topK, topP, minKeep, indices);
     let keptMass = 0;
-    for (let i = 0; i < kept; i++) keptMass += probs[candidates[i]];
+    for (let i = 0; i < kept; i++) keptMass += probs[indices[i]];
     let draw = this.rng.nextFloat() * keptMass;
     for (let i = 0; i < kept; i++) {
-      draw -= probs[candidates[i]];
-      if (draw < 0) return candidates[i];
+      draw -= probs[indices[i]];
+      if (draw < 0) return indices[i];
     }
-    return candidates[kept - 1];
+    return indices[kept - 1];
   }
 
   /** Applies the repetition, presence and frequency penalties of the tokens seen so far to `logits` (in place). */
@@ -134,6 +105,92 @@ export class TokenSampler {
     if (presencePenalty !== 0 || frequencyPenalty !== 0) {
       for (const [id, count] of this.outputCounts) logits[id] -= presencePenalty + frequencyPenalty * count;
     }
+  }
+}
+
+/**
+ * The tokens that top-k and then top-p keep (as in Hugging Face, top-p applies
+ * to the distribution left by top-k), among those at or above `minKeep` (min-p
+ * as a threshold on probabilities unnormalised so that the top token weighs 1),
+ * from the unnormalised probabilities `probs[0..vocab)` summing to `total`.
+ * Writes them into `indices`, most probable first (ties: lower id first), and
+ * returns how many. The sampler draws from this set and the verifier checks a
+ * returned token against it, so both use this one function.
+ */
+export function keptByTopKTopP(
+  probs: Float32Array,
+  vocab: number,
+  total: number,
+  topK: number,
+  topP: number,
+  minKeep: number,
+  indices: Int32Array,
+): number {
+  // Rather than sorting the whole vocabulary, gather the tokens above a
+  // probability floor, lowering the floor until they provably contain the
+  // top-k set or the top-p nucleus.
+  let count = 0;
+  for (const floor of [1e-3, 1e-5, 1e-8, 0]) {
+    const effective = Math.max(floor, minKeep);
+    count = 0;
+    let mass = 0;
+    for (let i = 0; i < vocab; i++) {
+      if (probs[i] >= effective) {
+        indices[count++] = i;
+        mass += probs[i];
+      }
+    }
+    if (effective === minKeep || (topK > 0 ? count >= topK : mass >= topP * total)) break;
+  }
+  // A top-k set among many candidates (a flat distribution lowered the floor) is selected, not sorted whole.
+  if (topK > 0 && count > 4 * topK + 64) {
+    selectFirst(indices, count, topK, probs);
+    count = topK;
+  }
+  const candidates = Array.from(indices.subarray(0, count)).sort((a, b) => probs[b] - probs[a] || a - b);
+  let kept = topK > 0 ? Math.min(candidates.length, topK) : candidates.length;
+  if (topP < 1) {
+    let keptMass = topK > 0 ? 0 : total;
+    if (topK > 0) for (let i = 0; i < kept; i++) keptMass += probs[candidates[i]];
+    let cumulative = 0;
+    for (let i = 0; i < kept; i++) {
+      cumulative += probs[candidates[i]];
+      if (cumulative >= topP * keptMass) {
+        kept = i + 1;
+        break;
+      }
+    }
+  }
+  for (let i = 0; i < kept; i++) indices[i] = candidates[i];
+  return kept;
+}
+
+/**
+ * Moves the `k` most probable of `indices[0..count)` (ties: lower id first, the sampler's order)
+ * to its front, in no particular order: a quickselect, linear on average.
+ */
+function selectFirst(indices: Int32Array, count: number, k: number, probs: Float32Array): void {
+  const before = (a: number, b: number): boolean => probs[a] > probs[b] || (probs[a] === probs[b] && a < b);
+  let lo = 0;
+  let hi = count - 1;
+  while (lo < hi) {
+    const pivot = indices[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (before(indices[i], pivot)) i++;
+      while (before(pivot, indices[j])) j--;
+      if (i <= j) {
+        const t = indices[i];
+        indices[i] = indices[j];
+        indices[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k - 1 <= j) hi = j;
+    else if (k - 1 >= i) lo = i;
+    else return;
   }
 }
 
