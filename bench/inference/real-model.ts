@@ -17,7 +17,8 @@ export interface RealModelPlan {
   repeats: number;
 }
 
-interface EngineResult {
+/** What bench/inference/engine-worker.ts prints for one model and device. */
+export interface EngineResult {
   loadSeconds: number;
   decodeTokensPerSecond: number;
   ttftSeconds: number;

@@ -25,7 +25,7 @@ import {
   type ModelPreset,
 } from '@chattensor/inference';
 import { measureBandwidth, type BandwidthResult } from './bandwidth';
-import { measureRealModel, REAL_MODEL_HEADER } from './real-model';
+import { measureRealModel, REAL_MODEL_HEADER, type EngineResult } from './real-model';
 
 type Device = 'cpu' | 'cuda';
 
@@ -145,14 +145,6 @@ async function ensureModel(preset: ModelPreset, dtype: 'fp32' | 'fp16'): Promise
   return dir;
 }
 
-interface EngineResult {
-  loadSeconds: number;
-  decodeTokensPerSecond: number;
-  ttftSeconds: number;
-  ttftPromptTokens: number;
-  aggregateTokensPerSecond: Record<string, number>;
-  peakRssMiB: number;
-}
 
 interface Int8Result {
   decodeTokensPerSecond: number;
