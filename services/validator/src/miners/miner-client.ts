@@ -1,5 +1,12 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Client, Metadata, credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  Client,
+  Metadata,
+  connectivityState,
+  credentials,
+  type ClientReadableStream,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { Dendrite, sha3Hex } from '@chattensor/bittensor';
 import { AppError, CORRELATION_HEADER, ErrorCode, appErrorFromGrpc } from '@chattensor/common';
 import { authToMetadata, minerV1, type Neuron } from '@chattensor/protocol';
@@ -8,6 +15,10 @@ import { generateOverBtAuth, minerTransportOf } from './btauth-miner.transport';
 import { ValidatorIdentity } from '../identity/validator-identity';
 
 const GENERATE_PATH = '/chattensor.miner.v1.MinerService/Generate';
+/** The longest a channel waits between reconnect attempts to a miner. */
+const MAX_RECONNECT_BACKOFF_MS = 1000;
+/** How long a call on a channel in reconnect backoff waits for it to connect: one attempt and its jitter. */
+const RECONNECT_WAIT_MS = 1500;
 
 export interface MinerCall {
   responses: AsyncIterable<minerV1.GenerateResponse>;
@@ -42,27 +53,49 @@ export class MinerClient implements OnApplicationShutdown {
     if (transport === 'axon') return generateOverAxon(this.dendrite, miner, request, options.timeoutMs);
     const client = this.clientFor(`${miner.axon.ip}:${miner.axon.port}`);
     const bytes = Buffer.from(minerV1.GenerateRequest.encode(request).finish());
-    // Overlapping calls to one miner each get their own dendrite uuid (a lane), so
-    // a call that arrives before an earlier-signed one is not taken for a replay.
-    const lane = this.identity.signer.acquireLane(miner.hotkey);
-    const auth = lane.sign(sha3Hex(bytes));
-    const metadata = new Metadata();
-    for (const [key, value] of Object.entries(authToMetadata(auth, Math.ceil(options.timeoutMs / 1000))))
-      metadata.set(key, value);
-    if (options.correlationId) metadata.set(CORRELATION_HEADER, options.correlationId);
-    const stream: ClientReadableStream<minerV1.GenerateResponse> = client.makeServerStreamRequest(
-      GENERATE_PATH,
-      (payload: Buffer) => payload,
-      (data: Buffer) => minerV1.GenerateResponse.decode(data),
-      bytes,
-      metadata,
-      { deadline: Date.now() + options.timeoutMs },
-    );
-    stream.once('status', () => lane.release());
-    stream.once('error', () => lane.release());
+    const deadline = Date.now() + options.timeoutMs;
+    const start = (): ClientReadableStream<minerV1.GenerateResponse> => {
+      // Overlapping calls to one miner each get their own dendrite uuid (a lane), so
+      // a call that arrives before an earlier-signed one is not taken for a replay.
+      const lane = this.identity.signer.acquireLane(miner.hotkey);
+      const auth = lane.sign(sha3Hex(bytes));
+      const metadata = new Metadata();
+      for (const [key, value] of Object.entries(authToMetadata(auth, Math.ceil(options.timeoutMs / 1000))))
+        metadata.set(key, value);
+      if (options.correlationId) metadata.set(CORRELATION_HEADER, options.correlationId);
+      const stream: ClientReadableStream<minerV1.GenerateResponse> = client.makeServerStreamRequest(
+        GENERATE_PATH,
+        (payload: Buffer) => payload,
+        (data: Buffer) => minerV1.GenerateResponse.decode(data),
+        bytes,
+        metadata,
+        { deadline },
+      );
+      stream.once('status', () => lane.release());
+      stream.once('error', () => lane.release());
+      return stream;
+    };
+    // A channel whose connection failed fails every call at once until its next reconnect attempt
+    // (at most MAX_RECONNECT_BACKOFF_MS away), even when the miner is back: such a call first waits
+    // for that attempt, so a restarted miner is not written off (and left out of failover) for an
+    // answer it could serve.
+    if (client.getChannel().getConnectivityState(false) !== connectivityState.TRANSIENT_FAILURE) {
+      const stream = start();
+      return { responses: translateErrors(stream), cancel: () => stream.cancel() };
+    }
+    let stream: ClientReadableStream<minerV1.GenerateResponse> | undefined;
+    const cancelled = new AbortController();
+    const responses = async function* (): AsyncGenerator<minerV1.GenerateResponse> {
+      await connected(client, miner, Math.min(deadline, Date.now() + RECONNECT_WAIT_MS), cancelled.signal);
+      stream = start();
+      yield* translateErrors(stream);
+    };
     return {
-      responses: translateErrors(stream),
-      cancel: () => stream.cancel(),
+      responses: responses(),
+      cancel: () => {
+        cancelled.abort();
+        stream?.cancel();
+      },
     };
   }
 
@@ -76,7 +109,7 @@ export class MinerClient implements OnApplicationShutdown {
         // A miner that restarts is reachable again within a second (grpc-js backs off up to 120 s by default,
         // failing every call at once meanwhile).
         'grpc.initial_reconnect_backoff_ms': 250,
-        'grpc.max_reconnect_backoff_ms': 1000,
+        'grpc.max_reconnect_backoff_ms': MAX_RECONNECT_BACKOFF_MS,
         'grpc.max_receive_message_length': 4 * 1024 * 1024,
       });
       this.clients.set(address, client);
@@ -98,4 +131,22 @@ async function* translateErrors(
   } catch (error) {
     throw appErrorFromGrpc(error as ServiceError);
   }
+}
+
+/**
+ * Resolves once `client`'s channel is connected; rejects with Unavailable at
+ * `until` (the miner is still unreachable) or with Cancelled on `signal`.
+ */
+function connected(client: Client, miner: Neuron, until: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new AppError(ErrorCode.Cancelled, 'cancelled'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    client.waitForReady(until, (error) => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) return;
+      if (error) reject(new AppError(ErrorCode.Unavailable, `miner ${miner.uid} is unreachable: ${error.message}`));
+      else resolve();
+    });
+  });
 }
