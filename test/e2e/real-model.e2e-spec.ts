@@ -15,12 +15,17 @@ import { expectEventually } from '../support/expect-eventually';
  * with the official OpenAI client at temperature 0: its answers must make
  * sense. The other suites keep generated models, which are fast and exact.
  */
-// Questions the model answers at temperature 0 in llama.cpp too (same GGUF, greedy): asked for the
-// capital of France, it lists "L'Étoile, la Cité, la Nation, ..." there and never names Paris.
+// Questions the model answers at temperature 0 in llama.cpp too (same GGUF, greedy), and with every
+// rounding variant of our graph tried (llama.cpp's numerics or plain float32, int8 or float
+// activations): where the answer hangs on a near-tie, the CPU's kernels decide, so such questions are
+// left out. Asked "Which planet is known as the Red Planet?", the served graph names Mars on one CPU and not
+// on the other; asked for the capital of France, llama.cpp itself lists "L'Étoile, la Cité, ..." and
+// never names Paris.
 const QUESTIONS: { question: string; expected: RegExp }[] = [
   { question: 'What language is spoken in Brazil?', expected: /\bPortuguese\b/ },
   { question: 'What is the capital of Japan?', expected: /\bTokyo\b/ },
-  { question: 'Which planet is known as the Red Planet?', expected: /\bMars\b/ },
+  { question: 'What is the largest ocean on Earth?', expected: /\bPacific\b/ },
+  { question: 'What is the capital of Germany?', expected: /\bBerlin\b/ },
   { question: 'Who wrote the play Romeo and Juliet?', expected: /\bShakespeare\b/ },
 ];
 
