@@ -116,6 +116,8 @@ async function main(): Promise<void> {
     ttftSeconds = Math.min(ttftSeconds, (firstAt - started) / 1000);
   }
 
+  // The work llama.cpp's column does (batch-1 decode, one long prompt): the peak to set beside its own.
+  const batch1PeakRssMiB = peakRssMiB();
   const aggregate: Record<string, number> = {};
   for (const concurrency of job.concurrency) {
     const started = performance.now();
@@ -142,6 +144,7 @@ async function main(): Promise<void> {
       ttftSeconds,
       ttftPromptTokens: engine.countTokens(longPrompt),
       aggregateTokensPerSecond: aggregate,
+      batch1PeakRssMiB,
       peakRssMiB: peakRssMiB(),
     }),
   );
