@@ -51,8 +51,16 @@ const chatRequestSchema = z
       .nullable()
       .optional(),
     n: z.literal(1, { message: 'only n=1 is supported' }).nullable().optional(),
+    // vLLM's and SGLang's extensions: continue the last (assistant) message instead of answering it,
+    // as a validator does to resume an answer another miner left unfinished.
+    continue_final_message: z.boolean().nullable().optional(),
+    add_generation_prompt: z.boolean().nullable().optional(),
   })
-  .passthrough();
+  .passthrough()
+  .refine((body) => !(body.continue_final_message === true && body.add_generation_prompt === true), {
+    message: 'add_generation_prompt and continue_final_message cannot both be true',
+    path: ['continue_final_message'],
+  });
 type ChatRequest = z.infer<typeof chatRequestSchema>;
 
 interface OpenAIError {
@@ -167,6 +175,7 @@ function toGenerateRequest(body: ChatRequest, requestId: string): minerV1.Genera
       minP: body.min_p ?? 0,
       repetitionPenalty: body.repetition_penalty ?? 0,
     },
+    continueFinalMessage: body.continue_final_message === true ? true : undefined,
   };
 }
 

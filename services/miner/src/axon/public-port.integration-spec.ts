@@ -229,6 +229,34 @@ describe('the miner public port', () => {
     });
   });
 
+  it('continues the last assistant message on continue_final_message, as a validator resumes an answer', async () => {
+    const messages = [
+      { role: 'user', content: 'hello miner' },
+      { role: 'assistant', content: 'Hello! I am' },
+    ];
+    const usageOf = async (extra: Record<string, unknown>) => {
+      const body = chatBody({ messages, ...extra });
+      const response = await post(body, signed(body));
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { usage: { prompt_tokens: number } }).usage;
+    };
+    // Answering closes the assistant turn and opens a new one; continuing leaves it open.
+    const answered = await usageOf({});
+    const continued = await usageOf({ continue_final_message: true, add_generation_prompt: false });
+    expect(continued.prompt_tokens).toBeLessThan(answered.prompt_tokens);
+    const both = chatBody({ messages, continue_final_message: true, add_generation_prompt: true });
+    expect(await errorOf(await post(both, signed(both)))).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+      message: expect.stringContaining('cannot both be true'),
+    });
+    const nothingToContinue = chatBody({ continue_final_message: true });
+    expect(await errorOf(await post(nothingToContinue, signed(nothingToContinue)))).toMatchObject({
+      status: 400,
+      message: expect.stringContaining('assistant message last'),
+    });
+  });
+
   it('still serves the SDK-10 StreamPrompting axon on the same port, refusing stale, future, forged, misaddressed, tampered and replayed requests', async () => {
     const result = await new Dendrite(validator)
       .stream({ ip: '127.0.0.1', port: axonPort, hotkey: miner }, StreamPrompting, {

@@ -47,15 +47,19 @@ describe('answer failover', () => {
   });
 
   it('resumes only on transports that can continue an assistant turn', () => {
-    const neuron = (protocol: number): Neuron => ({
+    const neuron = (protocol: number, version = 0): Neuron => ({
       uid: 1,
       hotkey: 'hk',
       stake: 0,
       validatorPermit: false,
       active: true,
-      axon: { ip: '10.0.0.1', port: 1, protocol, version: 0 },
+      axon: { ip: '10.0.0.1', port: 1, protocol, version },
     });
     expect(canContinue(neuron(AxonProtocol.grpc))).toBe(true);
-    expect(canContinue(neuron(AxonProtocol.bittensorHttp))).toBe(false);
+    // The OpenAI API behind btauth/1 continues the last assistant message (continue_final_message).
+    expect(canContinue(neuron(AxonProtocol.bittensorHttp))).toBe(true);
+    // An SDK-10 axon (its version_as_int) has no way to.
+    expect(canContinue(neuron(AxonProtocol.bittensorHttp, 10_005_000))).toBe(false);
+    expect(canContinue({ ...neuron(AxonProtocol.grpc), axon: null })).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
-import { AxonProtocol, type minerV1, type Neuron } from '@chattensor/protocol';
+import type { minerV1, Neuron } from '@chattensor/protocol';
+import { minerTransportOf } from '../miners/btauth-miner.transport';
 
 /** What the client has already received of one answer when its miner failed. */
 export interface DeliveredPart {
@@ -29,12 +30,13 @@ export function continuationRequest(
 }
 
 /**
- * Whether a miner's transport can resume a started answer. The SDK-10
+ * Whether a miner's transport can resume a started answer: gRPC and the
+ * OpenAI API behind btauth/1 (`continue_final_message`) can. The SDK-10
  * StreamPrompting synapse has no way to say "continue this assistant turn",
  * so those miners only take answers from their start.
  */
 export function canContinue(miner: Neuron): boolean {
-  return miner.axon?.protocol !== AxonProtocol.bittensorHttp;
+  return miner.axon !== null && minerTransportOf(miner.axon) !== 'axon';
 }
 
 /**

@@ -38,4 +38,28 @@ describe('the OpenAI body sent to a btauth/1 miner', () => {
       seed: 7,
     });
   });
+
+  it('asks for the last assistant message to be continued when it resumes an answer', () => {
+    const body = openAIChatBody({
+      requestId: 'r',
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'Count to five.' },
+        { role: 'assistant', content: 'One, two,' },
+      ],
+      sampling: undefined,
+      continueFinalMessage: true,
+    });
+    expect(body).toEqual({
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'Count to five.' },
+        { role: 'assistant', content: 'One, two,' },
+      ],
+      stream: true,
+      stream_options: { include_usage: true },
+      continue_final_message: true,
+      add_generation_prompt: false,
+    });
+  });
 });

@@ -77,6 +77,12 @@ export function openAIChatBody(request: minerV1.GenerateRequest): Record<string,
   if (s?.topK) body.top_k = s.topK;
   if (s?.minP) body.min_p = s.minP;
   if (s?.repetitionPenalty) body.repetition_penalty = s.repetitionPenalty;
+  // A resumed answer: the last (assistant) message is continued, not answered (vLLM's and
+  // SGLang's extension, which a ChatTensor miner serves too).
+  if (request.continueFinalMessage) {
+    body.continue_final_message = true;
+    body.add_generation_prompt = false;
+  }
   return body;
 }
 
