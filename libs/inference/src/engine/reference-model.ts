@@ -6,7 +6,7 @@ import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, FinishReason, SamplingOptions } from '../types';
 import { DecoderSession } from './decoder-session';
 import { emptyKvCache, type KvArray, type KvCache, type KvLayout } from './kv-cache';
-import { keptByTopKTopP, TokenSampler, type SamplerSettings } from './sampler';
+import { keptByTopKTopP, SAMPLED_CUTOFF, TokenSampler, type SamplerSettings } from './sampler';
 import { resolveSamplerSettings } from './sampler-settings';
 import { StopSequenceMatcher } from './stop-matcher';
 
@@ -375,9 +375,6 @@ export class ReferenceModel {
 
 let keptScratch = new Int32Array(0);
 
-/** Logits (at the filter temperature) below the top by more than this count as probability 0. */
-const SAMPLED_CUTOFF = 30;
-
 /**
  * One position: the token against the top token and against what the
  * sampler's filters kept. Linear in the vocabulary except for the top-k /
@@ -428,10 +425,8 @@ function sampledScore(
 ): SampledScore {
   const vocab = logits.length;
   const { topK, topP, minP } = settings;
-  // The same unnormalised probabilities and filters as TokenSampler.sample(), with exp() skipped
-  // below e^-30 of the top token's weight rather than where float32 underflows (e^-104): all such
-  // tokens together weigh under 1e-8 of the top one on a 49 152-token vocabulary, and a sampler
-  // draws one about once in 10^13 tokens; skipping them halves this pass on a trained model.
+  // The same unnormalised probabilities and filters as TokenSampler.sample(), exp() skipped alike below
+  // e^-SAMPLED_CUTOFF of the top token's weight.
   let total = 0;
   const cutoff = max - SAMPLED_CUTOFF * filterTemperature;
   for (let i = 0; i < vocab; i++) {
