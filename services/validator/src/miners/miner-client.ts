@@ -87,6 +87,7 @@ export class MinerClient implements OnApplicationShutdown {
     const cancelled = new AbortController();
     const responses = async function* (): AsyncGenerator<minerV1.GenerateResponse> {
       await connected(client, miner, Math.min(deadline, Date.now() + RECONNECT_WAIT_MS), cancelled.signal);
+      if (cancelled.signal.aborted) throw new AppError(ErrorCode.Cancelled, 'cancelled');
       stream = start();
       yield* translateErrors(stream);
     };
