@@ -1,44 +1,25 @@
 /**
  * @jest-environment ./libs/inference/test/onnxruntime-environment.js
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tinyEngineAndReference } from '../../test/tiny-engine-and-reference';
 import { InvalidRequestError } from '../errors';
-import { generateModel } from '../generator/generate-model';
 import { Xoshiro128 } from '../generator/prng';
 import { readModelFolder } from '../model/model-folder';
 import type { ChatTurn, SamplingOptions } from '../types';
 import { DecoderSession } from './decoder-session';
-import { InferenceEngine } from './inference-engine';
 import { emptyKvCache } from './kv-cache';
 import { ReferenceModel, scoreToken } from './reference-model';
 
 const chat: ChatTurn[] = [{ role: 'user', content: 'Describe the harbour at dawn in a few words.' }];
 
 describe('ReferenceModel', () => {
-  let root: string;
-  let engine: InferenceEngine;
-  let reference: ReferenceModel;
-
-  beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'reference-model-'));
-    await generateModel({ outDir: join(root, 'tiny'), preset: 'tiny', seed: 5 });
-    engine = await InferenceEngine.load(join(root, 'tiny'), { maxBatchSize: 2, intraOpThreads: 1 });
-    reference = await ReferenceModel.load(join(root, 'tiny'), { intraOpThreads: 1 });
-  });
-
-  afterAll(async () => {
-    await engine.close();
-    await reference.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const tiny = tinyEngineAndReference('reference-model', 5);
 
   async function generate(sampling: SamplingOptions) {
     let text = '';
     const ids: number[] = [];
     let finishReason: string | undefined;
-    for await (const chunk of engine.generate(chat, sampling)) {
+    for await (const chunk of tiny.engine.generate(chat, sampling)) {
       text += chunk.text;
       ids.push(...chunk.tokenIds);
       finishReason = chunk.finishReason ?? finishReason;
@@ -47,23 +28,23 @@ describe('ReferenceModel', () => {
   }
 
   it('encodes the chat exactly as the engine does', () => {
-    expect(reference.encodeChat(chat)).toHaveLength(engine.countTokens(chat));
+    expect(tiny.reference.encodeChat(chat)).toHaveLength(tiny.engine.countTokens(chat));
   });
 
   it('finds every greedy token of the engine to be the top token in one teacher-forced pass', async () => {
     const sampling = { maxTokens: 24, temperature: 0 };
     const answer = await generate(sampling);
-    const prompt = reference.encodeChat(chat);
-    const scores = await reference.scoreTokens(prompt, answer.ids, reference.samplerSettings(sampling));
+    const prompt = tiny.reference.encodeChat(chat);
+    const scores = await tiny.reference.scoreTokens(prompt, answer.ids, tiny.reference.samplerSettings(sampling));
     expect(scores).toHaveLength(answer.ids.length);
     expect(scores.every((s) => s.id === s.topId && s.gap === 0)).toBe(true);
   });
 
   it('finds a token the engine would not have picked far from the top', async () => {
-    const prompt = reference.encodeChat(chat);
+    const prompt = tiny.reference.encodeChat(chat);
     const answer = await generate({ maxTokens: 4, temperature: 0 });
-    const logits = await reference.logits(prompt, answer.ids);
-    const row = logits.subarray(0, reference.vocabSize);
+    const logits = await tiny.reference.logits(prompt, answer.ids);
+    const row = logits.subarray(0, tiny.reference.vocabSize);
     let lowest = 0;
     for (let i = 1; i < row.length; i++) if (row[i] < row[lowest]) lowest = i;
     const score = scoreToken(row, lowest, { temperature: 1, topK: 5, topP: 1, minP: 0 });
@@ -74,10 +55,10 @@ describe('ReferenceModel', () => {
   it('keeps sampled tokens inside what top-k and top-p allowed', async () => {
     const sampling = { maxTokens: 24, temperature: 0.8, topK: 8, topP: 0.9, seed: 11 };
     const answer = await generate(sampling);
-    const scores = await reference.scoreTokens(
-      reference.encodeChat(chat),
+    const scores = await tiny.reference.scoreTokens(
+      tiny.reference.encodeChat(chat),
       answer.ids,
-      reference.samplerSettings(sampling),
+      tiny.reference.samplerSettings(sampling),
     );
     expect(scores.map((s) => s.outsideBy)).toEqual(answer.ids.map(() => 0));
     expect(scores.every((s) => s.expectedLogprob <= 0 && s.logprobVariance >= 0)).toBe(true);
@@ -86,7 +67,7 @@ describe('ReferenceModel', () => {
   it('replays the engine text path: the same text, finish reason and finishing token', async () => {
     const sampling = { maxTokens: 16, temperature: 0 };
     const answer = await generate(sampling);
-    const replayed = reference.replay(reference.encodeChat(chat).length, answer.ids, sampling);
+    const replayed = tiny.reference.replay(tiny.reference.encodeChat(chat).length, answer.ids, sampling);
     expect(replayed).toMatchObject({
       text: answer.text,
       finishReason: answer.finishReason,
@@ -95,7 +76,7 @@ describe('ReferenceModel', () => {
     // A stop string inside that text ends the answer at the token that completes it.
     const stop = answer.text.slice(3, 5);
     const stopped = await generate({ ...sampling, stop: [stop] });
-    const again = reference.replay(reference.encodeChat(chat).length, stopped.ids, {
+    const again = tiny.reference.replay(tiny.reference.encodeChat(chat).length, stopped.ids, {
       ...sampling,
       stop: [stop],
     });
@@ -107,23 +88,23 @@ describe('ReferenceModel', () => {
     expect(again.text).not.toContain(stop);
     // The same ids without the stop string would run on.
     expect(
-      reference.replay(reference.encodeChat(chat).length, stopped.ids, sampling).finishedAt,
+      tiny.reference.replay(tiny.reference.encodeChat(chat).length, stopped.ids, sampling).finishedAt,
     ).toBeUndefined();
   });
 
   it('refuses token ids outside the vocabulary with InvalidRequestError', async () => {
-    await expect(reference.logits(reference.encodeChat(chat), [reference.vocabSize + 3])).rejects.toThrow(
+    await expect(tiny.reference.logits(tiny.reference.encodeChat(chat), [tiny.reference.vocabSize + 3])).rejects.toThrow(
       InvalidRequestError,
     );
   });
 
   it('gives the logits of one plain full pass, whether or not a cached prompt start is reused', async () => {
-    const folder = readModelFolder(join(root, 'tiny'));
+    const folder = readModelFolder(tiny.modelDir);
     const plain = await DecoderSession.create(folder.onnxPath, folder.config, {
       device: 'cpu',
       intraOpThreads: 1,
     });
-    const fresh = await ReferenceModel.load(join(root, 'tiny'), { intraOpThreads: 1 });
+    const fresh = await ReferenceModel.load(tiny.modelDir, { intraOpThreads: 1 });
     try {
       const vocab = fresh.vocabSize;
       const answer = (await generate({ maxTokens: 12, temperature: 0 })).ids;
@@ -163,7 +144,7 @@ describe('ReferenceModel', () => {
   });
 
   it('keeps no prompt cache with prefixCacheBytes 0', async () => {
-    const uncached = await ReferenceModel.load(join(root, 'tiny'), {
+    const uncached = await ReferenceModel.load(tiny.modelDir, {
       intraOpThreads: 1,
       prefixCacheBytes: 0,
     });

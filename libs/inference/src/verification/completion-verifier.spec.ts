@@ -1,12 +1,7 @@
 /**
  * @jest-environment ./libs/inference/test/onnxruntime-environment.js
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generateModel } from '../generator/generate-model';
-import { InferenceEngine } from '../engine/inference-engine';
-import { ReferenceModel } from '../engine/reference-model';
+import { tinyEngineAndReference } from '../../test/tiny-engine-and-reference';
 import type { ChatTurn, SamplingOptions } from '../types';
 import { verifyCompletion, type ReturnedAnswer, type Tolerances } from './completion-verifier';
 
@@ -20,22 +15,7 @@ const TOLERANCES: Tolerances = {
 const messages: ChatTurn[] = [{ role: 'user', content: 'What is a lighthouse for?' }];
 
 describe('verifyCompletion', () => {
-  let root: string;
-  let engine: InferenceEngine;
-  let reference: ReferenceModel;
-
-  beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'verifier-'));
-    await generateModel({ outDir: join(root, 'tiny'), preset: 'tiny', seed: 9 });
-    engine = await InferenceEngine.load(join(root, 'tiny'), { maxBatchSize: 2, intraOpThreads: 1 });
-    reference = await ReferenceModel.load(join(root, 'tiny'), { intraOpThreads: 1 });
-  });
-
-  afterAll(async () => {
-    await engine.close();
-    await reference.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const tiny = tinyEngineAndReference('verifier', 9);
 
   async function honest(sampling: SamplingOptions): Promise<ReturnedAnswer> {
     const answer: ReturnedAnswer = {
@@ -45,7 +25,7 @@ describe('verifyCompletion', () => {
       finishReason: '',
       idsFromMiner: true,
     };
-    for await (const chunk of engine.generate(messages, sampling)) {
+    for await (const chunk of tiny.engine.generate(messages, sampling)) {
       answer.text += chunk.text;
       answer.tokenIds.push(...chunk.tokenIds);
       answer.tokenCount += chunk.tokenIds.length;
@@ -56,7 +36,7 @@ describe('verifyCompletion', () => {
   }
 
   const verify = (answer: ReturnedAnswer, sampling: SamplingOptions) =>
-    verifyCompletion(reference, { messages, sampling }, answer, TOLERANCES);
+    verifyCompletion(tiny.reference, { messages, sampling }, answer, TOLERANCES);
 
   /** The ids with position `at` replaced by the token the reference likes least there, text and usage kept consistent. */
   async function tampered(
@@ -64,14 +44,14 @@ describe('verifyCompletion', () => {
     sampling: SamplingOptions,
     at: number,
   ): Promise<ReturnedAnswer> {
-    const prompt = reference.encodeChat(messages);
-    const logits = await reference.logits(prompt, answer.tokenIds);
-    const row = logits.subarray(at * reference.vocabSize, (at + 1) * reference.vocabSize);
+    const prompt = tiny.reference.encodeChat(messages);
+    const logits = await tiny.reference.logits(prompt, answer.tokenIds);
+    const row = logits.subarray(at * tiny.reference.vocabSize, (at + 1) * tiny.reference.vocabSize);
     let worst = 0;
     for (let i = 0; i < row.length; i++) if (row[i] < row[worst]) worst = i;
     const ids = [...answer.tokenIds];
     ids[at] = worst;
-    const replayed = reference.replay(prompt.length, ids, sampling);
+    const replayed = tiny.reference.replay(prompt.length, ids, sampling);
     return { ...answer, tokenIds: ids, text: replayed.text };
   }
 
@@ -107,13 +87,13 @@ describe('verifyCompletion', () => {
     const sampling = { maxTokens: 12, temperature: 0 };
     const answer = await honest(sampling);
     expect(answer.finishReason).toBe('length');
-    const prompt = reference.encodeChat(messages);
+    const prompt = tiny.reference.encodeChat(messages);
     const ids = answer.tokenIds.slice(0, 6);
     const short = {
       ...answer,
       tokenIds: ids,
       tokenCount: 6,
-      text: reference.replay(prompt.length, ids, sampling).text,
+      text: tiny.reference.replay(prompt.length, ids, sampling).text,
       usage: { ...answer.usage!, completionTokens: 6 },
     };
     expect(await verify({ ...short, finishReason: 'stop' }, sampling)).toMatchObject({ reason: 'cut_short' });
@@ -126,13 +106,13 @@ describe('verifyCompletion', () => {
   it('takes an answer that stops at a token llama.cpp ends generation at as finished, and still checks that token', async () => {
     const sampling = { maxTokens: 12, temperature: 0 };
     const answer = await honest(sampling);
-    const prompt = reference.encodeChat(messages);
-    const special = Array.from({ length: reference.vocabSize }, (_, id) => id).filter((id) =>
-      reference.endsGeneration(id),
+    const prompt = tiny.reference.encodeChat(messages);
+    const special = Array.from({ length: tiny.reference.vocabSize }, (_, id) => id).filter((id) =>
+      tiny.reference.endsGeneration(id),
     );
     expect(special.length).toBeGreaterThan(0);
-    const logits = await reference.logits(prompt, [...answer.tokenIds.slice(0, 6), 0]);
-    const row = logits.subarray(6 * reference.vocabSize, 7 * reference.vocabSize);
+    const logits = await tiny.reference.logits(prompt, [...answer.tokenIds.slice(0, 6), 0]);
+    const row = logits.subarray(6 * tiny.reference.vocabSize, 7 * tiny.reference.vocabSize);
     // The special token the reference likes most after six tokens, and the one it likes least.
     const ranked = [...special].sort((a, b) => row[b] - row[a]);
     for (const [id, expected] of [
@@ -144,7 +124,7 @@ describe('verifyCompletion', () => {
         ...answer,
         tokenIds: ids,
         tokenCount: ids.length,
-        text: reference.replay(prompt.length, ids, sampling).text,
+        text: tiny.reference.replay(prompt.length, ids, sampling).text,
         usage: { ...answer.usage!, completionTokens: ids.length },
         finishReason: 'stop',
       };
@@ -170,7 +150,7 @@ describe('verifyCompletion', () => {
       reason: 'not_top_token',
     });
     const ids = [...answer.tokenIds];
-    ids[2] = reference.vocabSize + 7;
+    ids[2] = tiny.reference.vocabSize + 7;
     expect(await verify({ ...answer, tokenIds: ids }, sampling)).toMatchObject({ reason: 'invalid_token' });
   });
 
