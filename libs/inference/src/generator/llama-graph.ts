@@ -442,6 +442,7 @@ function fusedLayers(p: {
   const cos = g.initializer(floatTensor('rotary.cos_half', [arch.maxPositions, half], cosHalf));
   const sin = g.initializer(floatTensor('rotary.sin_half', [arch.maxPositions, half], sinHalf));
   const qkvSplit = g.int64s('/const/qkv_split', [qSize, kvSize, kvSize]);
+  let qkSplit: string | undefined;
   const mlpSplit = g.int64s('/const/mlp_split', [arch.intermediateSize, arch.intermediateSize]);
   const epsilon = arch.rmsNormEps;
   const newKeyValues: string[] = [];
@@ -462,12 +463,23 @@ function fusedLayers(p: {
   for (let layer = 0; layer < arch.numLayers; layer++) {
     const prefix = `model.layers.${layer}`;
     const qkv = g.op('Reshape', [project(normed, prefix, 'self_attn.qkv_proj', [{ name: 'self_attn.q_proj', N: qSize }, { name: 'self_attn.k_proj', N: kvSize }, { name: 'self_attn.v_proj', N: kvSize }], arch.hiddenSize, p.limits.qkv), p.shape3d]);
-    const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
-    // llama.cpp's float16 cache and query (ggml-numerics.ts); the softmax weights' rounding happens inside Attention and is not reproduced here.
-    const half16 = (x: string): string => (arch.ggml?.halfAttention ? roundToHalf(g, x) : x);
-    const query = half16(g.op('RotaryEmbedding', [q, cos, sin, p.positionIds], { num_heads: arch.numHeads }));
-    const key = half16(g.op('RotaryEmbedding', [k, cos, sin, p.positionIds], { num_heads: arch.numKvHeads }));
-    const value = half16(v);
+    let query: string;
+    let key: string;
+    let value: string;
+    if (arch.ggml?.halfAttention) {
+      // llama.cpp's float16 cache and query (ggml-numerics.ts); the softmax weights' rounding happens
+      // inside Attention and is not reproduced here. The query and key heads share their positions, so
+      // one RotaryEmbedding turns them all, and one Cast pair rounds q, k and v together: the same
+      // values as per-tensor nodes, in 6 nodes a layer instead of 9.
+      const [qk, v] = g.node('Split', [qkv, (qkSplit ??= g.int64s('/const/qk_v_split', [qSize + kvSize, kvSize]))], { axis: -1 }, 2);
+      const rotated = g.op('RotaryEmbedding', [qk, cos, sin, p.positionIds], { num_heads: arch.numHeads + arch.numKvHeads });
+      [query, key, value] = g.node('Split', [roundToHalf(g, g.op('Concat', [rotated, v], { axis: -1 })), qkvSplit], { axis: -1 }, 3);
+    } else {
+      const [q, k, v] = g.node('Split', [qkv, qkvSplit], { axis: -1 }, 3);
+      query = g.op('RotaryEmbedding', [q, cos, sin, p.positionIds], { num_heads: arch.numHeads });
+      key = g.op('RotaryEmbedding', [k, cos, sin, p.positionIds], { num_heads: arch.numKvHeads });
+      value = v;
+    }
     newKeyValues.push(key, value);
     const [attention] = g.node('Attention', [query, key, value, p.attentionBias, p.pastKeys[layer], p.pastValues[layer]], { q_num_heads: arch.numHeads, kv_num_heads: arch.numKvHeads }, 3, [
       g.fresh('attention'),

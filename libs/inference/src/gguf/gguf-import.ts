@@ -10,7 +10,7 @@ import { GgmlType, ggmlTypeName, GgufFile, GgufFormatError, type GgufValue } fro
 import { dequantize, permuteRows, rowBytes, toLinearWeight, type LinearWeight, type NBitsLinear } from './gguf-quant';
 
 /** Bumped whenever the importer starts writing different files for the same GGUF, so imported folders can be refreshed. */
-export const GGUF_IMPORTER_REVISION = 4;
+export const GGUF_IMPORTER_REVISION = 5;
 
 /** Written into the imported folder; tells a later import of the same file that nothing needs doing. */
 export const IMPORT_STAMP_FILE = 'chattensor-import.json';
