@@ -6,7 +6,7 @@ import { StreamingDetokenizer, Tokenizer } from '../tokenizer/tokenizer';
 import type { ChatTurn, FinishReason, SamplingOptions } from '../types';
 import { DecoderSession } from './decoder-session';
 import { emptyKvCache, type KvArray, type KvCache, type KvLayout } from './kv-cache';
-import { keptByTopKTopP, SAMPLED_CUTOFF, TokenSampler, type SamplerSettings } from './sampler';
+import { keptByTopKTopP, TokenSampler, unnormalisedProbs, type SamplerSettings } from './sampler';
 import { resolveSamplerSettings } from './sampler-settings';
 import { StopSequenceMatcher } from './stop-matcher';
 
@@ -425,16 +425,8 @@ function sampledScore(
 ): SampledScore {
   const vocab = logits.length;
   const { topK, topP, minP } = settings;
-  // The same unnormalised probabilities and filters as TokenSampler.sample(), exp() skipped alike below
-  // e^-SAMPLED_CUTOFF of the top token's weight.
-  let total = 0;
-  const cutoff = max - SAMPLED_CUTOFF * filterTemperature;
-  for (let i = 0; i < vocab; i++) {
-    const logit = logits[i];
-    const p = logit < cutoff ? 0 : Math.exp((logit - max) / filterTemperature);
-    probs[i] = p;
-    total += p;
-  }
+  // The same unnormalised probabilities and filters as TokenSampler.sample().
+  const total = unnormalisedProbs(logits, max, filterTemperature, probs);
   const minKeep = minP > 0 ? minP : 0;
   if (keptScratch.length < vocab) keptScratch = new Int32Array(vocab);
   const kept = keptScratch;

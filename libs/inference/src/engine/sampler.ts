@@ -8,10 +8,10 @@ import { Xoshiro128 } from '../generator/prng';
  * far more rarely. Skipping exp() there makes a sampled step cheaper, the
  * more so the lower the temperature: on SmolLM2 at 0.2 (its default) about a
  * hundred of the 49 152 logits are left, at 0.8 most of them. The sampler and
- * the verifier (reference-model.ts) share it, so both see the same
- * distribution.
+ * the verifier (reference-model.ts) both go through unnormalisedProbs(), so
+ * both see the same distribution.
  */
-export const SAMPLED_CUTOFF = 30;
+const SAMPLED_CUTOFF = 30;
 
 export interface SamplerSettings {
   temperature: number;
@@ -67,16 +67,8 @@ export class TokenSampler {
     }
     let max = -Infinity;
     for (let i = 0; i < vocab; i++) if (logits[i] > max) max = logits[i];
-    // Unnormalised probabilities; only relative sizes matter below.
     const probs = this.scratch;
-    let total = 0;
-    const cutoff = max - SAMPLED_CUTOFF * temperature;
-    for (let i = 0; i < vocab; i++) {
-      const logit = logits[i];
-      const p = logit < cutoff ? 0 : Math.exp((logit - max) / temperature);
-      probs[i] = p;
-      total += p;
-    }
+    const total = unnormalisedProbs(logits, max, temperature, probs);
     // The most likely token has unnormalised probability 1 (it was the max),
     // so min-p is a plain threshold on these values.
     const minKeep = minP > 0 ? minP : 0;
@@ -118,6 +110,24 @@ export class TokenSampler {
       for (const [id, count] of this.outputCounts) logits[id] -= presencePenalty + frequencyPenalty * count;
     }
   }
+}
+
+/**
+ * Writes exp((logit - max) / temperature) of every logit into `probs`, 0 more
+ * than SAMPLED_CUTOFF temperature-units below `max` (the top logit, which gets
+ * 1), and returns their sum: the unnormalised distribution the sampler draws
+ * from and the verifier checks against.
+ */
+export function unnormalisedProbs(logits: Float32Array, max: number, temperature: number, probs: Float32Array): number {
+  let total = 0;
+  const cutoff = max - SAMPLED_CUTOFF * temperature;
+  for (let i = 0; i < logits.length; i++) {
+    const logit = logits[i];
+    const p = logit < cutoff ? 0 : Math.exp((logit - max) / temperature);
+    probs[i] = p;
+    total += p;
+  }
+  return total;
 }
 
 /**

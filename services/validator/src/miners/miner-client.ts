@@ -78,17 +78,16 @@ export class MinerClient implements OnApplicationShutdown {
     // A channel whose connection failed fails every call at once until its next reconnect attempt
     // (at most MAX_RECONNECT_BACKOFF_MS away), even when the miner is back: such a call first waits
     // for that attempt, so a restarted miner is not written off (and left out of failover) for an
-    // answer it could serve.
-    if (client.getChannel().getConnectivityState(false) !== connectivityState.TRANSIENT_FAILURE) {
-      const stream = start();
-      return { responses: translateErrors(stream), cancel: () => stream.cancel() };
-    }
-    let stream: ClientReadableStream<minerV1.GenerateResponse> | undefined;
+    // answer it could serve. Otherwise the call starts at once.
+    let stream =
+      client.getChannel().getConnectivityState(false) === connectivityState.TRANSIENT_FAILURE ? undefined : start();
     const cancelled = new AbortController();
     const responses = async function* (): AsyncGenerator<minerV1.GenerateResponse> {
-      await connected(client, miner, Math.min(deadline, Date.now() + RECONNECT_WAIT_MS), cancelled.signal);
-      if (cancelled.signal.aborted) throw new AppError(ErrorCode.Cancelled, 'cancelled');
-      stream = start();
+      if (!stream) {
+        await connected(client, miner, Math.min(deadline, Date.now() + RECONNECT_WAIT_MS), cancelled.signal);
+        if (cancelled.signal.aborted) throw new AppError(ErrorCode.Cancelled, 'cancelled');
+        stream = start();
+      }
       yield* translateErrors(stream);
     };
     return {
